@@ -1,0 +1,252 @@
+// A model spec + weights on a GPUDevice: buffers planned once, one dispatch per pass prepared once,
+// one command buffer per forward, and readbacks of any tensor copied out right after the pass that
+// writes it (so buffer sharing never hides a layer from the caller).
+import { conv3x3BiasReluVersions } from '../kernels/conv3x3BiasRelu.js';
+import { denseBiasActVersions } from '../kernels/denseBiasAct.js';
+import { destroyDispatch, encodeDispatch, pickVersion, type Dispatch } from '../kernels/kernel.js';
+import { maxPool2x2Versions } from '../kernels/maxPool2x2.js';
+import { packResizeTable, preprocessImageVersions, type ResizeMethod } from '../kernels/preprocessImage.js';
+import { softmaxVersions } from '../kernels/softmax.js';
+import { elementCount, weightSpecs, type ModelSpec } from './model.js';
+import { assignBuffers, forwardLifetimes, INPUT_TENSOR, planForward, type ForwardPlan, type Op } from './plan.js';
+
+export type WeightMap = ReadonlyMap<string, Float32Array>;
+
+/** RGBA8 pixels in ImageData layout (row-major, 4 bytes per pixel, R first). */
+export interface ImageInput {
+  width: number;
+  height: number;
+  data: Uint8Array | Uint8ClampedArray;
+}
+
+export type OpKind = Op['kind'];
+
+export interface NetworkOptions {
+  /** Kernel version per op kind (by name, e.g. { conv3x3: 'naive' }); default: fastest that fits. */
+  versions?: Partial<Record<OpKind, string>>;
+  /** Tensors whose buffers must survive the whole forward (not shared with later tensors). */
+  keep?: readonly string[];
+}
+
+export interface ForwardOptions {
+  /** Tensors to read back, by name: 'input', Keras layer names, 'predictions/logits'. */
+  read?: readonly string[];
+  /** How an image input is resized to the network's input size (default 'nearest', as Keras). */
+  resize?: ResizeMethod;
+}
+
+export interface ForwardResult {
+  /** The model's final output (softmax probabilities for VGG). */
+  probabilities: Float32Array;
+  /** The tensors asked for in `read`. */
+  tensors: Map<string, Float32Array>;
+}
+
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Checks every tensor the model needs and rejects extras, naming the tensor and the fix. */
+export function validateWeights(model: ModelSpec, weights: WeightMap): void {
+  const specs = weightSpecs(model);
+  const expected = new Set(specs.map((s) => s.name));
+  for (const s of specs) {
+    const t = weights.get(s.name);
+    const want = `float32 ${s.shape.join('×')} (${elementCount(s.shape)} values)`;
+    if (!t) throw new Error(`weights: missing tensor '${s.name}'; ${model.name} needs ${want}`);
+    if (!(t instanceof Float32Array)) throw new Error(`weights: tensor '${s.name}' must be a Float32Array; ${model.name} needs ${want}`);
+    if (t.length !== elementCount(s.shape))
+      throw new Error(`weights: tensor '${s.name}' has ${t.length} values; ${model.name} needs ${want}`);
+  }
+  for (const name of weights.keys()) {
+    if (!expected.has(name)) throw new Error(`weights: unexpected tensor '${name}', not part of ${model.name} (is this the right model?)`);
+  }
+}
+
+export function validateImage(image: ImageInput): void {
+  const { width, height, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
+    throw new Error(`image: width and height must be positive integers (got ${width}×${height})`);
+  if (data.length !== width * height * 4)
+    throw new Error(`image: data has ${data.length} bytes but ${width}×${height} RGBA needs ${width * height * 4}; pass ImageData-style RGBA8 pixels`);
+}
+
+export class Network {
+  private disposed = false;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly model: ModelSpec,
+    readonly plan: ForwardPlan,
+    private readonly weightBuffers: Map<string, GPUBuffer>,
+    private readonly slots: GPUBuffer[],
+    private readonly slotOf: Map<string, number>,
+    private readonly dispatches: Dispatch[],
+    /** The kernel version chosen for each op, in op order. */
+    readonly versions: string[],
+  ) {}
+
+  static async create(device: GPUDevice, model: ModelSpec, weights: WeightMap, options: NetworkOptions = {}): Promise<Network> {
+    validateWeights(model, weights);
+    const plan = planForward(model);
+    const bufferPlan = assignBuffers(forwardLifetimes(plan), new Set(options.keep ?? []));
+    const weightBuffers = new Map<string, GPUBuffer>();
+    const slots: GPUBuffer[] = [];
+    const dispatches: Dispatch[] = [];
+    try {
+      for (const s of weightSpecs(model)) {
+        const data = weights.get(s.name)!;
+        const buffer = device.createBuffer({ label: s.name, size: data.byteLength, usage: STORAGE(), mappedAtCreation: true });
+        new Float32Array(buffer.getMappedRange()).set(data);
+        buffer.unmap();
+        weightBuffers.set(s.name, buffer);
+      }
+      bufferPlan.slotBytes.forEach((size, i) => slots.push(device.createBuffer({ label: `activations ${i}`, size, usage: STORAGE() })));
+      const tensor = (name: string) => slots[bufferPlan.slotOf.get(name)!];
+      const versions: string[] = [];
+      for (const op of plan.ops) {
+        const label = `${op.layer} ${op.kind}`;
+        const x = tensor(op.input);
+        const y = tensor(op.output);
+        const picked = options.versions?.[op.kind];
+        let d: Dispatch;
+        switch (op.kind) {
+          case 'conv3x3': {
+            const v = pickVersion('conv3x3BiasRelu', conv3x3BiasReluVersions, op.shape, picked);
+            d = await v.prepare(device, op.shape, { x, weights: weightBuffers.get(op.weights)!, bias: weightBuffers.get(op.bias)!, y }, label);
+            versions.push(v.name);
+            break;
+          }
+          case 'maxpool2x2': {
+            const v = pickVersion('maxPool2x2', maxPool2x2Versions, op.shape, picked);
+            d = await v.prepare(device, op.shape, { x, y }, label);
+            versions.push(v.name);
+            break;
+          }
+          case 'dense': {
+            const v = pickVersion('denseBiasAct', denseBiasActVersions, op.shape, picked);
+            d = await v.prepare(device, op.shape, { x, weights: weightBuffers.get(op.weights)!, bias: weightBuffers.get(op.bias)!, y }, label);
+            versions.push(v.name);
+            break;
+          }
+          case 'softmax': {
+            const v = pickVersion('softmax', softmaxVersions, op.shape, picked);
+            d = await v.prepare(device, op.shape, { x, y }, label);
+            versions.push(v.name);
+            break;
+          }
+        }
+        dispatches.push(d);
+      }
+      return new Network(device, model, plan, weightBuffers, slots, bufferPlan.slotOf, dispatches, versions);
+    } catch (err) {
+      for (const b of weightBuffers.values()) b.destroy();
+      for (const b of slots) b.destroy();
+      dispatches.forEach(destroyDispatch);
+      throw err;
+    }
+  }
+
+  /** Shape of a tensor (without the batch axis), e.g. tensorShape('block5_conv3') → [14, 14, 512]. */
+  tensorShape(name: string): number[] {
+    const t = this.plan.tensors.get(name);
+    if (!t) throw new Error(`${this.model.name}: no tensor '${name}' (have: ${[...this.plan.tensors.keys()].join(', ')})`);
+    return [...t.shape];
+  }
+
+  /** GPU memory held by weights and activations, in bytes. */
+  get memoryBytes(): number {
+    let total = 0;
+    for (const b of this.weightBuffers.values()) total += b.size;
+    for (const b of this.slots) total += b.size;
+    return total;
+  }
+
+  async forward(input: ImageInput | Float32Array<ArrayBuffer>, options: ForwardOptions = {}): Promise<ForwardResult> {
+    if (this.disposed) throw new Error(`${this.model.name}: forward() after dispose()`);
+    const { device, plan } = this;
+    const read = [...new Set([...(options.read ?? []), plan.output])];
+    for (const name of read) this.tensorShape(name);
+
+    const temporaries: GPUBuffer[] = [];
+    let preprocess: Dispatch | undefined;
+    const inputSlot = this.slots[this.slotOf.get(INPUT_TENSOR)!];
+    const [h, w] = this.model.inputShape;
+    if (input instanceof Float32Array) {
+      const n = elementCount(this.model.inputShape);
+      if (input.length !== n) throw new Error(`input: got ${input.length} floats, ${this.model.name} takes ${this.model.inputShape.join('×')} = ${n} (NHWC, batch 1)`);
+      device.queue.writeBuffer(inputSlot, 0, input);
+    } else {
+      validateImage(input);
+      const shape = { srcW: input.width, srcH: input.height, dstW: w, dstH: h, method: options.resize ?? 'nearest' } as const;
+      const pixels = new Uint32Array(input.width * input.height);
+      new Uint8Array(pixels.buffer).set(input.data);
+      const table = packResizeTable(shape);
+      const src = device.createBuffer({ label: 'image rgba8', size: pixels.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      const tab = device.createBuffer({ label: 'resize table', size: table.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      temporaries.push(src, tab);
+      device.queue.writeBuffer(src, 0, pixels);
+      device.queue.writeBuffer(tab, 0, table);
+      preprocess = await preprocessImageVersions[0].prepare(device, shape, { src, table: tab, y: inputSlot });
+    }
+
+    // Where each readback is copied: after the step that writes the tensor (or its alias root).
+    const producer = new Map<string, number>([[INPUT_TENSOR, -1]]);
+    plan.ops.forEach((op, i) => producer.set(op.output, i));
+    const staging = new Map<string, GPUBuffer>();
+    const copiesAfter = new Map<number, string[]>();
+    for (const name of read) {
+      const t = plan.tensors.get(name)!;
+      const step = producer.get(t.aliasOf ?? name)!;
+      copiesAfter.set(step, [...(copiesAfter.get(step) ?? []), name]);
+      const buffer = device.createBuffer({ label: `read ${name}`, size: 4 * elementCount(t.shape), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      staging.set(name, buffer);
+      temporaries.push(buffer);
+    }
+
+    try {
+      device.pushErrorScope('validation');
+      const encoder = device.createCommandEncoder({ label: `${this.model.name} forward` });
+      const copyOut = (step: number) => {
+        for (const name of copiesAfter.get(step) ?? []) {
+          const src = this.slots[this.slotOf.get(name)!];
+          encoder.copyBufferToBuffer(src, 0, staging.get(name)!, 0, staging.get(name)!.size);
+        }
+      };
+      if (preprocess) {
+        const pass = encoder.beginComputePass({ label: 'preprocessImage' });
+        encodeDispatch(pass, preprocess);
+        pass.end();
+      }
+      copyOut(-1);
+      this.dispatches.forEach((d, i) => {
+        const pass = encoder.beginComputePass({ label: d.label });
+        encodeDispatch(pass, d);
+        pass.end();
+        copyOut(i);
+      });
+      device.queue.submit([encoder.finish()]);
+      const error = await device.popErrorScope();
+      if (error) throw new Error(`${this.model.name} forward: WebGPU validation error: ${error.message}`);
+
+      await Promise.all([...staging.values()].map((b) => b.mapAsync(GPUMapMode.READ)));
+      const tensors = new Map<string, Float32Array>();
+      for (const [name, b] of staging) {
+        tensors.set(name, new Float32Array(b.getMappedRange().slice(0)));
+        b.unmap();
+      }
+      const probabilities = tensors.get(plan.output)!;
+      if (!options.read?.includes(plan.output)) tensors.delete(plan.output);
+      return { probabilities, tensors };
+    } finally {
+      for (const b of temporaries) b.destroy();
+      if (preprocess) destroyDispatch(preprocess);
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const b of this.weightBuffers.values()) b.destroy();
+    for (const b of this.slots) b.destroy();
+    this.dispatches.forEach(destroyDispatch);
+  }
+}

@@ -1,0 +1,61 @@
+// Node host: a GPUDevice from Dawn (npm package `webgpu`). A hardware adapter is used when Dawn finds
+// one; otherwise the SwiftShader Vulkan driver that Debian's chromium package ships is tried.
+import { create, globals } from 'webgpu';
+import { existsSync } from 'node:fs';
+import { requestEngineDevice, type EngineDeviceOptions } from './device.js';
+import { VGG16, type ModelSpec } from './model.js';
+
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+// The engine uses the WebGPU constant namespaces (GPUBufferUsage, …) as globals, as in a browser.
+for (const [name, value] of Object.entries(globals)) {
+  if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });
+}
+
+export interface NodeAdapter {
+  adapter: GPUAdapter;
+  /** True when the adapter is the SwiftShader CPU fallback. */
+  software: boolean;
+  /** Dawn's GPU object; kept referenced for as long as the adapter is used. */
+  gpu: GPU;
+}
+
+export class NoAdapterError extends Error {
+  constructor(tried: string) {
+    super(
+      `No WebGPU adapter: ${tried}. On Debian/Ubuntu install a Vulkan loader and SwiftShader with ` +
+        `'sudo apt-get install libvulkan1 chromium' (or a GPU driver with Vulkan support), or point ` +
+        `VK_ICD_FILENAMES at a Vulkan ICD json.`,
+    );
+    this.name = 'NoAdapterError';
+  }
+}
+
+function isSwiftShader(adapter: GPUAdapter): boolean {
+  return /swiftshader/i.test(`${adapter.info.vendor} ${adapter.info.architecture} ${adapter.info.description}`);
+}
+
+export async function requestNodeAdapter(powerPreference: GPUPowerPreference = 'high-performance'): Promise<NodeAdapter> {
+  const userIcd = process.env.VK_ICD_FILENAMES;
+  let gpu = create([]);
+  let adapter = await gpu.requestAdapter({ powerPreference });
+  if (adapter) return { adapter, software: isSwiftShader(adapter), gpu };
+  if (userIcd) throw new NoAdapterError(`Dawn found none with VK_ICD_FILENAMES=${userIcd}`);
+  if (!existsSync(SWIFTSHADER_ICD)) throw new NoAdapterError(`Dawn found no hardware adapter and ${SWIFTSHADER_ICD} does not exist`);
+  // The Vulkan loader reads VK_ICD_FILENAMES each time Dawn creates an instance, so a second instance
+  // created after setting it sees SwiftShader.
+  process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  gpu = create([]);
+  adapter = await gpu.requestAdapter({ powerPreference });
+  if (!adapter) throw new NoAdapterError(`Dawn found no hardware adapter, and none with VK_ICD_FILENAMES=${SWIFTSHADER_ICD} (is libvulkan1 installed?)`);
+  return { adapter, software: true, gpu };
+}
+
+const gpuOfDevice = new WeakMap<GPUDevice, GPU>();
+
+export async function requestNodeDevice(model: ModelSpec = VGG16, options: EngineDeviceOptions = {}): Promise<GPUDevice> {
+  const { adapter, gpu } = await requestNodeAdapter();
+  const device = await requestEngineDevice(adapter, model, options);
+  gpuOfDevice.set(device, gpu);
+  return device;
+}

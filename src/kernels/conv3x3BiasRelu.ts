@@ -1,0 +1,90 @@
+import naiveCode from './conv3x3BiasRelu.naive.wgsl?raw';
+import tiledCode from './conv3x3BiasRelu.tiled.wgsl?raw';
+import {
+  ceilDiv,
+  checkedWorkgroups,
+  compileKernel,
+  createDispatch,
+  packU32Params,
+  wgslConstU32,
+  type KernelSource,
+  type KernelVersion,
+} from './kernel.js';
+
+/** x: [n, h, w, cIn] → y: [n, h, w, cOut]; weights [3, 3, cIn, cOut] (HWIO), bias [cOut]. */
+export interface Conv3x3Shape {
+  n: number;
+  h: number;
+  w: number;
+  cIn: number;
+  cOut: number;
+  relu: boolean;
+}
+
+export interface Conv3x3Buffers {
+  x: GPUBuffer;
+  weights: GPUBuffer;
+  bias: GPUBuffer;
+  y: GPUBuffer;
+}
+
+const BINDINGS = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'] as const;
+
+/** Uniform block layout shared by both versions: struct Params { n, h, w, cIn, cOut }. */
+export function packConv3x3Params(s: Conv3x3Shape): Uint32Array<ArrayBuffer> {
+  return packU32Params([s.n, s.h, s.w, s.cIn, s.cOut]);
+}
+
+export function conv3x3MultiplyAdds(s: Conv3x3Shape): number {
+  return s.n * s.h * s.w * s.cOut * 9 * s.cIn;
+}
+
+const NAIVE_WORKGROUP = 64;
+const naiveSource: KernelSource = {
+  label: 'conv3x3BiasRelu.naive',
+  code: naiveCode,
+  entryPoint: 'conv3x3BiasReluNaive',
+  bindings: BINDINGS,
+};
+
+const TILED_WORKGROUP: readonly [number, number] = [16, 4];
+export const TILED_PIXELS = wgslConstU32(tiledCode, 'PIXELS');
+const tiledSource: KernelSource = {
+  label: 'conv3x3BiasRelu.tiled',
+  code: tiledCode,
+  entryPoint: 'conv3x3BiasReluTiled',
+  bindings: BINDINGS,
+};
+
+const naive: KernelVersion<Conv3x3Shape, Conv3x3Buffers> = {
+  name: 'naive',
+  supports: () => true,
+  workgroups: (s) =>
+    checkedWorkgroups('conv3x3BiasRelu.naive', [ceilDiv(s.cOut, NAIVE_WORKGROUP), s.w, s.n * s.h]),
+  async prepare(device, s, buf, label = 'conv3x3BiasRelu.naive') {
+    const compiled = await compileKernel(device, naiveSource, { WORKGROUP_SIZE: NAIVE_WORKGROUP, RELU: s.relu });
+    return createDispatch(device, compiled, label, packConv3x3Params(s), [buf.x, buf.weights, buf.bias, buf.y], this.workgroups(s));
+  },
+};
+
+const tiled: KernelVersion<Conv3x3Shape, Conv3x3Buffers> = {
+  name: 'tiled',
+  supports: (s) => s.cOut % 4 === 0,
+  workgroups: (s) =>
+    checkedWorkgroups('conv3x3BiasRelu.tiled', [
+      ceilDiv(s.cOut / 4, TILED_WORKGROUP[0]),
+      ceilDiv(ceilDiv(s.w, TILED_PIXELS), TILED_WORKGROUP[1]),
+      s.n * s.h,
+    ]),
+  async prepare(device, s, buf, label = 'conv3x3BiasRelu.tiled') {
+    const compiled = await compileKernel(device, tiledSource, {
+      WORKGROUP_X: TILED_WORKGROUP[0],
+      WORKGROUP_Y: TILED_WORKGROUP[1],
+      RELU: s.relu,
+    });
+    return createDispatch(device, compiled, label, packConv3x3Params(s), [buf.x, buf.weights, buf.bias, buf.y], this.workgroups(s));
+  },
+};
+
+/** Fastest first: the network takes the first version that supports a shape unless told otherwise. */
+export const conv3x3BiasReluVersions = [tiled, naive] as const;

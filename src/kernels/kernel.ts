@@ -1,0 +1,199 @@
+// Shared plumbing for every kernel module: explicit bind-group layouts, a per-device pipeline cache,
+// uniform packing and dispatch bookkeeping. Kernels never use `layout: 'auto'`, so the binding list
+// written here is the single statement of what each shader expects.
+
+export type BindingKind = 'uniform' | 'read-only-storage' | 'storage';
+
+export interface KernelSource {
+  /** Label used for the shader module, the pipeline and error messages. */
+  label: string;
+  code: string;
+  entryPoint: string;
+  /** One entry per `@binding(i)` of `@group(0)`, in order. */
+  bindings: readonly BindingKind[];
+}
+
+export type PipelineConstants = Record<string, number | boolean>;
+
+export interface CompiledKernel {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+/** One recorded dispatch: everything needed to encode it, created once and reused. */
+export interface Dispatch {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: readonly [number, number, number];
+  /** Buffers this dispatch created (its uniform block); destroyed with the dispatch. */
+  owned: GPUBuffer[];
+}
+
+const cache = new WeakMap<GPUDevice, Map<string, Promise<CompiledKernel>>>();
+
+function constantsKey(constants: PipelineConstants): string {
+  return Object.keys(constants)
+    .sort()
+    .map((k) => `${k}=${Number(constants[k])}`)
+    .join(',');
+}
+
+/**
+ * Compiles (once per device, source and constants) a compute pipeline with an explicit layout.
+ * Shader compilation errors are rethrown with the compiler's messages and the kernel's label.
+ */
+export function compileKernel(
+  device: GPUDevice,
+  source: KernelSource,
+  constants: PipelineConstants = {},
+): Promise<CompiledKernel> {
+  let perDevice = cache.get(device);
+  if (!perDevice) {
+    perDevice = new Map();
+    cache.set(device, perDevice);
+  }
+  const key = `${source.label}|${source.entryPoint}|${constantsKey(constants)}`;
+  let compiled = perDevice.get(key);
+  if (!compiled) {
+    compiled = createPipeline(device, source, constants);
+    perDevice.set(key, compiled);
+    compiled.catch(() => perDevice!.delete(key));
+  }
+  return compiled;
+}
+
+async function createPipeline(
+  device: GPUDevice,
+  source: KernelSource,
+  constants: PipelineConstants,
+): Promise<CompiledKernel> {
+  const module = device.createShaderModule({ label: source.label, code: source.code });
+  const layout = device.createBindGroupLayout({
+    label: `${source.label} bind group layout`,
+    entries: source.bindings.map((type, binding) => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type },
+    })),
+  });
+  const numericConstants: Record<string, number> = {};
+  for (const [k, v] of Object.entries(constants)) numericConstants[k] = Number(v);
+  try {
+    const pipeline = await device.createComputePipelineAsync({
+      label: source.label,
+      layout: device.createPipelineLayout({ label: source.label, bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: source.entryPoint, constants: numericConstants },
+    });
+    return { pipeline, layout };
+  } catch (err) {
+    const info = await module.getCompilationInfo();
+    const messages = info.messages
+      .map((m) => `  ${m.type} at ${source.label}:${m.lineNum}:${m.linePos}: ${m.message}`)
+      .join('\n');
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`Could not build the compute pipeline '${source.label}': ${reason}${messages ? `\n${messages}` : ''}`);
+  }
+}
+
+/** Packs u32 fields into a uniform block, padded to 16 bytes as WGSL's uniform layout requires. */
+export function packU32Params(fields: readonly number[]): Uint32Array<ArrayBuffer> {
+  for (const v of fields) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`uniform field ${v} is not a u32`);
+  }
+  const out = new Uint32Array(Math.ceil(fields.length / 4) * 4);
+  out.set(fields);
+  return out;
+}
+
+export function createDispatch(
+  device: GPUDevice,
+  compiled: CompiledKernel,
+  label: string,
+  params: Uint32Array<ArrayBuffer>,
+  buffers: readonly GPUBuffer[],
+  workgroups: readonly [number, number, number],
+): Dispatch {
+  const uniform = device.createBuffer({
+    label: `${label} params`,
+    size: params.byteLength,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(uniform, 0, params);
+  const bindGroup = device.createBindGroup({
+    label,
+    layout: compiled.layout,
+    entries: [uniform, ...buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  return { label, pipeline: compiled.pipeline, bindGroup, workgroups, owned: [uniform] };
+}
+
+export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
+  pass.setPipeline(d.pipeline);
+  pass.setBindGroup(0, d.bindGroup);
+  pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+}
+
+export function destroyDispatch(d: Dispatch): void {
+  for (const b of d.owned) b.destroy();
+  d.owned.length = 0;
+}
+
+/** WebGPU's default, and what every adapter we target supports. */
+export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+
+export function ceilDiv(a: number, b: number): number {
+  return Math.floor((a + b - 1) / b);
+}
+
+/** Checks a workgroup count triple against the per-dimension limit, naming the kernel and axis. */
+export function checkedWorkgroups(
+  kernel: string,
+  counts: readonly [number, number, number],
+  limit = MAX_WORKGROUPS_PER_DIMENSION,
+): [number, number, number] {
+  counts.forEach((c, axis) => {
+    if (c > limit) {
+      throw new RangeError(
+        `${kernel}: ${c} workgroups along ${'xyz'[axis]} exceeds the device limit of ${limit}; the input is too large for this kernel`,
+      );
+    }
+  });
+  return [counts[0], counts[1], counts[2]];
+}
+
+/**
+ * Reads a `const NAME: u32 = 4u;` declaration from WGSL, so dispatch math in TS uses the shader's own
+ * number instead of a second copy that could drift.
+ */
+export function wgslConstU32(code: string, name: string): number {
+  const m = new RegExp(`\\bconst\\s+${name}\\s*:\\s*u32\\s*=\\s*(\\d+)u?\\s*;`).exec(code);
+  if (!m) throw new Error(`WGSL source has no 'const ${name}: u32 = …;'`);
+  return Number(m[1]);
+}
+
+/** One implementation of a kernel. Versions of the same kernel share shapes and buffers. */
+export interface KernelVersion<Shape, Buffers> {
+  name: string;
+  supports(shape: Shape): boolean;
+  workgroups(shape: Shape): [number, number, number];
+  prepare(device: GPUDevice, shape: Shape, buffers: Buffers, label?: string): Promise<Dispatch>;
+}
+
+/** Picks the named version, or the first version (fastest first) that supports the shape. */
+export function pickVersion<S, B>(
+  kernel: string,
+  versions: readonly KernelVersion<S, B>[],
+  shape: S,
+  name?: string,
+): KernelVersion<S, B> {
+  if (name !== undefined) {
+    const v = versions.find((k) => k.name === name);
+    if (!v) throw new Error(`${kernel}: no version named '${name}' (have: ${versions.map((k) => k.name).join(', ')})`);
+    if (!v.supports(shape)) throw new Error(`${kernel}: version '${name}' does not support shape ${JSON.stringify(shape)}`);
+    return v;
+  }
+  const v = versions.find((k) => k.supports(shape));
+  if (!v) throw new Error(`${kernel}: no version supports shape ${JSON.stringify(shape)}`);
+  return v;
+}

@@ -1,0 +1,225 @@
+// Kernel test cases as data, shared by the Node (vitest) and browser (puppeteer) runs. Each case runs
+// one kernel version on one shape, compares with the float64 CPU reference and checks guard floats.
+//
+// Tolerances, and why:
+// - conv3x3 / dense: float32 accumulation of K = 9·Cin (or K) products in a fixed order. The rounding
+//   error of such a sum grows like sqrt(K)·2⁻²⁴ relative to the sum of |terms| (random signs), i.e. a few
+//   1e-6 at K = 4608 and 25088. We allow |Δ| ≤ 2e-5·|ref| + 2e-5·rms(ref): an order of magnitude above
+//   that, far below any indexing or padding bug (which is O(rms)).
+// - maxPool2x2: exact (a max involves no arithmetic).
+// - softmax: WGSL's exp is accurate to a few ulp; probabilities within 1e-6·|p| + 1e-7.
+// - preprocess nearest: exact (the same pixel, one float32 rounding). Bilinear: float32 interpolation of
+//   0..255 values, |Δ| ≤ 5e-4 (≈ 2e-6 of a level's range).
+import { conv3x3BiasReluVersions, type Conv3x3Shape } from '../../src/kernels/conv3x3BiasRelu.js';
+import { conv3x3BiasReluRef } from '../../src/kernels/conv3x3BiasRelu.ref.js';
+import { denseBiasActVersions, type DenseShape } from '../../src/kernels/denseBiasAct.js';
+import { denseBiasActRef } from '../../src/kernels/denseBiasAct.ref.js';
+import { maxPool2x2Versions, type MaxPool2x2Shape } from '../../src/kernels/maxPool2x2.js';
+import { maxPool2x2Ref } from '../../src/kernels/maxPool2x2.ref.js';
+import { packResizeTable, preprocessImageVersions, type PreprocessShape } from '../../src/kernels/preprocessImage.js';
+import { preprocessImageRef } from '../../src/kernels/preprocessImage.ref.js';
+import { softmaxVersions, type SoftmaxShape } from '../../src/kernels/softmax.js';
+import { softmaxRef } from '../../src/kernels/softmax.ref.js';
+import { fillNormal, mulberry32 } from '../../src/engine/synthetic.js';
+import { assertClose } from '../support/compare.js';
+import { guardedOutput, readGuarded, run, upload } from '../support/gpu.js';
+
+export interface KernelCase {
+  name: string;
+  run(device: GPUDevice): Promise<void>;
+}
+
+function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array<ArrayBuffer> {
+  const r = mulberry32(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}
+
+function normal(n: number, seed: number, std: number): Float32Array<ArrayBuffer> {
+  return fillNormal(new Float32Array(n), mulberry32(seed), std) as Float32Array<ArrayBuffer>;
+}
+
+function rms(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s / Math.max(1, a.length));
+}
+
+const ACCUMULATION_RTOL = 2e-5;
+
+function shapeName(o: object): string {
+  return Object.entries(o)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+
+async function withBuffers<T>(buffers: GPUBuffer[], body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } finally {
+    for (const b of buffers) b.destroy();
+  }
+}
+
+// ---------------------------------------------------------------- conv3x3BiasRelu
+const convShapes: (Conv3x3Shape & { tag?: string })[] = [
+  { n: 1, h: 1, w: 1, cIn: 1, cOut: 1, relu: true },
+  { n: 1, h: 1, w: 1, cIn: 1, cOut: 4, relu: true },
+  { n: 1, h: 3, w: 5, cIn: 7, cOut: 5, relu: true },
+  { n: 1, h: 3, w: 5, cIn: 7, cOut: 12, relu: false },
+  { n: 2, h: 6, w: 9, cIn: 3, cOut: 8, relu: true },
+  { n: 1, h: 7, w: 13, cIn: 5, cOut: 68, relu: true },
+  { n: 1, h: 2, w: 3, cIn: 1, cOut: 3, relu: false },
+  { n: 1, h: 224, w: 224, cIn: 3, cOut: 64, relu: true, tag: 'block1_conv1' },
+  { n: 1, h: 14, w: 14, cIn: 512, cOut: 512, relu: true, tag: 'block5_conv3' },
+];
+
+function convCase(version: (typeof conv3x3BiasReluVersions)[number], s: Conv3x3Shape & { tag?: string }): KernelCase {
+  return {
+    name: `conv3x3BiasRelu.${version.name} ${s.tag ?? ''} ${shapeName({ n: s.n, h: s.h, w: s.w, cIn: s.cIn, cOut: s.cOut, relu: s.relu })}`.replace(/\s+/g, ' '),
+    async run(device) {
+      const seed = s.h * 7919 + s.w * 31 + s.cIn * 17 + s.cOut;
+      const x = uniform(s.n * s.h * s.w * s.cIn, seed);
+      const w = normal(9 * s.cIn * s.cOut, seed + 1, Math.sqrt(2 / (9 * s.cIn)));
+      const b = uniform(s.cOut, seed + 2, -0.1, 0.1);
+      const count = s.n * s.h * s.w * s.cOut;
+      const bufs = { x: upload(device, x), weights: upload(device, w), bias: upload(device, b), y: guardedOutput(device, count) };
+      await withBuffers(Object.values(bufs), async () => {
+        await run(device, await version.prepare(device, s, bufs));
+        const got = await readGuarded(device, bufs.y, count, this.name);
+        const ref = conv3x3BiasReluRef(s, x, w, b);
+        const scale = rms(ref);
+        assertClose(this.name, got, ref, { atol: ACCUMULATION_RTOL * scale, rtol: ACCUMULATION_RTOL });
+      });
+    },
+  };
+}
+
+// ---------------------------------------------------------------- maxPool2x2
+const poolShapes: (MaxPool2x2Shape & { tag?: string; ties?: boolean })[] = [
+  { n: 1, h: 2, w: 2, c: 1 },
+  { n: 1, h: 3, w: 5, c: 7 },
+  { n: 2, h: 5, w: 4, c: 3 },
+  { n: 1, h: 6, w: 6, c: 65, ties: true },
+  { n: 1, h: 224, w: 224, c: 64, tag: 'block1_pool' },
+  { n: 1, h: 14, w: 14, c: 512, tag: 'block5_pool' },
+];
+
+function poolCase(version: (typeof maxPool2x2Versions)[number], s: (typeof poolShapes)[number]): KernelCase {
+  return {
+    name: `maxPool2x2.${version.name} ${s.tag ?? ''} ${shapeName({ n: s.n, h: s.h, w: s.w, c: s.c })}${s.ties ? ' (ReLU zeros)' : ''}`.replace(/\s+/g, ' '),
+    async run(device) {
+      const x = uniform(s.n * s.h * s.w * s.c, s.h * 131 + s.w * 7 + s.c);
+      // Post-ReLU inputs: many exact zeros, so windows tie.
+      if (s.ties) for (let i = 0; i < x.length; i++) x[i] = Math.max(0, x[i]);
+      const count = s.n * Math.floor(s.h / 2) * Math.floor(s.w / 2) * s.c;
+      const bufs = { x: upload(device, x), y: guardedOutput(device, count) };
+      await withBuffers(Object.values(bufs), async () => {
+        await run(device, await version.prepare(device, s, bufs));
+        const got = await readGuarded(device, bufs.y, count, this.name);
+        assertClose(this.name, got, maxPool2x2Ref(s, x), { atol: 0, rtol: 0 });
+      });
+    },
+  };
+}
+
+// ---------------------------------------------------------------- denseBiasAct
+const denseShapes: (DenseShape & { tag?: string })[] = [
+  { n: 1, k: 1, m: 1, relu: false },
+  { n: 1, k: 7, m: 5, relu: true },
+  { n: 3, k: 13, m: 70, relu: false },
+  { n: 5, k: 130, m: 129, relu: true },
+  { n: 1, k: 4096, m: 1000, relu: false, tag: 'predictions' },
+  { n: 1, k: 4096, m: 4096, relu: true, tag: 'fc2' },
+  { n: 1, k: 25088, m: 4096, relu: true, tag: 'fc1' },
+];
+
+function denseCase(version: (typeof denseBiasActVersions)[number], s: (typeof denseShapes)[number]): KernelCase {
+  return {
+    name: `denseBiasAct.${version.name} ${s.tag ?? ''} ${shapeName({ n: s.n, k: s.k, m: s.m, relu: s.relu })}`.replace(/\s+/g, ' '),
+    async run(device) {
+      const seed = s.n * 1009 + s.k * 13 + s.m;
+      const x = uniform(s.n * s.k, seed, 0, 2);
+      const w = normal(s.k * s.m, seed + 1, Math.sqrt(2 / s.k));
+      const b = uniform(s.m, seed + 2, -0.1, 0.1);
+      const count = s.n * s.m;
+      const bufs = { x: upload(device, x), weights: upload(device, w), bias: upload(device, b), y: guardedOutput(device, count) };
+      await withBuffers(Object.values(bufs), async () => {
+        await run(device, await version.prepare(device, s, bufs));
+        const got = await readGuarded(device, bufs.y, count, this.name);
+        const ref = denseBiasActRef(s, x, w, b);
+        assertClose(this.name, got, ref, { atol: ACCUMULATION_RTOL * rms(ref), rtol: ACCUMULATION_RTOL });
+      });
+    },
+  };
+}
+
+// ---------------------------------------------------------------- softmax
+const softmaxShapes: (SoftmaxShape & { spread: number; tag?: string })[] = [
+  { n: 1, c: 1, spread: 1 },
+  { n: 3, c: 7, spread: 3 },
+  { n: 2, c: 300, spread: 10 },
+  { n: 1, c: 1000, spread: 8, tag: 'predictions' },
+  // exp(±1000) overflows float32: only a max-subtracting softmax survives this.
+  { n: 2, c: 1000, spread: 1000, tag: 'large logits' },
+];
+
+function softmaxCase(version: (typeof softmaxVersions)[number], s: (typeof softmaxShapes)[number]): KernelCase {
+  return {
+    name: `softmax.${version.name} ${s.tag ?? ''} ${shapeName({ n: s.n, c: s.c, spread: s.spread })}`.replace(/\s+/g, ' '),
+    async run(device) {
+      const x = uniform(s.n * s.c, s.c * 7 + s.n, -s.spread, s.spread);
+      const count = s.n * s.c;
+      const bufs = { x: upload(device, x), y: guardedOutput(device, count) };
+      await withBuffers(Object.values(bufs), async () => {
+        await run(device, await version.prepare(device, s, bufs));
+        const got = await readGuarded(device, bufs.y, count, this.name);
+        assertClose(this.name, got, softmaxRef(s, x), { atol: 1e-7, rtol: 1e-6 });
+      });
+    },
+  };
+}
+
+// ---------------------------------------------------------------- preprocessImage
+const preprocessShapes: PreprocessShape[] = [
+  { srcW: 1, srcH: 1, dstW: 3, dstH: 2, method: 'nearest' },
+  { srcW: 7, srcH: 5, dstW: 3, dstH: 2, method: 'nearest' },
+  { srcW: 224, srcH: 224, dstW: 224, dstH: 224, method: 'nearest' },
+  { srcW: 320, srcH: 240, dstW: 224, dstH: 224, method: 'nearest' },
+  { srcW: 500, srcH: 375, dstW: 224, dstH: 224, method: 'nearest' },
+  { srcW: 100, srcH: 61, dstW: 224, dstH: 224, method: 'nearest' },
+  { srcW: 37, srcH: 23, dstW: 16, dstH: 17, method: 'bilinear' },
+  { srcW: 500, srcH: 375, dstW: 224, dstH: 224, method: 'bilinear' },
+  { srcW: 50, srcH: 40, dstW: 224, dstH: 224, method: 'bilinear' },
+];
+
+function preprocessCase(version: (typeof preprocessImageVersions)[number], s: PreprocessShape): KernelCase {
+  return {
+    name: `preprocessImage.${version.name} ${shapeName(s)}`,
+    async run(device) {
+      const r = mulberry32(s.srcW * 1000 + s.srcH);
+      const rgba = new Uint8Array(s.srcW * s.srcH * 4).map(() => Math.floor(r() * 256));
+      const count = s.dstW * s.dstH * 3;
+      const bufs = {
+        src: upload(device, new Uint32Array(rgba.buffer)),
+        table: upload(device, packResizeTable(s)),
+        y: guardedOutput(device, count),
+      };
+      await withBuffers(Object.values(bufs), async () => {
+        await run(device, await version.prepare(device, s, bufs));
+        const got = await readGuarded(device, bufs.y, count, this.name);
+        const tol = s.method === 'nearest' ? { atol: 0, rtol: 0 } : { atol: 5e-4, rtol: 0 };
+        assertClose(this.name, got, preprocessImageRef(s, rgba), tol);
+      });
+    },
+  };
+}
+
+export const kernelCases: KernelCase[] = [
+  ...conv3x3BiasReluVersions.flatMap((v) => convShapes.filter((s) => v.supports(s)).map((s) => convCase(v, s))),
+  ...maxPool2x2Versions.flatMap((v) => poolShapes.filter((s) => v.supports(s)).map((s) => poolCase(v, s))),
+  ...denseBiasActVersions.flatMap((v) => denseShapes.filter((s) => v.supports(s)).map((s) => denseCase(v, s))),
+  ...softmaxVersions.flatMap((v) => softmaxShapes.filter((s) => v.supports(s)).map((s) => softmaxCase(v, s))),
+  ...preprocessImageVersions.flatMap((v) => preprocessShapes.filter((s) => v.supports(s)).map((s) => preprocessCase(v, s))),
+];

@@ -1,0 +1,6 @@
+import { requestNodeDevice } from '../../src/engine/node.js';
+
+/** One device per test file; fails the test file loudly if Dawn finds no adapter. */
+export async function testDevice(): Promise<GPUDevice> {
+  return requestNodeDevice();
+}
