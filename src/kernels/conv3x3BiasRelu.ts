@@ -1,5 +1,6 @@
 import naiveCode from './conv3x3BiasRelu.naive.wgsl?raw';
 import tiledCode from './conv3x3BiasRelu.tiled.wgsl?raw';
+import unrolledCode from './conv3x3BiasRelu.unrolled.wgsl?raw';
 import {
   ceilDiv,
   checkedWorkgroups,
@@ -86,5 +87,34 @@ const tiled: KernelVersion<Conv3x3Shape, Conv3x3Buffers> = {
   },
 };
 
+/** Output pixels × output channels per invocation of the unrolled version (its accumulators are named). */
+export const UNROLLED_TILE = { pixels: 4, channels: 8 } as const;
+const UNROLLED_WORKGROUP: readonly [number, number] = [8, 8];
+const unrolledSource: KernelSource = {
+  label: 'conv3x3BiasRelu.unrolled',
+  code: unrolledCode,
+  entryPoint: 'conv3x3BiasReluUnrolled',
+  bindings: BINDINGS,
+};
+
+const unrolled: KernelVersion<Conv3x3Shape, Conv3x3Buffers> = {
+  name: 'unrolled',
+  supports: (s) => s.cOut % UNROLLED_TILE.channels === 0,
+  workgroups: (s) =>
+    checkedWorkgroups('conv3x3BiasRelu.unrolled', [
+      ceilDiv(s.cOut / UNROLLED_TILE.channels, UNROLLED_WORKGROUP[0]),
+      ceilDiv(ceilDiv(s.w, UNROLLED_TILE.pixels), UNROLLED_WORKGROUP[1]),
+      s.n * s.h,
+    ]),
+  async prepare(device, s, buf, label = 'conv3x3BiasRelu.unrolled') {
+    const compiled = await compileKernel(device, unrolledSource, {
+      WORKGROUP_X: UNROLLED_WORKGROUP[0],
+      WORKGROUP_Y: UNROLLED_WORKGROUP[1],
+      RELU: s.relu,
+    });
+    return createDispatch(device, compiled, label, packConv3x3Params(s), [buf.x, buf.weights, buf.bias, buf.y], this.workgroups(s));
+  },
+};
+
 /** Fastest first: the network takes the first version that supports a shape unless told otherwise. */
-export const conv3x3BiasReluVersions = [tiled, naive] as const;
+export const conv3x3BiasReluVersions = [unrolled, tiled, naive] as const;

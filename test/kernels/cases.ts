@@ -71,6 +71,9 @@ const convShapes: (Conv3x3Shape & { tag?: string })[] = [
   { n: 2, h: 6, w: 9, cIn: 3, cOut: 8, relu: true },
   { n: 1, h: 7, w: 13, cIn: 5, cOut: 68, relu: true },
   { n: 1, h: 2, w: 3, cIn: 1, cOut: 3, relu: false },
+  { n: 1, h: 5, w: 11, cIn: 6, cOut: 24, relu: true },
+  { n: 1, h: 9, w: 6, cIn: 4, cOut: 136, relu: false },
+  { n: 1, h: 3, w: 8, cIn: 2, cOut: 16, relu: false },
   { n: 1, h: 224, w: 224, cIn: 3, cOut: 64, relu: true, tag: 'block1_conv1' },
   { n: 1, h: 14, w: 14, cIn: 512, cOut: 512, relu: true, tag: 'block5_conv3' },
 ];

@@ -1,0 +1,66 @@
+// An independent implementation of the Keras VGG semantics: TensorFlow.js ops on its CPU backend
+// (plain JS float32 kernels, not our code). The layer list only tells it which Keras op comes next;
+// shapes come from TF.js itself. The WASM backend is deliberately not used: it breaks max-pool
+// gradient ties differently from TensorFlow, which matters once gradients are compared.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import type { ModelSpec } from '../../src/engine/model.js';
+
+let ready: Promise<boolean> | undefined;
+
+export async function tfjsCpu(): Promise<typeof tf> {
+  ready ??= tf.setBackend('cpu');
+  await ready;
+  return tf;
+}
+
+/** Every layer's output (and 'predictions/logits'), keyed by Keras layer name. */
+export async function tfjsForward(
+  model: ModelSpec,
+  weights: ReadonlyMap<string, Float32Array>,
+  input: Float32Array,
+): Promise<Map<string, Float32Array>> {
+  await tfjsCpu();
+  const out = new Map<string, Float32Array>();
+  const w = (name: string, shape: number[]) => tf.tensor(weights.get(name)!, shape, 'float32');
+  let x: tf.Tensor = tf.tensor4d(input, [1, ...model.inputShape]);
+  for (const layer of model.layers) {
+    const prev = x;
+    switch (layer.kind) {
+      case 'conv3x3': {
+        const cIn = x.shape[3]!;
+        const kernel = w(`${layer.name}/kernel`, [3, 3, cIn, layer.filters]) as tf.Tensor4D;
+        const bias = w(`${layer.name}/bias`, [layer.filters]);
+        x = tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, kernel, 1, 'same'), bias));
+        tf.dispose([kernel, bias]);
+        break;
+      }
+      case 'maxpool2x2':
+        x = tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid');
+        break;
+      case 'flatten':
+        x = tf.reshape(x, [1, -1]);
+        break;
+      case 'dense': {
+        const k = x.shape[1]!;
+        const kernel = w(`${layer.name}/kernel`, [k, layer.units]) as tf.Tensor2D;
+        const bias = w(`${layer.name}/bias`, [layer.units]);
+        const z = tf.add(tf.matMul(x as tf.Tensor2D, kernel), bias);
+        tf.dispose([kernel, bias]);
+        if (layer.activation === 'softmax') {
+          out.set(`${layer.name}/logits`, z.dataSync() as Float32Array);
+          x = tf.softmax(z);
+          z.dispose();
+        } else {
+          x = layer.activation === 'relu' ? tf.relu(z) : z;
+          if (x !== z) z.dispose();
+        }
+        break;
+      }
+    }
+    out.set(layer.name, x.dataSync() as Float32Array);
+    if (prev !== x) prev.dispose();
+  }
+  x.dispose();
+  return out;
+}

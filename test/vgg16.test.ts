@@ -1,0 +1,100 @@
+// The whole VGG16 at 224×224 with seeded He-normal weights, every layer against TensorFlow.js (CPU
+// backend), computed once for the file and checked many ways.
+//
+// Tolerances, and why: both sides compute in float32 but sum in different orders, so each layer adds a
+// relative error of order sqrt(K)·2⁻²⁴ for its K-term dot products (≈ 4e-6 at K = 4608, in practice less
+// since the errors are not aligned) and carries earlier layers' errors along. Measured on SwiftShader:
+// relative L2 grows from 9e-8 (block1_conv1) to 3e-6 (fc2), so every activation and the logits are held to
+// relative L2 ≤ 1e-5, about 3× the worst measured value. Probabilities are held to |Δ| ≤ 1e-5 absolute
+// (measured 2e-6); their relative L2 is dominated by the few large entries, so it is not the right test.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodePredictions } from '../src/engine/imagenet.js';
+import { VGG16 } from '../src/engine/model.js';
+import { Network } from '../src/engine/network.js';
+import { INPUT_TENSOR } from '../src/engine/plan.js';
+import { heNormalWeights } from '../src/engine/synthetic.js';
+import { errorStats } from './support/compare.js';
+import { testDevice } from './support/nodeDevice.js';
+import { tfjsForward } from './support/tfjsReference.js';
+import { syntheticPhoto } from './support/images.js';
+
+const SEED = 7;
+let device: GPUDevice;
+let net: Network;
+let ours: Map<string, Float32Array>;
+let probabilities: Float32Array;
+let reference: Map<string, Float32Array>;
+const layerNames = VGG16.layers.map((l) => l.name);
+
+beforeAll(async () => {
+  device = await testDevice();
+  const weights = heNormalWeights(VGG16, { seed: SEED, classifierGain: 0.01 });
+  net = await Network.create(device, VGG16, weights);
+  const t0 = performance.now();
+  const result = await net.forward(syntheticPhoto(320, 240), { read: [INPUT_TENSOR, 'predictions/logits', ...layerNames] });
+  const t1 = performance.now();
+  ours = result.tensors;
+  probabilities = result.probabilities;
+  reference = await tfjsForward(VGG16, weights, ours.get(INPUT_TENSOR)!);
+  const t2 = performance.now();
+  console.log(`VGG16 forward: ours ${((t1 - t0) / 1000).toFixed(1)} s (incl. first-use pipeline compile), TF.js CPU ${((t2 - t1) / 1000).toFixed(1)} s`);
+}, 600_000);
+
+afterAll(() => {
+  net?.dispose();
+  device?.destroy();
+});
+
+describe('VGG16 forward vs TensorFlow.js CPU, seeded He-normal weights', () => {
+  it('reads back every layer with the shape Keras gives it', () => {
+    expect(ours.get('block1_conv1')!.length).toBe(224 * 224 * 64);
+    expect(ours.get('block5_conv3')!.length).toBe(14 * 14 * 512);
+    expect(ours.get('block5_pool')!.length).toBe(7 * 7 * 512);
+    expect(ours.get('flatten')!.length).toBe(25088);
+    expect(ours.get('predictions')!.length).toBe(1000);
+    for (const name of layerNames) expect(ours.get(name)!.length, name).toBe(reference.get(name)!.length);
+  });
+
+  it('shares buffers between layers yet every readback is the layer’s own output', () => {
+    // With the default plan, block1_conv1 and block1_pool live in buffers that later layers reuse.
+    expect(net.memoryBytes).toBeLessThan(600e6);
+    expect(ours.get('flatten')).toEqual(ours.get('block5_pool'));
+  });
+
+  it('activations stay finite and non-trivial through all 13 conv layers', () => {
+    for (const name of layerNames) {
+      const t = ours.get(name)!;
+      expect(t.every(Number.isFinite), name).toBe(true);
+      expect(t.some((v) => v !== 0), name).toBe(true);
+    }
+  });
+
+  it('matches TF.js layer by layer (relative L2)', () => {
+    const rows: string[] = [];
+    for (const name of layerNames.filter((n) => n !== 'predictions')) {
+      const s = errorStats(ours.get(name)!, reference.get(name)!);
+      rows.push(`${name.padEnd(13)} rel L2 ${s.relL2.toExponential(2)}  max |Δ| ${s.maxAbs.toExponential(2)}`);
+      expect(s.relL2, `${name} rel L2`).toBeLessThanOrEqual(1e-5);
+    }
+    console.log(rows.join('\n'));
+  });
+
+  it('logits and probabilities match TF.js', () => {
+    const logits = errorStats(ours.get('predictions/logits')!, reference.get('predictions/logits')!);
+    expect(logits.relL2).toBeLessThanOrEqual(1e-5);
+    const p = errorStats(probabilities, reference.get('predictions')!);
+    console.log(`probabilities: max |Δ| ${p.maxAbs.toExponential(2)}, logits rel L2 ${logits.relL2.toExponential(2)}`);
+    expect(p.maxAbs).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('is a real distribution, not a saturated one, and decodes like Keras', () => {
+    const sum = probabilities.reduce((a, b) => a + b, 0);
+    expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
+    const top = decodePredictions(probabilities, 5);
+    expect(top).toHaveLength(5);
+    expect(top[0].probability).toBeLessThan(0.99);
+    expect(top[0].probability).toBeGreaterThanOrEqual(top[4].probability);
+    const refTop = decodePredictions(reference.get('predictions')!, 5);
+    expect(top.map((p) => p.index)).toEqual(refTop.map((p) => p.index));
+  });
+});
