@@ -7,10 +7,11 @@ import { destroyDispatch, encodeDispatch, pickVersion, type Dispatch } from '../
 import { maxPool2x2Versions } from '../kernels/maxPool2x2.js';
 import { packResizeTable, preprocessImageVersions, type ResizeMethod } from '../kernels/preprocessImage.js';
 import { softmaxVersions } from '../kernels/softmax.js';
-import { elementCount, weightSpecs, type ModelSpec } from './model.js';
+import { elementCount, type ModelSpec } from './model.js';
 import { assignBuffers, forwardLifetimes, INPUT_TENSOR, planForward, type ForwardPlan, type Op } from './plan.js';
+import { GpuWeights, uploadWeights, type WeightMap } from './weights/gpuWeights.js';
 
-export type WeightMap = ReadonlyMap<string, Float32Array>;
+export type { WeightMap } from './weights/gpuWeights.js';
 
 /** RGBA8 pixels in ImageData layout (row-major, 4 bytes per pixel, R first). */
 export interface ImageInput {
@@ -44,23 +45,6 @@ export interface ForwardResult {
 
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
-/** Checks every tensor the model needs and rejects extras, naming the tensor and the fix. */
-export function validateWeights(model: ModelSpec, weights: WeightMap): void {
-  const specs = weightSpecs(model);
-  const expected = new Set(specs.map((s) => s.name));
-  for (const s of specs) {
-    const t = weights.get(s.name);
-    const want = `float32 ${s.shape.join('×')} (${elementCount(s.shape)} values)`;
-    if (!t) throw new Error(`weights: missing tensor '${s.name}'; ${model.name} needs ${want}`);
-    if (!(t instanceof Float32Array)) throw new Error(`weights: tensor '${s.name}' must be a Float32Array; ${model.name} needs ${want}`);
-    if (t.length !== elementCount(s.shape))
-      throw new Error(`weights: tensor '${s.name}' has ${t.length} values; ${model.name} needs ${want}`);
-  }
-  for (const name of weights.keys()) {
-    if (!expected.has(name)) throw new Error(`weights: unexpected tensor '${name}', not part of ${model.name} (is this the right model?)`);
-  }
-}
-
 export function validateImage(image: ImageInput): void {
   const { width, height, data } = image;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
@@ -76,7 +60,7 @@ export class Network {
     readonly device: GPUDevice,
     readonly model: ModelSpec,
     readonly plan: ForwardPlan,
-    private readonly weightBuffers: Map<string, GPUBuffer>,
+    private readonly weights: GpuWeights,
     private readonly slots: GPUBuffer[],
     private readonly slotOf: Map<string, number>,
     private readonly dispatches: Dispatch[],
@@ -84,21 +68,19 @@ export class Network {
     readonly versions: string[],
   ) {}
 
-  static async create(device: GPUDevice, model: ModelSpec, weights: WeightMap, options: NetworkOptions = {}): Promise<Network> {
-    validateWeights(model, weights);
+  /**
+   * Weights in memory are uploaded; weights already on the GPU (from a loader) are taken over: the
+   * network destroys them in dispose(), and on failure here.
+   */
+  static async create(device: GPUDevice, model: ModelSpec, weights: WeightMap | GpuWeights, options: NetworkOptions = {}): Promise<Network> {
+    if (weights instanceof GpuWeights && weights.model.name !== model.name)
+      throw new Error(`weights are for ${weights.model.name}, not ${model.name}`);
     const plan = planForward(model);
     const bufferPlan = assignBuffers(forwardLifetimes(plan), new Set(options.keep ?? []));
-    const weightBuffers = new Map<string, GPUBuffer>();
+    const gpuWeights = weights instanceof GpuWeights ? weights : uploadWeights(device, model, weights);
     const slots: GPUBuffer[] = [];
     const dispatches: Dispatch[] = [];
     try {
-      for (const s of weightSpecs(model)) {
-        const data = weights.get(s.name)!;
-        const buffer = device.createBuffer({ label: s.name, size: data.byteLength, usage: STORAGE(), mappedAtCreation: true });
-        new Float32Array(buffer.getMappedRange()).set(data);
-        buffer.unmap();
-        weightBuffers.set(s.name, buffer);
-      }
       bufferPlan.slotBytes.forEach((size, i) => slots.push(device.createBuffer({ label: `activations ${i}`, size, usage: STORAGE() })));
       const tensor = (name: string) => slots[bufferPlan.slotOf.get(name)!];
       const versions: string[] = [];
@@ -111,7 +93,7 @@ export class Network {
         switch (op.kind) {
           case 'conv3x3': {
             const v = pickVersion('conv3x3BiasRelu', conv3x3BiasReluVersions, op.shape, picked);
-            d = await v.prepare(device, op.shape, { x, weights: weightBuffers.get(op.weights)!, bias: weightBuffers.get(op.bias)!, y }, label);
+            d = await v.prepare(device, op.shape, { x, weights: gpuWeights.get(op.weights), bias: gpuWeights.get(op.bias), y }, label);
             versions.push(v.name);
             break;
           }
@@ -123,7 +105,7 @@ export class Network {
           }
           case 'dense': {
             const v = pickVersion('denseBiasAct', denseBiasActVersions, op.shape, picked);
-            d = await v.prepare(device, op.shape, { x, weights: weightBuffers.get(op.weights)!, bias: weightBuffers.get(op.bias)!, y }, label);
+            d = await v.prepare(device, op.shape, { x, weights: gpuWeights.get(op.weights), bias: gpuWeights.get(op.bias), y }, label);
             versions.push(v.name);
             break;
           }
@@ -136,9 +118,9 @@ export class Network {
         }
         dispatches.push(d);
       }
-      return new Network(device, model, plan, weightBuffers, slots, bufferPlan.slotOf, dispatches, versions);
+      return new Network(device, model, plan, gpuWeights, slots, bufferPlan.slotOf, dispatches, versions);
     } catch (err) {
-      for (const b of weightBuffers.values()) b.destroy();
+      gpuWeights.destroy();
       for (const b of slots) b.destroy();
       dispatches.forEach(destroyDispatch);
       throw err;
@@ -154,8 +136,7 @@ export class Network {
 
   /** GPU memory held by weights and activations, in bytes. */
   get memoryBytes(): number {
-    let total = 0;
-    for (const b of this.weightBuffers.values()) total += b.size;
+    let total = this.weights.bytes;
     for (const b of this.slots) total += b.size;
     return total;
   }
@@ -245,7 +226,7 @@ export class Network {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const b of this.weightBuffers.values()) b.destroy();
+    this.weights.destroy();
     for (const b of this.slots) b.destroy();
     this.dispatches.forEach(destroyDispatch);
   }
