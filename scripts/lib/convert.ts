@@ -18,6 +18,8 @@ export interface ConvertOptions {
   models?: readonly ModelSpec[];
   shardBytes?: number;
   log?: (line: string) => void;
+  /** Extra facts for the manifest's `source` (e.g. that the weights are synthetic). */
+  sourceExtra?: Record<string, unknown>;
 }
 
 export interface ConvertResult {
@@ -104,7 +106,7 @@ export async function convertKerasH5(file: string, outDir: string, options: Conv
     if (converted.length) log(`converting ${converted.length} float64 tensors to float32 (${converted.slice(0, 3).join(', ')}${converted.length > 3 ? ', …' : ''})`);
     const manifest = layoutManifest(
       keras.model,
-      { file: basename(file), layout: keras.layout, ...(converted.length ? { convertedFromFloat64: converted } : {}) },
+      { file: basename(file), layout: keras.layout, ...(converted.length ? { convertedFromFloat64: converted } : {}), ...options.sourceExtra },
       options.shardBytes ?? SHARD_BYTES,
     );
     mkdirSync(dirname(outDir), { recursive: true });
