@@ -134,6 +134,11 @@ export class Network {
     return [...t.shape];
   }
 
+  /** The GPU buffer of one weight tensor (`fc1/kernel`…), e.g. to check what was loaded. */
+  weightBuffer(name: string): GPUBuffer {
+    return this.weights.get(name);
+  }
+
   /** GPU memory held by weights and activations, in bytes. */
   get memoryBytes(): number {
     let total = this.weights.bytes;
