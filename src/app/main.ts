@@ -6,6 +6,8 @@ import { decodePredictions } from '../engine/imagenet.js';
 import { VGG16 } from '../engine/model.js';
 import { Network, type ImageInput } from '../engine/network.js';
 import { heNormalWeights } from '../engine/synthetic.js';
+import { loadWeightsFromUrl } from '../engine/weights/browser.js';
+import type { GpuWeights } from '../engine/weights/gpuWeights.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status');
@@ -66,16 +68,33 @@ async function main() {
     fail(e instanceof Error ? e.message : String(e));
     return;
   }
-  status.textContent = 'Generating weights…';
   const note = $('weights-note');
-  note.hidden = false;
-  note.textContent =
-    'Random weights: this page runs VGG16 with seeded He-normal weights, so the predictions are meaningless. ' +
-    'It shows the engine working on your GPU; loading converted Keras ImageNet weights comes next.';
-  await new Promise((r) => setTimeout(r));
   const t0 = performance.now();
-  const net = await Network.create(device, VGG16, heNormalWeights(VGG16, { seed: 1, classifierGain: 0.01 }));
-  status.textContent = `Ready (${((performance.now() - t0) / 1000).toFixed(1)} s to set up). Choose an image.`;
+  let weights: GpuWeights | Map<string, Float32Array>;
+  try {
+    status.textContent = 'Loading weights…';
+    const loaded = await loadWeightsFromUrl(device, 'weights/vgg16/', {
+      onProgress: (p) => {
+        status.textContent = `Loading weights: ${(p.loadedBytes / 1e6).toFixed(0)} / ${(p.totalBytes / 1e6).toFixed(0)} MB (${p.cachedShards} shards from cache)`;
+      },
+    });
+    weights = loaded.weights;
+    if (loaded.source.synthetic) {
+      note.hidden = false;
+      note.textContent = `Random weights: weights/vgg16 holds synthetic weights (seed ${String(loaded.source.seed)}), so the predictions are meaningless. Run 'npm run weights -- --force' for Keras' ImageNet weights.`;
+    }
+  } catch (e) {
+    // No converted weights served: still show the engine working, on random weights, and say so.
+    note.hidden = false;
+    note.textContent =
+      `Random weights: ${e instanceof Error ? e.message : String(e)}. Until then this page runs VGG16 with seeded ` +
+      'He-normal weights made in the browser, so the predictions are meaningless.';
+    status.textContent = 'Generating random weights…';
+    await new Promise((r) => setTimeout(r));
+    weights = heNormalWeights(VGG16, { seed: 1, classifierGain: 0.01 });
+  }
+  const net = await Network.create(device, VGG16, weights);
+  status.textContent = `Ready (${((performance.now() - t0) / 1000).toFixed(1)} s to load). Choose an image.`;
   sampleButton.disabled = false;
 
   let busy = false;

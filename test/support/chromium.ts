@@ -42,11 +42,17 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
   });
 }
 
-/** Collects console errors and uncaught page errors, which tests assert to be empty. */
-export function collectErrors(page: Page): string[] {
+/**
+ * Collects console errors and uncaught page errors, which tests assert to be empty. `expected404`
+ * names URLs whose 404 is part of the test (the browser logs every failed fetch as an error).
+ */
+export function collectErrors(page: Page, expected404: RegExp[] = []): string[] {
   const errors: string[] = [];
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
+    if (m.type() !== 'error') return;
+    const url = m.location()?.url ?? '';
+    if (/status of 404/.test(m.text()) && expected404.some((r) => r.test(url))) return;
+    errors.push(`${m.text()}${url ? ` (${url})` : ''}`);
   });
   page.on('pageerror', (e) => errors.push(String(e)));
   return errors;
