@@ -3,7 +3,7 @@
 // writes it (so buffer sharing never hides a layer from the caller).
 import { conv3x3BiasReluVersions } from '../kernels/conv3x3BiasRelu.js';
 import { denseBiasActVersions } from '../kernels/denseBiasAct.js';
-import { destroyDispatch, encodeDispatch, pickVersion, type Dispatch } from '../kernels/kernel.js';
+import { destroyDispatch, encodeDispatch, pickVersion, type Dispatch, type KernelVersion } from '../kernels/kernel.js';
 import { maxPool2x2Versions } from '../kernels/maxPool2x2.js';
 import { packResizeTable, preprocessImageVersions, type ResizeMethod } from '../kernels/preprocessImage.js';
 import { softmaxVersions } from '../kernels/softmax.js';
@@ -88,33 +88,25 @@ export class Network {
         const label = `${op.layer} ${op.kind}`;
         const x = tensor(op.input);
         const y = tensor(op.output);
-        const picked = options.versions?.[op.kind];
+        const prepare = async <S, B>(kernel: string, candidates: readonly KernelVersion<S, B>[], shape: S, buffers: B) => {
+          const v = pickVersion(kernel, candidates, shape, options.versions?.[op.kind]);
+          versions.push(v.name);
+          return v.prepare(device, shape, buffers, label);
+        };
         let d: Dispatch;
         switch (op.kind) {
-          case 'conv3x3': {
-            const v = pickVersion('conv3x3BiasRelu', conv3x3BiasReluVersions, op.shape, picked);
-            d = await v.prepare(device, op.shape, { x, weights: gpuWeights.get(op.weights), bias: gpuWeights.get(op.bias), y }, label);
-            versions.push(v.name);
+          case 'conv3x3':
+            d = await prepare('conv3x3BiasRelu', conv3x3BiasReluVersions, op.shape, { x, weights: gpuWeights.get(op.weights), bias: gpuWeights.get(op.bias), y });
             break;
-          }
-          case 'maxpool2x2': {
-            const v = pickVersion('maxPool2x2', maxPool2x2Versions, op.shape, picked);
-            d = await v.prepare(device, op.shape, { x, y }, label);
-            versions.push(v.name);
+          case 'maxpool2x2':
+            d = await prepare('maxPool2x2', maxPool2x2Versions, op.shape, { x, y });
             break;
-          }
-          case 'dense': {
-            const v = pickVersion('denseBiasAct', denseBiasActVersions, op.shape, picked);
-            d = await v.prepare(device, op.shape, { x, weights: gpuWeights.get(op.weights), bias: gpuWeights.get(op.bias), y }, label);
-            versions.push(v.name);
+          case 'dense':
+            d = await prepare('denseBiasAct', denseBiasActVersions, op.shape, { x, weights: gpuWeights.get(op.weights), bias: gpuWeights.get(op.bias), y });
             break;
-          }
-          case 'softmax': {
-            const v = pickVersion('softmax', softmaxVersions, op.shape, picked);
-            d = await v.prepare(device, op.shape, { x, y }, label);
-            versions.push(v.name);
+          case 'softmax':
+            d = await prepare('softmax', softmaxVersions, op.shape, { x, y });
             break;
-          }
         }
         dispatches.push(d);
       }

@@ -1,16 +1,7 @@
 import naiveCode from './conv3x3BiasRelu.naive.wgsl?raw';
 import tiledCode from './conv3x3BiasRelu.tiled.wgsl?raw';
 import unrolledCode from './conv3x3BiasRelu.unrolled.wgsl?raw';
-import {
-  ceilDiv,
-  checkedWorkgroups,
-  compileKernel,
-  createDispatch,
-  packU32Params,
-  wgslConstU32,
-  type KernelSource,
-  type KernelVersion,
-} from './kernel.js';
+import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, wgslConstU32, type KernelSource } from './kernel.js';
 
 /** x: [n, h, w, cIn] → y: [n, h, w, cOut]; weights [3, 3, cIn, cOut] (HWIO), bias [cOut]. */
 export interface Conv3x3Shape {
@@ -57,19 +48,21 @@ const tiledSource: KernelSource = {
   bindings: BINDINGS,
 };
 
-const naive: KernelVersion<Conv3x3Shape, Conv3x3Buffers> = {
-  name: 'naive',
-  supports: () => true,
-  workgroups: (s) =>
-    checkedWorkgroups('conv3x3BiasRelu.naive', [ceilDiv(s.cOut, NAIVE_WORKGROUP), s.w, s.n * s.h]),
-  async prepare(device, s, buf, label = 'conv3x3BiasRelu.naive') {
-    const compiled = await compileKernel(device, naiveSource, { WORKGROUP_SIZE: NAIVE_WORKGROUP, RELU: s.relu });
-    return createDispatch(device, compiled, label, packConv3x3Params(s), [buf.x, buf.weights, buf.bias, buf.y], this.workgroups(s));
-  },
-};
+const bind = (b: Conv3x3Buffers) => [b.x, b.weights, b.bias, b.y];
 
-const tiled: KernelVersion<Conv3x3Shape, Conv3x3Buffers> = {
+const naive = kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
+  name: 'naive',
+  source: naiveSource,
+  supports: () => true,
+  workgroups: (s) => checkedWorkgroups('conv3x3BiasRelu.naive', [ceilDiv(s.cOut, NAIVE_WORKGROUP), s.w, s.n * s.h]),
+  constants: (s) => ({ WORKGROUP_SIZE: NAIVE_WORKGROUP, RELU: s.relu }),
+  params: packConv3x3Params,
+  bind,
+});
+
+const tiled = kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
   name: 'tiled',
+  source: tiledSource,
   supports: (s) => s.cOut % 4 === 0,
   workgroups: (s) =>
     checkedWorkgroups('conv3x3BiasRelu.tiled', [
@@ -77,15 +70,10 @@ const tiled: KernelVersion<Conv3x3Shape, Conv3x3Buffers> = {
       ceilDiv(ceilDiv(s.w, TILED_PIXELS), TILED_WORKGROUP[1]),
       s.n * s.h,
     ]),
-  async prepare(device, s, buf, label = 'conv3x3BiasRelu.tiled') {
-    const compiled = await compileKernel(device, tiledSource, {
-      WORKGROUP_X: TILED_WORKGROUP[0],
-      WORKGROUP_Y: TILED_WORKGROUP[1],
-      RELU: s.relu,
-    });
-    return createDispatch(device, compiled, label, packConv3x3Params(s), [buf.x, buf.weights, buf.bias, buf.y], this.workgroups(s));
-  },
-};
+  constants: (s) => ({ WORKGROUP_X: TILED_WORKGROUP[0], WORKGROUP_Y: TILED_WORKGROUP[1], RELU: s.relu }),
+  params: packConv3x3Params,
+  bind,
+});
 
 /** Output pixels × output channels per invocation of the unrolled version (its accumulators are named). */
 export const UNROLLED_TILE = { pixels: 4, channels: 8 } as const;
@@ -97,8 +85,9 @@ const unrolledSource: KernelSource = {
   bindings: BINDINGS,
 };
 
-const unrolled: KernelVersion<Conv3x3Shape, Conv3x3Buffers> = {
+const unrolled = kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
   name: 'unrolled',
+  source: unrolledSource,
   supports: (s) => s.cOut % UNROLLED_TILE.channels === 0,
   workgroups: (s) =>
     checkedWorkgroups('conv3x3BiasRelu.unrolled', [
@@ -106,15 +95,10 @@ const unrolled: KernelVersion<Conv3x3Shape, Conv3x3Buffers> = {
       ceilDiv(ceilDiv(s.w, UNROLLED_TILE.pixels), UNROLLED_WORKGROUP[1]),
       s.n * s.h,
     ]),
-  async prepare(device, s, buf, label = 'conv3x3BiasRelu.unrolled') {
-    const compiled = await compileKernel(device, unrolledSource, {
-      WORKGROUP_X: UNROLLED_WORKGROUP[0],
-      WORKGROUP_Y: UNROLLED_WORKGROUP[1],
-      RELU: s.relu,
-    });
-    return createDispatch(device, compiled, label, packConv3x3Params(s), [buf.x, buf.weights, buf.bias, buf.y], this.workgroups(s));
-  },
-};
+  constants: (s) => ({ WORKGROUP_X: UNROLLED_WORKGROUP[0], WORKGROUP_Y: UNROLLED_WORKGROUP[1], RELU: s.relu }),
+  params: packConv3x3Params,
+  bind,
+});
 
 /** Fastest first: the network takes the first version that supports a shape unless told otherwise. */
 export const conv3x3BiasReluVersions = [unrolled, tiled, naive] as const;

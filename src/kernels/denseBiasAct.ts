@@ -1,13 +1,5 @@
 import code from './denseBiasAct.wgsl?raw';
-import {
-  ceilDiv,
-  checkedWorkgroups,
-  compileKernel,
-  createDispatch,
-  packU32Params,
-  type KernelSource,
-  type KernelVersion,
-} from './kernel.js';
+import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, type KernelSource } from './kernel.js';
 
 /** x: [n, k] · w: [k, m] + b: [m] → y: [n, m]. */
 export interface DenseShape {
@@ -36,14 +28,14 @@ const source: KernelSource = {
   bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'],
 };
 
-const naive: KernelVersion<DenseShape, DenseBuffers> = {
+const naive = kernelVersion<DenseShape, DenseBuffers>({
   name: 'naive',
+  source,
   supports: () => true,
   workgroups: (s) => checkedWorkgroups('denseBiasAct', [ceilDiv(s.m, WORKGROUP), s.n, 1]),
-  async prepare(device, s, buf, label = 'denseBiasAct') {
-    const compiled = await compileKernel(device, source, { WORKGROUP_SIZE: WORKGROUP, RELU: s.relu });
-    return createDispatch(device, compiled, label, packDenseParams(s), [buf.x, buf.weights, buf.bias, buf.y], this.workgroups(s));
-  },
-};
+  constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, RELU: s.relu }),
+  params: packDenseParams,
+  bind: (b) => [b.x, b.weights, b.bias, b.y],
+});
 
 export const denseBiasActVersions = [naive] as const;

@@ -197,3 +197,27 @@ export function pickVersion<S, B>(
   if (!v) throw new Error(`${kernel}: no version supports shape ${JSON.stringify(shape)}`);
   return v;
 }
+
+export interface VersionSpec<Shape, Buffers> {
+  name: string;
+  source: KernelSource;
+  supports(shape: Shape): boolean;
+  workgroups(shape: Shape): [number, number, number];
+  constants(shape: Shape): PipelineConstants;
+  params(shape: Shape): Uint32Array<ArrayBuffer>;
+  /** Storage buffers in binding order, after the uniform block at binding 0. */
+  bind(buffers: Buffers): GPUBuffer[];
+}
+
+/** A kernel version from its parts: compile (cached), uniform block, bind group, workgroup counts. */
+export function kernelVersion<Shape, Buffers>(spec: VersionSpec<Shape, Buffers>): KernelVersion<Shape, Buffers> {
+  return {
+    name: spec.name,
+    supports: spec.supports,
+    workgroups: spec.workgroups,
+    async prepare(device, shape, buffers, label = spec.source.label) {
+      const compiled = await compileKernel(device, spec.source, spec.constants(shape));
+      return createDispatch(device, compiled, label, spec.params(shape), spec.bind(buffers), spec.workgroups(shape));
+    },
+  };
+}

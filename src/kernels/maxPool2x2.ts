@@ -1,13 +1,5 @@
 import code from './maxPool2x2.wgsl?raw';
-import {
-  ceilDiv,
-  checkedWorkgroups,
-  compileKernel,
-  createDispatch,
-  packU32Params,
-  type KernelSource,
-  type KernelVersion,
-} from './kernel.js';
+import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, type KernelSource } from './kernel.js';
 
 /** x: [n, h, w, c] → y: [n, floor(h/2), floor(w/2), c]. */
 export interface MaxPool2x2Shape {
@@ -34,15 +26,14 @@ const source: KernelSource = {
   bindings: ['uniform', 'read-only-storage', 'storage'],
 };
 
-const direct: KernelVersion<MaxPool2x2Shape, MaxPool2x2Buffers> = {
+const direct = kernelVersion<MaxPool2x2Shape, MaxPool2x2Buffers>({
   name: 'direct',
+  source,
   supports: (s) => s.h >= 2 && s.w >= 2,
-  workgroups: (s) =>
-    checkedWorkgroups('maxPool2x2', [ceilDiv(s.c, WORKGROUP), Math.floor(s.w / 2), s.n * Math.floor(s.h / 2)]),
-  async prepare(device, s, buf, label = 'maxPool2x2') {
-    const compiled = await compileKernel(device, source, { WORKGROUP_SIZE: WORKGROUP });
-    return createDispatch(device, compiled, label, packMaxPool2x2Params(s), [buf.x, buf.y], this.workgroups(s));
-  },
-};
+  workgroups: (s) => checkedWorkgroups('maxPool2x2', [ceilDiv(s.c, WORKGROUP), Math.floor(s.w / 2), s.n * Math.floor(s.h / 2)]),
+  constants: () => ({ WORKGROUP_SIZE: WORKGROUP }),
+  params: packMaxPool2x2Params,
+  bind: (b) => [b.x, b.y],
+});
 
 export const maxPool2x2Versions = [direct] as const;

@@ -1,13 +1,5 @@
 import code from './preprocessImage.wgsl?raw';
-import {
-  ceilDiv,
-  checkedWorkgroups,
-  compileKernel,
-  createDispatch,
-  packU32Params,
-  type KernelSource,
-  type KernelVersion,
-} from './kernel.js';
+import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, type KernelSource } from './kernel.js';
 
 /**
  * 'nearest' is Keras' default (`load_img(..., interpolation='nearest')`, PIL NEAREST).
@@ -107,14 +99,14 @@ const source: KernelSource = {
   bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'storage'],
 };
 
-const tableDriven: KernelVersion<PreprocessShape, PreprocessBuffers> = {
+const tableDriven = kernelVersion<PreprocessShape, PreprocessBuffers>({
   name: 'tableDriven',
+  source,
   supports: (s) => s.srcW >= 1 && s.srcH >= 1 && s.dstW >= 1 && s.dstH >= 1,
   workgroups: (s) => checkedWorkgroups('preprocessImage', [ceilDiv(s.dstW, WORKGROUP[0]), ceilDiv(s.dstH, WORKGROUP[1]), 1]),
-  async prepare(device, s, buf, label = 'preprocessImage') {
-    const compiled = await compileKernel(device, source, { WORKGROUP_X: WORKGROUP[0], WORKGROUP_Y: WORKGROUP[1] });
-    return createDispatch(device, compiled, label, packPreprocessParams(s), [buf.src, buf.table, buf.y], this.workgroups(s));
-  },
-};
+  constants: () => ({ WORKGROUP_X: WORKGROUP[0], WORKGROUP_Y: WORKGROUP[1] }),
+  params: packPreprocessParams,
+  bind: (b) => [b.src, b.table, b.y],
+});
 
 export const preprocessImageVersions = [tableDriven] as const;

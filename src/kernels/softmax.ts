@@ -1,5 +1,5 @@
 import code from './softmax.wgsl?raw';
-import { checkedWorkgroups, compileKernel, createDispatch, packU32Params, type KernelSource, type KernelVersion } from './kernel.js';
+import { checkedWorkgroups, kernelVersion, packU32Params, type KernelSource } from './kernel.js';
 
 /** x: [n, c] → y: [n, c], softmax over c. */
 export interface SoftmaxShape {
@@ -25,14 +25,14 @@ const source: KernelSource = {
   bindings: ['uniform', 'read-only-storage', 'storage'],
 };
 
-const workgroupPerRow: KernelVersion<SoftmaxShape, SoftmaxBuffers> = {
+const workgroupPerRow = kernelVersion<SoftmaxShape, SoftmaxBuffers>({
   name: 'workgroupPerRow',
+  source,
   supports: (s) => s.n >= 1 && s.c >= 1,
   workgroups: (s) => checkedWorkgroups('softmax', [s.n, 1, 1]),
-  async prepare(device, s, buf, label = 'softmax') {
-    const compiled = await compileKernel(device, source, { WORKGROUP_SIZE: WORKGROUP });
-    return createDispatch(device, compiled, label, packSoftmaxParams(s), [buf.x, buf.y], this.workgroups(s));
-  },
-};
+  constants: () => ({ WORKGROUP_SIZE: WORKGROUP }),
+  params: packSoftmaxParams,
+  bind: (b) => [b.x, b.y],
+});
 
 export const softmaxVersions = [workgroupPerRow] as const;
