@@ -1,0 +1,161 @@
+// Model weights living in GPU buffers, one per tensor. Made either from Float32Arrays in memory or by
+// streaming shards of the converted format straight into buffers mapped at creation, so the loader
+// never holds more than one chunk (Node) or one shard (browser) of the file in JS memory.
+import { elementCount, weightSpecs, type ModelSpec } from '../model.js';
+import type { ShardEntry, WeightsManifest } from './format.js';
+
+export type WeightMap = ReadonlyMap<string, Float32Array>;
+
+const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+export class GpuWeights {
+  private destroyed = false;
+  constructor(
+    readonly model: ModelSpec,
+    readonly buffers: ReadonlyMap<string, GPUBuffer>,
+  ) {}
+
+  get(name: string): GPUBuffer {
+    const b = this.buffers.get(name);
+    if (!b) throw new Error(`${this.model.name} weights: no tensor '${name}'`);
+    if (this.destroyed) throw new Error(`${this.model.name} weights: used after destroy()`);
+    return b;
+  }
+
+  get bytes(): number {
+    let n = 0;
+    for (const b of this.buffers.values()) n += b.size;
+    return n;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    for (const b of this.buffers.values()) b.destroy();
+  }
+}
+
+/** Checks every tensor the model needs and rejects extras, naming the tensor and the fix. */
+export function validateWeights(model: ModelSpec, weights: WeightMap): void {
+  const specs = weightSpecs(model);
+  const expected = new Set(specs.map((s) => s.name));
+  for (const s of specs) {
+    const t = weights.get(s.name);
+    const want = `float32 ${s.shape.join('×')} (${elementCount(s.shape)} values)`;
+    if (!t) throw new Error(`weights: missing tensor '${s.name}'; ${model.name} needs ${want}`);
+    if (!(t instanceof Float32Array)) throw new Error(`weights: tensor '${s.name}' must be a Float32Array; ${model.name} needs ${want}`);
+    if (t.length !== elementCount(s.shape))
+      throw new Error(`weights: tensor '${s.name}' has ${t.length} values; ${model.name} needs ${want}`);
+  }
+  for (const name of weights.keys()) {
+    if (!expected.has(name)) throw new Error(`weights: unexpected tensor '${name}', not part of ${model.name} (is this the right model?)`);
+  }
+}
+
+export function uploadWeights(device: GPUDevice, model: ModelSpec, weights: WeightMap): GpuWeights {
+  validateWeights(model, weights);
+  const buffers = new Map<string, GPUBuffer>();
+  for (const s of weightSpecs(model)) {
+    const data = weights.get(s.name)!;
+    const buffer = device.createBuffer({ label: s.name, size: data.byteLength, usage: USAGE(), mappedAtCreation: true });
+    new Float32Array(buffer.getMappedRange()).set(data);
+    buffer.unmap();
+    buffers.set(s.name, buffer);
+  }
+  return new GpuWeights(model, buffers);
+}
+
+export interface ShardHasher {
+  update(chunk: Uint8Array): void;
+  /** Lower-case hex sha256 of everything passed to update(). */
+  digest(): Promise<string>;
+}
+
+export interface LoadProgress {
+  loadedBytes: number;
+  totalBytes: number;
+  shard: number;
+  shards: number;
+}
+
+export interface ShardStreamOptions {
+  /** Verify each shard's sha256 against the manifest (default true). */
+  verify?: boolean;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+/**
+ * Streams shards into GPU buffers mapped at creation. `readShard` yields a shard's bytes in order;
+ * `where` names the weights (a directory or URL) in errors. Buffers are released on any failure.
+ */
+export async function streamShardsToGpu(
+  device: GPUDevice,
+  manifest: WeightsManifest,
+  model: ModelSpec,
+  where: string,
+  readShard: (shard: ShardEntry, index: number) => AsyncIterable<Uint8Array>,
+  createHasher: () => ShardHasher,
+  options: ShardStreamOptions = {},
+): Promise<GpuWeights> {
+  const verify = options.verify ?? true;
+  const tensors = [...manifest.tensors].sort((a, b) => a.offset - b.offset);
+  const buffers = new Map<string, GPUBuffer>();
+  const totalBytes = manifest.shards.reduce((n, s) => n + s.bytes, 0);
+  // Buffers are created (mapped) when the stream reaches their tensor and unmapped as soon as it is
+  // complete, so at most one tensor's mapping is alive at a time: Dawn backs a mapping with a staging
+  // allocation of the buffer's size, and mapping all 528 MB at once would double the peak.
+  let current: { index: number; bytes: Uint8Array; buffer: GPUBuffer } | undefined;
+  const tensorAt = (index: number) => {
+    if (current?.index === index) return current;
+    const t = tensors[index];
+    const buffer = device.createBuffer({ label: t.name, size: t.bytes, usage: USAGE(), mappedAtCreation: true });
+    buffers.set(t.name, buffer);
+    current = { index, bytes: new Uint8Array(buffer.getMappedRange()), buffer };
+    return current;
+  };
+  try {
+    let position = 0;
+    let v = 0;
+    for (const [i, shard] of manifest.shards.entries()) {
+      const hasher = verify ? createHasher() : undefined;
+      const shardStart = position;
+      for await (const chunk of readShard(shard, i)) {
+        if (position + chunk.length > shardStart + shard.bytes)
+          throw new Error(`${where}/${shard.file}: longer than the ${shard.bytes} bytes manifest.json gives it; convert the weights again`);
+        hasher?.update(chunk);
+        // Copy the chunk into every tensor it overlaps (tensors are sorted by offset).
+        let p = position;
+        let off = 0;
+        while (off < chunk.length) {
+          while (v < tensors.length && tensors[v].offset + tensors[v].bytes <= p) v++;
+          if (v === tensors.length) break; // bytes after the last tensor: nothing to copy
+          const t = tensors[v];
+          const n = p < t.offset ? Math.min(t.offset - p, chunk.length - off) : Math.min(t.offset + t.bytes - p, chunk.length - off);
+          if (p >= t.offset) {
+            const target = tensorAt(v);
+            target.bytes.set(chunk.subarray(off, off + n), p - t.offset);
+            if (p + n === t.offset + t.bytes) {
+              target.buffer.unmap();
+              current = undefined;
+            }
+          }
+          off += n;
+          p += n;
+        }
+        position += chunk.length;
+        options.onProgress?.({ loadedBytes: position, totalBytes, shard: i, shards: manifest.shards.length });
+      }
+      if (position - shardStart !== shard.bytes)
+        throw new Error(`${where}/${shard.file}: ${position - shardStart} bytes, manifest.json says ${shard.bytes} (truncated?); download or convert the weights again`);
+      if (hasher) {
+        const sha = await hasher.digest();
+        if (sha !== shard.sha256)
+          throw new Error(`${where}/${shard.file}: sha256 ${sha} does not match manifest.json (${shard.sha256}): the file was altered or damaged; download or convert the weights again`);
+      }
+    }
+    if (buffers.size !== tensors.length) throw new Error(`${where}: the shards end before the last tensor; convert the weights again`);
+    return new GpuWeights(model, buffers);
+  } catch (err) {
+    for (const b of buffers.values()) b.destroy();
+    throw err;
+  }
+}

@@ -1,0 +1,55 @@
+// Node: load a converted weights directory into GPU buffers, streaming each shard from disk in 4 MiB
+// chunks straight into buffers mapped at creation, hashing as it goes.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelSpec } from '../model.js';
+import { MANIFEST_FILE, parseManifest } from './format.js';
+import { streamShardsToGpu, type GpuWeights, type ShardStreamOptions } from './gpuWeights.js';
+
+export const DEFAULT_WEIGHTS_DIR = 'weights/vgg16';
+
+export function missingWeightsMessage(dir: string): string {
+  return (
+    `weights directory '${dir}' not found or has no ${MANIFEST_FILE}: run 'npm run weights' (downloads and converts ` +
+    `Keras' VGG16 ImageNet weights), 'npm run convert -- <keras.h5> ${dir}' for a local file, or ` +
+    `'npm run weights -- --synthetic' for seeded random weights`
+  );
+}
+
+export interface NodeLoadResult {
+  weights: GpuWeights;
+  seconds: number;
+  bytes: number;
+}
+
+export interface NodeLoadOptions extends ShardStreamOptions {
+  /** Models the manifest may name (default: VGG16, VGG19). */
+  models?: Readonly<Record<string, ModelSpec>>;
+}
+
+export async function loadWeightsFromDir(device: GPUDevice, dir: string, options: NodeLoadOptions = {}): Promise<NodeLoadResult> {
+  const manifestPath = join(dir, MANIFEST_FILE);
+  if (!existsSync(manifestPath)) throw new Error(missingWeightsMessage(dir));
+  const { manifest, model } = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath, options.models);
+  for (const s of manifest.shards) {
+    const path = join(dir, s.file);
+    if (!existsSync(path)) throw new Error(`${path}: missing (manifest.json lists it); convert the weights again`);
+    const size = statSync(path).size;
+    if (size !== s.bytes) throw new Error(`${path}: ${size} bytes, manifest.json says ${s.bytes} (truncated or altered); convert the weights again`);
+  }
+  const t0 = performance.now();
+  const weights = await streamShardsToGpu(
+    device,
+    manifest,
+    model,
+    dir,
+    (shard) => createReadStream(join(dir, shard.file), { highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>,
+    () => {
+      const h = createHash('sha256');
+      return { update: (c) => h.update(c), digest: async () => h.digest('hex') };
+    },
+    options,
+  );
+  return { weights, seconds: (performance.now() - t0) / 1000, bytes: weights.bytes };
+}
