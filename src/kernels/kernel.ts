@@ -26,6 +26,8 @@ export interface Dispatch {
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   workgroups: readonly [number, number, number];
+  /** Its uniform block; rewrite it (queue.writeBuffer) to change per-call parameters. */
+  params: GPUBuffer;
   /** Buffers this dispatch created (its uniform block); destroyed with the dispatch. */
   owned: GPUBuffer[];
 }
@@ -125,7 +127,7 @@ export function createDispatch(
     layout: compiled.layout,
     entries: [uniform, ...buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
-  return { label, pipeline: compiled.pipeline, bindGroup, workgroups, owned: [uniform] };
+  return { label, pipeline: compiled.pipeline, bindGroup, workgroups, params: uniform, owned: [uniform] };
 }
 
 export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {

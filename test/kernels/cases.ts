@@ -219,10 +219,13 @@ function preprocessCase(version: (typeof preprocessImageVersions)[number], s: Pr
   };
 }
 
+import { backwardCases } from './backwardCases.js';
+
 export const kernelCases: KernelCase[] = [
   ...conv3x3BiasReluVersions.flatMap((v) => convShapes.filter((s) => v.supports(s)).map((s) => convCase(v, s))),
   ...maxPool2x2Versions.flatMap((v) => poolShapes.filter((s) => v.supports(s)).map((s) => poolCase(v, s))),
   ...denseBiasActVersions.flatMap((v) => denseShapes.filter((s) => v.supports(s)).map((s) => denseCase(v, s))),
   ...softmaxVersions.flatMap((v) => softmaxShapes.filter((s) => v.supports(s)).map((s) => softmaxCase(v, s))),
   ...preprocessImageVersions.flatMap((v) => preprocessShapes.filter((s) => v.supports(s)).map((s) => preprocessCase(v, s))),
+  ...backwardCases,
 ];

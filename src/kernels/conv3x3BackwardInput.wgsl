@@ -1,0 +1,59 @@
+// 3×3 'same' convolution backward with respect to its input (a transposed convolution), through the
+// layer's own ReLU:  g = dy ⊙ [y > 0] (when RELU; y is the layer's post-ReLU output),
+//   dx[n, iy, ix, ci] = Σ_{ky, kx, co} g[n, iy + 1 − ky, ix + 1 − kx, co] · w[ky, kx, ci, co]
+//   dy, y: [N, H, W, Cout]   w: [3, 3, Cin, Cout] (HWIO)   dx: [N, H, W, Cin]
+// Naive version: one invocation per input element; gid.x walks input channels, so each invocation
+// reads its own contiguous run of Cout weights while the workgroup shares the g reads.
+
+struct Params {
+  n: u32,
+  h: u32,
+  w: u32,
+  cIn: u32,
+  cOut: u32,
+}
+
+override WORKGROUP_SIZE: u32 = 64u;
+override RELU: bool = true;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn conv3x3BackwardInput(@builtin(global_invocation_id) gid: vec3u) {
+  let ci = gid.x;
+  let ix = gid.y;
+  let niy = gid.z;
+  if (ci >= p.cIn || ix >= p.w || niy >= p.n * p.h) {
+    return;
+  }
+  let n = niy / p.h;
+  let iy = niy % p.h;
+  var acc = 0.0;
+  for (var ky = 0u; ky < 3u; ky++) {
+    // Output row iy + 1 - ky, kept unsigned: oyShifted = oy + 1.
+    let oyShifted = iy + 2u - ky;
+    if (oyShifted < 1u || oyShifted > p.h) {
+      continue;
+    }
+    for (var kx = 0u; kx < 3u; kx++) {
+      let oxShifted = ix + 2u - kx;
+      if (oxShifted < 1u || oxShifted > p.w) {
+        continue;
+      }
+      let gBase = ((n * p.h + oyShifted - 1u) * p.w + oxShifted - 1u) * p.cOut;
+      let wBase = ((ky * 3u + kx) * p.cIn + ci) * p.cOut;
+      for (var co = 0u; co < p.cOut; co++) {
+        var g = dy[gBase + co];
+        if (RELU) {
+          g = select(0.0, g, y[gBase + co] > 0.0);
+        }
+        acc += g * w[wBase + co];
+      }
+    }
+  }
+  dx[(niy * p.w + ix) * p.cIn + ci] = acc;
+}
