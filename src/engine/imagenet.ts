@@ -13,14 +13,20 @@ export interface Prediction {
   probability: number;
 }
 
+/** Indices of the k largest values, highest first (ties: lower index first). */
+export function topK(values: ArrayLike<number>, k: number): number[] {
+  return Array.from({ length: values.length }, (_, i) => i)
+    .sort((a, b) => values[b] - values[a] || a - b)
+    .slice(0, k);
+}
+
 /** Top-k classes, highest first (ties: lower index first), like keras.applications...decode_predictions. */
 export function decodePredictions(probabilities: ArrayLike<number>, top = 5, classIndex: ClassIndex = IMAGENET_CLASS_INDEX): Prediction[] {
   const classes = Object.keys(classIndex).length;
   if (probabilities.length !== classes)
     throw new Error(`decodePredictions: expected ${classes} probabilities (one per ImageNet class), got ${probabilities.length}`);
   if (!Number.isInteger(top) || top < 1 || top > classes) throw new Error(`decodePredictions: top must be an integer in 1..${classes}, got ${top}`);
-  const order = Array.from({ length: classes }, (_, i) => i).sort((a, b) => probabilities[b] - probabilities[a] || a - b);
-  return order.slice(0, top).map((index) => {
+  return topK(probabilities, top).map((index) => {
     const [wnid, label] = classIndex[String(index)];
     return { index, wnid, label, probability: probabilities[index] };
   });

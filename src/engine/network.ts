@@ -10,6 +10,7 @@ import { softmaxVersions } from '../kernels/softmax.js';
 import { elementCount, type ModelSpec } from './model.js';
 import { assignBuffers, forwardLifetimes, INPUT_TENSOR, planForward, type ForwardPlan, type Op } from './plan.js';
 import { GpuWeights, uploadWeights, type WeightMap } from './weights/gpuWeights.js';
+import { Readback, type PassTimer } from './gpuTimer.js';
 
 export type { WeightMap } from './weights/gpuWeights.js';
 
@@ -34,6 +35,14 @@ export interface ForwardOptions {
   read?: readonly string[];
   /** How an image input is resized to the network's input size (default 'nearest', as Keras). */
   resize?: ResizeMethod;
+}
+
+export interface StagedInput {
+  /** The GPU preprocessing of an image input (absent for a preprocessed Float32Array). */
+  preprocess?: Dispatch;
+  /** The uploaded RGBA8 image, reusable by later passes (the Grad-CAM overlay). */
+  imageBuffer?: GPUBuffer;
+  release(): void;
 }
 
 export interface ForwardResult {
@@ -138,85 +147,96 @@ export class Network {
     return total;
   }
 
-  async forward(input: ImageInput | Float32Array<ArrayBuffer>, options: ForwardOptions = {}): Promise<ForwardResult> {
-    if (this.disposed) throw new Error(`${this.model.name}: forward() after dispose()`);
-    const { device, plan } = this;
-    const read = [...new Set([...(options.read ?? []), plan.output])];
-    for (const name of read) this.tensorShape(name);
+  /** The GPU buffer holding a tensor (shared with other tensors unless kept; see NetworkOptions.keep). */
+  tensorBuffer(name: string): GPUBuffer {
+    const t = this.plan.tensors.get(name);
+    if (!t) this.tensorShape(name);
+    return this.slots[this.slotOf.get(name)!];
+  }
 
-    const temporaries: GPUBuffer[] = [];
-    let preprocess: Dispatch | undefined;
-    const inputSlot = this.slots[this.slotOf.get(INPUT_TENSOR)!];
+  /** Writes a preprocessed input, or uploads an image and prepares its GPU preprocessing. */
+  async stageInput(input: ImageInput | Float32Array<ArrayBuffer>, resize: ResizeMethod = 'nearest'): Promise<StagedInput> {
+    if (this.disposed) throw new Error(`${this.model.name}: used after dispose()`);
+    const { device } = this;
+    const inputSlot = this.tensorBuffer(INPUT_TENSOR);
     const [h, w] = this.model.inputShape;
     if (input instanceof Float32Array) {
       const n = elementCount(this.model.inputShape);
       if (input.length !== n) throw new Error(`input: got ${input.length} floats, ${this.model.name} takes ${this.model.inputShape.join('×')} = ${n} (NHWC, batch 1)`);
       device.queue.writeBuffer(inputSlot, 0, input);
-    } else {
-      validateImage(input);
-      const shape = { srcW: input.width, srcH: input.height, dstW: w, dstH: h, method: options.resize ?? 'nearest' } as const;
-      const pixels = new Uint32Array(input.width * input.height);
-      new Uint8Array(pixels.buffer).set(input.data);
-      const table = packResizeTable(shape);
-      const src = device.createBuffer({ label: 'image rgba8', size: pixels.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-      const tab = device.createBuffer({ label: 'resize table', size: table.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-      temporaries.push(src, tab);
-      device.queue.writeBuffer(src, 0, pixels);
-      device.queue.writeBuffer(tab, 0, table);
-      preprocess = await preprocessImageVersions[0].prepare(device, shape, { src, table: tab, y: inputSlot });
+      return { release: () => {} };
     }
+    validateImage(input);
+    const shape = { srcW: input.width, srcH: input.height, dstW: w, dstH: h, method: resize } as const;
+    const pixels = new Uint32Array(input.width * input.height);
+    new Uint8Array(pixels.buffer).set(input.data);
+    const table = packResizeTable(shape);
+    const src = device.createBuffer({ label: 'image rgba8', size: pixels.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    const tab = device.createBuffer({ label: 'resize table', size: table.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(src, 0, pixels);
+    device.queue.writeBuffer(tab, 0, table);
+    const preprocess = await preprocessImageVersions[0].prepare(device, shape, { src, table: tab, y: inputSlot });
+    return {
+      preprocess,
+      imageBuffer: src,
+      release: () => {
+        src.destroy();
+        tab.destroy();
+        destroyDispatch(preprocess);
+      },
+    };
+  }
 
+  /**
+   * Records the forward passes (after the input's preprocessing, if any). `afterStep(i)` runs after op
+   * i's pass (-1: after the input is ready), e.g. to copy a tensor out before its buffer is reused.
+   */
+  encodeForward(encoder: GPUCommandEncoder, staged: StagedInput, afterStep?: (step: number) => void, timer?: PassTimer): void {
+    if (staged.preprocess) {
+      const pass = encoder.beginComputePass(timer?.pass('preprocessImage', 'preprocess') ?? { label: 'preprocessImage' });
+      encodeDispatch(pass, staged.preprocess);
+      pass.end();
+    }
+    afterStep?.(-1);
+    this.dispatches.forEach((d, i) => {
+      const pass = encoder.beginComputePass(timer?.pass(d.label, 'forward') ?? { label: d.label });
+      encodeDispatch(pass, d);
+      pass.end();
+      afterStep?.(i);
+    });
+  }
+
+  async forward(input: ImageInput | Float32Array<ArrayBuffer>, options: ForwardOptions = {}): Promise<ForwardResult> {
+    const { device, plan } = this;
+    const read = [...new Set([...(options.read ?? []), plan.output])];
+    for (const name of read) this.tensorShape(name);
     // Where each readback is copied: after the step that writes the tensor (or its alias root).
     const producer = new Map<string, number>([[INPUT_TENSOR, -1]]);
     plan.ops.forEach((op, i) => producer.set(op.output, i));
-    const staging = new Map<string, GPUBuffer>();
     const copiesAfter = new Map<number, string[]>();
     for (const name of read) {
       const t = plan.tensors.get(name)!;
       const step = producer.get(t.aliasOf ?? name)!;
       copiesAfter.set(step, [...(copiesAfter.get(step) ?? []), name]);
-      const buffer = device.createBuffer({ label: `read ${name}`, size: 4 * elementCount(t.shape), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      staging.set(name, buffer);
-      temporaries.push(buffer);
     }
-
+    const staged = await this.stageInput(input, options.resize);
+    const readback = new Readback(device);
     try {
       device.pushErrorScope('validation');
       const encoder = device.createCommandEncoder({ label: `${this.model.name} forward` });
-      const copyOut = (step: number) => {
-        for (const name of copiesAfter.get(step) ?? []) {
-          const src = this.slots[this.slotOf.get(name)!];
-          encoder.copyBufferToBuffer(src, 0, staging.get(name)!, 0, staging.get(name)!.size);
-        }
-      };
-      if (preprocess) {
-        const pass = encoder.beginComputePass({ label: 'preprocessImage' });
-        encodeDispatch(pass, preprocess);
-        pass.end();
-      }
-      copyOut(-1);
-      this.dispatches.forEach((d, i) => {
-        const pass = encoder.beginComputePass({ label: d.label });
-        encodeDispatch(pass, d);
-        pass.end();
-        copyOut(i);
+      this.encodeForward(encoder, staged, (step) => {
+        for (const name of copiesAfter.get(step) ?? []) readback.copy(encoder, name, this.tensorBuffer(name), 4 * elementCount(plan.tensors.get(name)!.shape));
       });
       device.queue.submit([encoder.finish()]);
       const error = await device.popErrorScope();
       if (error) throw new Error(`${this.model.name} forward: WebGPU validation error: ${error.message}`);
-
-      await Promise.all([...staging.values()].map((b) => b.mapAsync(GPUMapMode.READ)));
-      const tensors = new Map<string, Float32Array>();
-      for (const [name, b] of staging) {
-        tensors.set(name, new Float32Array(b.getMappedRange().slice(0)));
-        b.unmap();
-      }
+      const tensors = new Map([...(await readback.read())].map(([name, bytes]) => [name, new Float32Array(bytes)]));
       const probabilities = tensors.get(plan.output)!;
       if (!options.read?.includes(plan.output)) tensors.delete(plan.output);
       return { probabilities, tensors };
     } finally {
-      for (const b of temporaries) b.destroy();
-      if (preprocess) destroyDispatch(preprocess);
+      readback.destroy();
+      staged.release();
     }
   }
 

@@ -55,10 +55,17 @@ export function resizeAxisTable(inSize: number, outSize: number, method: ResizeM
       pos += scale;
     }
   } else {
+    // cv2.resize INTER_LINEAR: fx = (float)((dx + 0.5) · scale − 0.5) with scale = 1 / (out / in), in
+    // float32; positions left of the first centre or right of the last one clamp to the edge pixel.
+    const cvScale = 1 / (outSize / inSize);
     for (let d = 0; d < outSize; d++) {
-      const pos = Math.max((d + 0.5) * scale - 0.5, 0);
+      const pos = Math.fround((d + 0.5) * cvScale - 0.5);
       const lo = Math.floor(pos);
-      if (lo >= inSize - 1) {
+      if (lo < 0) {
+        i0[d] = 0;
+        i1[d] = 0;
+        w1[d] = 0;
+      } else if (lo >= inSize - 1) {
         i0[d] = inSize - 1;
         i1[d] = inSize - 1;
         w1[d] = 0;

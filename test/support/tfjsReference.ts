@@ -4,6 +4,7 @@
 // gradient ties differently from TensorFlow, which matters once gradients are compared.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { ModelSpec } from '../../src/engine/model.js';
 
 let ready: Promise<boolean> | undefined;
@@ -63,4 +64,50 @@ export async function tfjsForward(
   }
   x.dispose();
   return out;
+}
+
+/**
+ * TF.js gradient of the Grad-CAM score w.r.t. a layer's output: the forward runs on TF.js to the
+ * target, then tf.grad differentiates the rest of the network (score 'prob': softmax output of the
+ * class; 'logit': its logit).
+ */
+export async function tfjsGradient(
+  model: ModelSpec,
+  weights: ReadonlyMap<string, Float32Array>,
+  input: Float32Array,
+  layer: string,
+  classIndex: number,
+  score: 'prob' | 'logit',
+): Promise<{ gradient: Float32Array; activation: Float32Array }> {
+  await tfjsCpu();
+  const w = (name: string, shape: number[]) => tf.tensor(weights.get(name)!, shape, 'float32');
+  const apply = (l: ModelSpec['layers'][number], x: tf.Tensor, logitsOnly: boolean): tf.Tensor => {
+    switch (l.kind) {
+      case 'conv3x3':
+        return tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, w(`${l.name}/kernel`, [3, 3, x.shape[3]!, l.filters]) as tf.Tensor4D, 1, 'same'), w(`${l.name}/bias`, [l.filters])));
+      case 'maxpool2x2':
+        return tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid');
+      case 'flatten':
+        return tf.reshape(x, [1, -1]);
+      case 'dense': {
+        const z = tf.add(tf.matMul(x as tf.Tensor2D, w(`${l.name}/kernel`, [x.shape[1]!, l.units]) as tf.Tensor2D), w(`${l.name}/bias`, [l.units]));
+        if (l.activation === 'relu') return tf.relu(z);
+        if (l.activation === 'softmax') return logitsOnly ? z : tf.softmax(z);
+        return z;
+      }
+    }
+  };
+  const at = model.layers.findIndex((l) => l.name === layer);
+  return tf.tidy(() => {
+    let a: tf.Tensor = tf.tensor4d(input, [1, ...model.inputShape]);
+    for (const l of model.layers.slice(0, at + 1)) a = apply(l, a, false);
+    const rest = model.layers.slice(at + 1);
+    const scoreOf = (x: tf.Tensor) => {
+      let y = x;
+      for (const l of rest) y = apply(l, y, score === 'logit');
+      return tf.reshape(tf.slice(y, [0, classIndex], [1, 1]), []) as tf.Scalar;
+    };
+    const g = tf.grad(scoreOf)(a);
+    return { gradient: g.dataSync() as Float32Array, activation: a.dataSync() as Float32Array };
+  });
 }

@@ -1,0 +1,101 @@
+// GPU timings per compute pass from timestamp queries (when the device has 'timestamp-query'),
+// summed per stage (preprocess, forward, backward, cam, overlay). Every pass writes its own begin and
+// end timestamps, so gaps between passes are not counted and per-pass times are available too.
+
+export interface PassTiming {
+  label: string;
+  stage: string;
+  ms: number;
+}
+
+export interface Timings {
+  /** Sum of the passes' GPU time per stage, in ms. */
+  stages: Record<string, number>;
+  passes: PassTiming[];
+}
+
+export class PassTimer {
+  private readonly passes: { label: string; stage: string }[] = [];
+  private readonly resolveBuffer: GPUBuffer;
+  private readonly readBuffer: GPUBuffer;
+
+  private constructor(
+    private readonly querySet: GPUQuerySet,
+    private readonly capacity: number,
+    device: GPUDevice,
+  ) {
+    this.resolveBuffer = device.createBuffer({ label: 'timestamps', size: 8 * capacity * 2, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.readBuffer = device.createBuffer({ label: 'timestamps read', size: 8 * capacity * 2, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  /** Undefined when the device cannot time passes (then callers fall back to wall-clock time). */
+  static create(device: GPUDevice, maxPasses: number): PassTimer | undefined {
+    if (!device.features.has('timestamp-query')) return undefined;
+    const querySet = device.createQuerySet({ label: 'pass timestamps', type: 'timestamp', count: 2 * maxPasses });
+    return new PassTimer(querySet, maxPasses, device);
+  }
+
+  /** A compute pass descriptor that records this pass's begin and end times under `stage`. */
+  pass(label: string, stage: string): GPUComputePassDescriptor {
+    const i = this.passes.length;
+    if (i >= this.capacity) return { label };
+    this.passes.push({ label, stage });
+    return { label, timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
+  }
+
+  /** Call once, after the last timed pass, in the same command encoder. */
+  resolve(encoder: GPUCommandEncoder): void {
+    const count = 2 * this.passes.length;
+    if (count === 0) return;
+    encoder.resolveQuerySet(this.querySet, 0, count, this.resolveBuffer, 0);
+    encoder.copyBufferToBuffer(this.resolveBuffer, 0, this.readBuffer, 0, 8 * count);
+  }
+
+  async read(): Promise<Timings> {
+    const stages: Record<string, number> = {};
+    const passes: PassTiming[] = [];
+    if (this.passes.length === 0) return { stages, passes };
+    await this.readBuffer.mapAsync(GPUMapMode.READ);
+    const t = new BigUint64Array(this.readBuffer.getMappedRange().slice(0, 16 * this.passes.length));
+    this.readBuffer.unmap();
+    this.passes.forEach((p, i) => {
+      const ms = t[2 * i + 1] >= t[2 * i] ? Number(t[2 * i + 1] - t[2 * i]) / 1e6 : 0;
+      passes.push({ ...p, ms });
+      stages[p.stage] = (stages[p.stage] ?? 0) + ms;
+    });
+    return { stages, passes };
+  }
+
+  destroy(): void {
+    this.querySet.destroy();
+    this.resolveBuffer.destroy();
+    this.readBuffer.destroy();
+  }
+}
+
+/** Copies buffers out in the same command encoder and maps them once after the submit. */
+export class Readback {
+  private readonly staging = new Map<string, GPUBuffer>();
+  constructor(private readonly device: GPUDevice) {}
+
+  copy(encoder: GPUCommandEncoder, name: string, src: GPUBuffer, bytes = src.size): void {
+    const dst = this.device.createBuffer({ label: `read ${name}`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.staging.set(name, dst);
+    encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
+  }
+
+  async read(): Promise<Map<string, ArrayBuffer>> {
+    await Promise.all([...this.staging.values()].map((b) => b.mapAsync(GPUMapMode.READ)));
+    const out = new Map<string, ArrayBuffer>();
+    for (const [name, b] of this.staging) {
+      out.set(name, b.getMappedRange().slice(0));
+      b.unmap();
+    }
+    return out;
+  }
+
+  destroy(): void {
+    for (const b of this.staging.values()) b.destroy();
+    this.staging.clear();
+  }
+}

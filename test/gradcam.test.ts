@@ -1,0 +1,210 @@
+// Grad-CAM end to end on small models (fast): against TensorFlow.js gradients, on a planted network
+// whose right answer is known without any framework, the OpenCV-faithful overlay, and bad input.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GradCam } from '../src/engine/gradcam.js';
+import type { ModelSpec } from '../src/engine/model.js';
+import { heNormalWeights } from '../src/engine/synthetic.js';
+import { gradcamHeatmapRef, gradcamChannelWeightsRef } from '../src/kernels/gradcam.ref.js';
+import { jetColormap } from '../src/kernels/gradcam.js';
+import { errorStats } from './support/compare.js';
+import { syntheticPhoto } from './support/images.js';
+import { testDevice } from './support/nodeDevice.js';
+import { kerasRecipeOverlay, octaveJet } from './support/opencv.js';
+import { tfjsGradient } from './support/tfjsReference.js';
+import { TINY_VGG } from './support/tinyVgg.js';
+
+let device: GPUDevice;
+beforeAll(async () => {
+  device = await testDevice();
+});
+afterAll(() => device?.destroy());
+
+// A small VGG-shaped classifier over 32×32 images, big enough for several conv targets.
+const SMALL: ModelSpec = {
+  name: 'smallvgg',
+  inputShape: [32, 32, 3],
+  layers: [
+    { name: 'block1_conv1', kind: 'conv3x3', filters: 8, activation: 'relu' },
+    { name: 'block1_conv2', kind: 'conv3x3', filters: 8, activation: 'relu' },
+    { name: 'block1_pool', kind: 'maxpool2x2' },
+    { name: 'block2_conv1', kind: 'conv3x3', filters: 16, activation: 'relu' },
+    { name: 'block2_conv2', kind: 'conv3x3', filters: 16, activation: 'relu' },
+    { name: 'block2_pool', kind: 'maxpool2x2' },
+    { name: 'flatten', kind: 'flatten' },
+    { name: 'fc1', kind: 'dense', units: 64, activation: 'relu' },
+    { name: 'predictions', kind: 'dense', units: 1000, activation: 'softmax' },
+  ],
+};
+
+describe('Grad-CAM vs TensorFlow.js gradients (small VGG-shaped model)', () => {
+  let cam: GradCam;
+  let weights: Map<string, Float32Array>;
+  beforeAll(async () => {
+    weights = heNormalWeights(SMALL, { seed: 4, classifierGain: 0.05 });
+    cam = await GradCam.create(device, SMALL, weights);
+  });
+  afterAll(() => cam?.dispose());
+
+  it.each([
+    ['block2_conv2', 'prob', undefined],
+    ['block2_conv1', 'logit', 7],
+    ['block1_conv2', 'prob', 3],
+    ['block1_conv1', 'logit', undefined],
+  ] as const)('target %s, score %s, class %s', async (layer, score, classIndex) => {
+    const image = syntheticPhoto(45, 37, 9);
+    const r = await cam.run(image, { layer, score, classIndex, readGradient: true });
+    const input = (await cam.network.forward(image, { read: ['input'] })).tensors.get('input')!;
+    const ref = await tfjsGradient(SMALL, weights, input, layer, r.classIndex, score);
+    if (classIndex !== undefined) expect(r.classIndex).toBe(classIndex);
+    else expect(r.classIndex).toBe(r.predictions[0].index);
+    const g = errorStats(r.gradient!, ref.gradient);
+    expect(g.relL2, `gradient rel L2 ${g.relL2}`).toBeLessThan(1e-5);
+    // The heatmap from the reference gradient and activations, by the recipe, in float64.
+    const [h, w, c] = cam.network.tensorShape(layer);
+    const shape = { positions: h * w, channels: c };
+    const want = gradcamHeatmapRef(shape, ref.activation, gradcamChannelWeightsRef(shape, ref.gradient));
+    expect(want.max).toBeGreaterThan(0);
+    expect(errorStats(r.heatmap.data, want.heat).maxAbs).toBeLessThan(1e-5);
+    expect(errorStats(r.rawHeatmap.data, want.raw).relL2).toBeLessThan(1e-5);
+    expect([r.heatmap.height, r.heatmap.width]).toEqual([h, w]);
+    expect(Math.max(...r.heatmap.data)).toBe(1);
+    expect(r.warnings).toEqual([]);
+    expect(r.timingsMs.total).toBeGreaterThan(0);
+  });
+});
+
+describe('a planted network: the heatmap peaks where the test drew the object', () => {
+  // Every conv layer passes channel 0 straight through (centre tap 1 from input channel 0 to output
+  // channel 0; input channel 0 is the preprocessed RED channel, since BGR puts R last we tap channel
+  // 2 in the first layer). Black background: R − 123.68 < 0, so ReLU zeroes it; a red square survives.
+  // The classifier scores the sum of channel 0 for class 0. So dscore/dA is positive exactly where the
+  // square is (max-pool routing keeps it there), and the map is the square, downsampled.
+  function planted(model: ModelSpec): Map<string, Float32Array> {
+    const w = heNormalWeights(model, { seed: 1 });
+    for (const [name, t] of w) t.fill(0), void name;
+    let first = true;
+    for (const l of model.layers) {
+      if (l.kind !== 'conv3x3') continue;
+      const k = w.get(`${l.name}/kernel`)!;
+      const cIn = k.length / (9 * l.filters);
+      k[(4 * cIn + (first ? 2 : 0)) * l.filters + 0] = 1;
+      first = false;
+    }
+    const fc1 = w.get('fc1/kernel')!;
+    const [ph, pw, pc] = [8, 8, 16];
+    for (let p = 0; p < ph * pw; p++) fc1[(p * pc + 0) * 64 + 0] = 1;
+    w.get('predictions/kernel')![0 * 1000 + 0] = 0.001;
+    return w;
+  }
+
+  function squareImage(x0: number, y0: number, size: number) {
+    const W = 64;
+    const H = 64;
+    const data = new Uint8ClampedArray(W * H * 4);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const inside = x >= x0 && x < x0 + size && y >= y0 && y < y0 + size;
+        data.set(inside ? [250, 20, 20, 255] : [0, 0, 0, 255], 4 * (y * W + x));
+      }
+    return { width: W, height: H, data };
+  }
+
+  it.each([
+    [4, 6],
+    [40, 44],
+    [44, 8],
+  ])('square at (%i, %i)', async (x0, y0) => {
+    const cam = await GradCam.create(device, SMALL, planted(SMALL));
+    try {
+      // 64×64 image → 32×32 input (nearest) → block2_conv2 at 16×16: one map cell covers 4×4 image pixels.
+      const r = await cam.run(squareImage(x0, y0, 16), { classIndex: 0, layer: 'block2_conv2' });
+      const { data, width } = r.heatmap;
+      const cell = 64 / width;
+      const hot = [...data.keys()].filter((i) => data[i] > 0.5).map((i) => [i % width, Math.floor(i / width)]);
+      expect(hot.length).toBeGreaterThan(0);
+      // Every hot cell lies on the square (cells are 8 image pixels wide at this layer).
+      for (const [cx, cy] of hot) {
+        expect(cx * cell + cell).toBeGreaterThan(x0);
+        expect(cx * cell).toBeLessThan(x0 + 16);
+        expect(cy * cell + cell).toBeGreaterThan(y0);
+        expect(cy * cell).toBeLessThan(y0 + 16);
+      }
+      // And cells far from the square are cold.
+      for (let i = 0; i < data.length; i++) {
+        const [cx, cy] = [i % width, Math.floor(i / width)];
+        if (cx * cell > x0 + 16 + cell || cx * cell + cell < x0 - cell || cy * cell > y0 + 16 + cell || cy * cell + cell < y0 - cell) expect(data[i]).toBe(0);
+      }
+    } finally {
+      cam.dispose();
+    }
+  });
+
+  it('an all-zero map gives zeros and a warning, never NaN', async () => {
+    const cam = await GradCam.create(device, SMALL, planted(SMALL));
+    try {
+      const r = await cam.run(squareImage(0, 0, 0), { classIndex: 0, layer: 'block2_conv2' });
+      expect(r.heatmap.data.every((v) => v === 0)).toBe(true);
+      expect(r.warnings.join(' ')).toMatch(/has no positive value .* the heatmap is all zeros/);
+      expect(r.overlay!.data.every(Number.isFinite)).toBe(true);
+    } finally {
+      cam.dispose();
+    }
+  });
+});
+
+describe('overlay: the recipe’s OpenCV steps', () => {
+  it('JET matches the Octave jet table within 1 level (OpenCV rounds its float32 resampling)', () => {
+    const ours = jetColormap();
+    const octave = octaveJet();
+    for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i] - octave[i]), `entry ${i}`).toBeLessThanOrEqual(1);
+    // Known OpenCV values: 0 → dark blue (0, 0, 128), 255 → dark red (128, 0, 0), in RGB.
+    expect([...ours.subarray(0, 3)]).toEqual([0, 0, 128]);
+    expect([...ours.subarray(765, 768)]).toEqual([128, 0, 0]);
+  });
+
+  it('matches an independent emulation within 1 level per channel, at the original image size', async () => {
+    const cam = await GradCam.create(device, TINY_VGG, heNormalWeights(TINY_VGG, { seed: 8, classifierGain: 0.05 }));
+    try {
+      for (const [W, H, alpha] of [[61, 47, 0.4], [16, 16, 1], [300, 200, 0.25]] as const) {
+        const image = syntheticPhoto(W, H, W);
+        const r = await cam.run(image, { layer: 'block2_conv1', alpha, score: 'logit', classIndex: 1 });
+        expect(r.overlay!.width).toBe(W);
+        expect(r.overlay!.height).toBe(H);
+        const want = kerasRecipeOverlay(r.heatmap.data, r.heatmap.width, r.heatmap.height, image.data, W, H, alpha);
+        let worst = 0;
+        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(r.overlay!.data[i] - want[i]));
+        expect(worst, `${W}×${H} α=${alpha}`).toBeLessThanOrEqual(1);
+        // Where the heatmap is 0 the JET colour is dark blue (0, 0, 128): only blue moves.
+        expect(r.heatmap.data.some((v) => v > 0.5)).toBe(true);
+      }
+    } finally {
+      cam.dispose();
+    }
+  });
+});
+
+describe('bad input', () => {
+  let cam: GradCam;
+  beforeAll(async () => {
+    cam = await GradCam.create(device, TINY_VGG, heNormalWeights(TINY_VGG, { seed: 8 }));
+  });
+  afterAll(() => cam?.dispose());
+  const image = syntheticPhoto(20, 20);
+
+  it('unknown layer', async () => {
+    await expect(cam.run(image, { layer: 'block9_conv1' })).rejects.toThrow("layer 'block9_conv1' is not a conv layer of tinyvgg; choose one of block1_conv1, block2_conv1");
+    await expect(cam.run(image, { layer: 'fc1' })).rejects.toThrow(/'fc1' is not a conv layer/);
+  });
+  it('class out of range', async () => {
+    await expect(cam.run(image, { classIndex: 10 })).rejects.toThrow('class 10: must be an integer in 0..9');
+    await expect(cam.run(image, { classIndex: -1 })).rejects.toThrow(/class -1/);
+  });
+  it('alpha and score', async () => {
+    await expect(cam.run(image, { alpha: 1.5 })).rejects.toThrow(/alpha 1.5: must be between 0 and 1/);
+    await expect(cam.run(image, { score: 'softmax' as 'prob' })).rejects.toThrow(/choose 'prob' or 'logit'/);
+  });
+  it('0-pixel and huge images', async () => {
+    await expect(cam.run({ width: 0, height: 5, data: new Uint8Array(0) })).rejects.toThrow(/positive integers/);
+    await expect(cam.run({ width: 10000, height: 5000, data: new Uint8Array(0) })).rejects.toThrow(/10000×5000 is larger than the 40 megapixel limit/);
+  });
+});
