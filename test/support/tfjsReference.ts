@@ -78,6 +78,8 @@ export async function tfjsGradient(
   layer: string,
   classIndex: number,
   score: 'prob' | 'logit',
+  /** The target layer's output, when already computed (skips the forward up to it). */
+  activation?: Float32Array,
 ): Promise<{ gradient: Float32Array; activation: Float32Array }> {
   await tfjsCpu();
   const w = (name: string, shape: number[]) => tf.tensor(weights.get(name)!, shape, 'float32');
@@ -99,8 +101,15 @@ export async function tfjsGradient(
   };
   const at = model.layers.findIndex((l) => l.name === layer);
   return tf.tidy(() => {
-    let a: tf.Tensor = tf.tensor4d(input, [1, ...model.inputShape]);
-    for (const l of model.layers.slice(0, at + 1)) a = apply(l, a, false);
+    let a: tf.Tensor;
+    if (activation) {
+      let shape: number[] = [1, ...model.inputShape];
+      for (const l of model.layers.slice(0, at + 1)) shape = l.kind === 'maxpool2x2' ? [1, shape[1] >> 1, shape[2] >> 1, shape[3]] : l.kind === 'conv3x3' ? [1, shape[1], shape[2], l.filters] : shape;
+      a = tf.tensor4d(activation, shape as [number, number, number, number]);
+    } else {
+      a = tf.tensor4d(input, [1, ...model.inputShape]);
+      for (const l of model.layers.slice(0, at + 1)) a = apply(l, a, false);
+    }
     const rest = model.layers.slice(at + 1);
     const scoreOf = (x: tf.Tensor) => {
       let y = x;
