@@ -1,7 +1,9 @@
 // Node host: a GPUDevice from Dawn (npm package `webgpu`). A hardware adapter is used when Dawn finds
 // one; otherwise the SwiftShader Vulkan driver that Debian's chromium package ships is tried.
 import { create, globals } from 'webgpu';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { requestEngineDevice, type EngineDeviceOptions } from './device.js';
 import { VGG16, type ModelSpec } from './model.js';
 
@@ -35,7 +37,19 @@ function isSwiftShader(adapter: GPUAdapter): boolean {
   return /swiftshader/i.test(`${adapter.info.vendor} ${adapter.info.architecture} ${adapter.info.description}`);
 }
 
+/**
+ * Vulkan drivers print "error: XDG_RUNTIME_DIR is invalid or not set" for every instance when it is
+ * unset (headless machines, CI); a private directory keeps the CLI's stderr for real messages.
+ */
+function ensureRuntimeDir(): void {
+  if (process.env.XDG_RUNTIME_DIR) return;
+  const dir = join(tmpdir(), `gradcam-webgpu-runtime-${process.getuid?.() ?? 'user'}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  process.env.XDG_RUNTIME_DIR = dir;
+}
+
 export async function requestNodeAdapter(powerPreference: GPUPowerPreference = 'high-performance'): Promise<NodeAdapter> {
+  ensureRuntimeDir();
   const userIcd = process.env.VK_ICD_FILENAMES;
   let gpu = create([]);
   let adapter = await gpu.requestAdapter({ powerPreference });

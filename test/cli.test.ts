@@ -1,0 +1,89 @@
+// The `gradcam` CLI end to end (through bin/gradcam.js, as `npx gradcam` runs it) on full-size
+// synthetic VGG16 weights made by `npm run weights -- --synthetic`: JSON on stdout only, the .npy and
+// the overlay; then bad input, each a one-line error, exit code ≠ 0, and no output files.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syntheticPhoto } from './support/images.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gradcam-cli-'));
+const weights = join(dir, 'vgg16');
+const image = join(dir, 'photo.png');
+
+function run(cmd: string[], args: string[]) {
+  return promisify(execFile)(process.execPath, [...cmd, ...args], { maxBuffer: 1 << 24 }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+}
+const gradcam = (...args: string[]) => run(['bin/gradcam.js'], args);
+
+beforeAll(async () => {
+  const r = await run(['--import', 'tsx', 'scripts/weights.ts'], ['--synthetic', '--seed', '3', '--out', weights]);
+  expect(r.stderr).not.toMatch(/^error/m);
+  const img = syntheticPhoto(123, 77, 5);
+  const png = new PNG({ width: img.width, height: img.height });
+  png.data = Buffer.from(img.data);
+  writeFileSync(image, PNG.sync.write(png));
+}, 120_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('gradcam CLI', () => {
+  it('--json: one JSON object on stdout; .npy and overlay written with the stated shapes', async () => {
+    const out = join(dir, 'overlay.png');
+    const npy = join(dir, 'heat.npy');
+    const r = await gradcam(image, '--weights', weights, '--json', '--out', out, '--heatmap', npy, '--top', '4');
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(Object.keys(json)).toEqual(['predictions', 'class', 'layer', 'score', 'heatmapShape', 'timingsMs']);
+    expect(json.predictions).toHaveLength(4);
+    expect(Object.keys(json.predictions[0])).toEqual(['index', 'wnid', 'label', 'probability']);
+    expect(json.class).toBe(json.predictions[0].index);
+    expect(json).toMatchObject({ layer: 'block5_conv3', score: 'prob', heatmapShape: [14, 14] });
+    expect(json.timingsMs.total).toBeGreaterThan(0);
+    const bytes = readFileSync(npy);
+    expect(bytes.subarray(0, 8)).toEqual(Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0]));
+    const headerLength = bytes.readUInt16LE(8);
+    expect((10 + headerLength) % 64).toBe(0);
+    expect(bytes.subarray(10, 10 + headerLength).toString('latin1')).toMatch(/^\{'descr': '<f4', 'fortran_order': False, 'shape': \(14, 14\), \} *\n$/);
+    const heat = new Float32Array(Uint8Array.from(bytes.subarray(10 + headerLength)).buffer);
+    expect(heat).toHaveLength(196);
+    expect(Math.max(...heat)).toBeLessThanOrEqual(1);
+    expect(heat.every((v) => v >= 0)).toBe(true);
+    const overlay = PNG.sync.read(readFileSync(out));
+    expect([overlay.width, overlay.height]).toEqual([123, 77]);
+  }, 180_000);
+
+  const failsCleanly = async (args: string[], pattern: RegExp) => {
+    const out = join(dir, 'never.png');
+    const npy = join(dir, 'never.npy');
+    const r = await gradcam(...args, '--out', out, '--heatmap', npy);
+    expect(r.code).not.toBe(0);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(pattern);
+    expect(r.stdout).toBe('');
+    expect(existsSync(out) || existsSync(npy)).toBe(false);
+  };
+
+  it('unknown layer', () => failsCleanly([image, '--weights', weights, '--layer', 'block6_conv1'], /layer 'block6_conv1' is not a conv layer of vgg16; choose one of block1_conv1/), 120_000);
+  it('class out of range', () => failsCleanly([image, '--weights', weights, '--class', '1000'], /class 1000: must be an integer in 0\.\.999/), 120_000);
+  it('missing weights directory', () => failsCleanly([image, '--weights', join(dir, 'nope')], /weights directory '.*nope' not found .* run 'npm run weights'/));
+  it('unreadable image', async () => {
+    const bad = join(dir, 'bad.jpg');
+    writeFileSync(bad, 'not an image');
+    await failsCleanly([bad, '--weights', weights], /bad\.jpg: cannot read the image/);
+    await failsCleanly([join(dir, 'absent.png'), '--weights', weights], /absent\.png: no such file/);
+  });
+  it('bad options', async () => {
+    await failsCleanly([image, '--score', 'softmax'], /--score softmax: choose prob or logit/);
+    await failsCleanly([image, '--alpha', '2'], /--alpha 2: must be a number between 0 and 1/);
+    await failsCleanly([image, '--class', 'seven'], /--class seven: must be a non-negative integer/);
+    const r = await gradcam(image, '--out', join(dir, 'x.gif'));
+    expect(r.stderr).toMatch(/error: --out .*x\.gif: the overlay is written as \.png or \.jpg/);
+  });
+});
