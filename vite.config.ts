@@ -3,7 +3,8 @@ import { resolve, sep } from 'node:path';
 import type { Connect } from 'vite';
 import { defineConfig, type Plugin } from 'vite';
 
-const WEIGHTS_DIR = resolve(__dirname, 'weights');
+// GRADCAM_WEIGHTS_DIR points the page at another directory of converted weights (tests use it).
+const WEIGHTS_DIR = resolve(process.env.GRADCAM_WEIGHTS_DIR ?? resolve(__dirname, 'weights'));
 
 /**
  * Serves the converted weights (weights/<model>/manifest.json and shards, made by `npm run weights`)
@@ -13,6 +14,7 @@ function serveWeights(): Plugin {
   const middleware: Connect.NextHandleFunction = (req, res, next) => {
     const path = decodeURIComponent((req.url ?? '').split('?')[0]);
     if (!path.startsWith('/weights/')) return next();
+    // /weights/vgg16/manifest.json → <WEIGHTS_DIR>/vgg16/manifest.json
     const file = resolve(WEIGHTS_DIR, `.${path.slice('/weights'.length)}`);
     if (!file.startsWith(WEIGHTS_DIR + sep) || !existsSync(file) || !statSync(file).isFile()) {
       res.statusCode = 404;

@@ -1,47 +1,138 @@
-// The demo page served by `npm start` (vite, root src/app), driven in headless Chromium: it must
-// label its random weights, classify a generated image and list five predictions, without errors.
-import { mkdirSync } from 'node:fs';
-import type { Browser } from 'puppeteer-core';
-import { createServer, type ViteDevServer } from 'vite';
+// The demo page as `npm start` serves it (vite build + preview, the /weights/ route), in headless
+// Chromium with full-size synthetic weights: an uploaded image gives the same top-5 as the engine in
+// Node, the overlay changes the image where the heatmap is high and only by the blend where it is 0,
+// clicking another class or picking another layer changes the map, and nothing is logged as an error.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PNG } from 'pngjs';
+import type { Browser, Page } from 'puppeteer-core';
+import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GradCam, type GradCamResult } from '../src/engine/gradcam.js';
+import { loadWeightsFromDir } from '../src/engine/weights/node.js';
 import { collectErrors, launchChromium, PROJECT_ROOT } from './support/chromium.js';
+import { syntheticPhoto } from './support/images.js';
+import { testDevice } from './support/nodeDevice.js';
+import { cvResizeLinear } from './support/opencv.js';
 
-let server: ViteDevServer;
+const dir = mkdtempSync(join(tmpdir(), 'gradcam-app-'));
+const artifacts = join(PROJECT_ROOT, 'test-artifacts');
+const imageFile = join(dir, 'photo.png');
+const photo = syntheticPhoto(200, 150, 12);
+let server: PreviewServer;
 let browser: Browser;
 let url: string;
+let node: GradCamResult;
+let nodeSecond: GradCamResult;
 
 beforeAll(async () => {
-  server = await createServer({ configFile: `${PROJECT_ROOT}vite.config.ts`, root: `${PROJECT_ROOT}src/app`, logLevel: 'error', server: { port: 0, strictPort: false, hmr: false } });
-  await server.listen();
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/weights.ts', '--synthetic', '--seed', '5', '--out', join(dir, 'vgg16')]);
+  const png = new PNG({ width: photo.width, height: photo.height });
+  png.data = Buffer.from(photo.data);
+  writeFileSync(imageFile, PNG.sync.write(png));
+  // The engine in Node on the same pixels and weights: what the page must show.
+  const device = await testDevice();
+  const loaded = await loadWeightsFromDir(device, join(dir, 'vgg16'));
+  const cam = await GradCam.create(device, loaded.weights.model, loaded.weights);
+  node = await cam.run(photo);
+  nodeSecond = await cam.run(photo, { classIndex: node.predictions[1].index });
+  cam.dispose();
+  device.destroy();
+  process.env.GRADCAM_WEIGHTS_DIR = dir;
+  await build({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'warn' });
+  server = await preview({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'warn', preview: { port: 0, strictPort: false } });
   url = server.resolvedUrls!.local[0];
   browser = await launchChromium();
-});
+}, 300_000);
 
 afterAll(async () => {
   await browser?.close();
-  await server?.close();
+  await new Promise<void>((r) => (server ? server.httpServer.close(() => r()) : r()));
+  rmSync(dir, { recursive: true, force: true });
 });
 
-describe('demo page', () => {
-  it('classifies a generated image with labelled random weights', async () => {
+const canvasPixels = (page: Page, id: string) =>
+  page.$eval(`#${id}`, (c) => {
+    const canvas = c as HTMLCanvasElement;
+    const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+    return { width: d.width, height: d.height, data: [...d.data] };
+  });
+
+const waitForStatus = (page: Page, pattern: string, timeout = 240_000) =>
+  page.waitForFunction((p) => new RegExp(p).test(document.getElementById('status')!.textContent ?? ''), { timeout, polling: 500 }, pattern);
+
+describe('demo page (npm start) in headless Chromium', () => {
+  it('upload → predictions, overlay and heatmap like the engine in Node; class and layer switches change the map', async () => {
     const page = await browser.newPage();
-    // Without converted weights (a fresh clone) the page's manifest request is a 404, by design.
-    const errors = collectErrors(page, [/\/weights\/vgg16\/manifest\.json$/]);
+    const errors = collectErrors(page);
     await page.goto(url);
-    await page
-      .waitForFunction(() => !(document.getElementById('sample') as HTMLButtonElement).disabled, { timeout: 120_000 })
-      .catch(async (e) => {
-        throw new Error(`page never got ready: status '${await page.$eval('#status', (s) => s.textContent)}', errors ${JSON.stringify(errors)}: ${e}`);
-      });
-    expect(await page.$eval('#weights-note', (e) => e.textContent)).toMatch(/Random weights/);
-    await page.click('#sample');
-    await page.waitForFunction(() => document.querySelectorAll('#predictions tr').length === 5, { timeout: 300_000, polling: 500 });
-    const rows = await page.$$eval('#predictions tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
-    expect(rows).toHaveLength(5);
-    for (const r of rows) expect(r[2]).toMatch(/^\d+\.\d\d %$/);
-    expect(await page.$eval('#status', (e) => e.textContent)).toMatch(/VGG16 forward: \d+ ms/);
-    mkdirSync(`${PROJECT_ROOT}/test-artifacts`, { recursive: true });
-    await page.screenshot({ path: `${PROJECT_ROOT}/test-artifacts/demo-page.png`, fullPage: true });
+    await page.waitForFunction(() => !(document.getElementById('sample') as HTMLButtonElement).disabled, { timeout: 120_000 });
+    expect(await page.$eval('#weights-note', (e) => e.textContent)).toMatch(/Random weights: weights\/vgg16 holds synthetic weights \(seed 5\)/);
+    const input = await page.$('#file');
+    await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(imageFile);
+    await waitForStatus(page, '^Grad-CAM of');
+
+    // Predictions: the same five classes, in order, as the engine in Node.
+    const rows = await page.$$eval('#predictions tr', (trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.index)));
+    expect(rows).toEqual(node.predictions.map((p) => p.index));
+    const status = await page.$eval('#status', (e) => e.textContent);
+    expect(status).toMatch(new RegExp(`\\(${node.classIndex}\\) at block5_conv3`));
+    expect(status).toMatch(/Time to first heatmap: [\d.]+ s/);
+
+    // Overlay vs original, using the Node heatmap upsampled as OpenCV does.
+    const overlay = await canvasPixels(page, 'overlay');
+    const original = await canvasPixels(page, 'original');
+    expect([overlay.width, overlay.height]).toEqual([photo.width, photo.height]);
+    const up = cvResizeLinear(node.heatmap.data, 14, 14, photo.width, photo.height);
+    let cold = 0;
+    let hot = 0;
+    for (let p = 0; p < up.length; p++) {
+      const d = [0, 1, 2].map((c) => overlay.data[4 * p + c] - original.data[4 * p + c]);
+      if (Math.floor(255 * up[p]) === 0) {
+        cold++;
+        // JET(0) is (0, 0, 128): only blue moves, by round(0.4 · 128) = 51 unless it saturates.
+        expect(Math.abs(d[0]) + Math.abs(d[1])).toBe(0);
+        expect(d[2]).toBe(Math.min(51, 255 - original.data[4 * p + 2]));
+      } else if (up[p] > 0.8) {
+        hot++;
+        expect(Math.abs(d[0]) + Math.abs(d[1]) + Math.abs(d[2])).toBeGreaterThan(20);
+      }
+    }
+    expect(cold).toBeGreaterThan(0);
+    expect(hot).toBeGreaterThan(0);
+    const heat1 = await canvasPixels(page, 'heatmap');
+    expect([heat1.width, heat1.height]).toEqual([14, 14]);
+
+    // Another class: the map changes (and is the engine's map for that class).
+    await page.click('#predictions tr:nth-child(2)');
+    await waitForStatus(page, `\\(${node.predictions[1].index}\\) at block5_conv3`);
+    const heat2 = await canvasPixels(page, 'heatmap');
+    expect(heat2.data).not.toEqual(heat1.data);
+    expect(nodeSecond.heatmap.data).not.toEqual(node.heatmap.data);
+
+    // Another layer: a 28×28 map.
+    await page.select('#layer', 'block4_conv3');
+    await waitForStatus(page, 'at block4_conv3');
+    const heat3 = await canvasPixels(page, 'heatmap');
+    expect([heat3.width, heat3.height]).toEqual([28, 28]);
+    const timings = await page.$$eval('#timings tr td:first-child', (tds) => tds.map((t) => t.textContent));
+    expect(timings).toEqual(expect.arrayContaining(['forward', 'backward', 'cam', 'overlay', 'total (wall clock)']));
+
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, 'demo-page.png'), fullPage: true });
     expect(errors).toEqual([]);
-  }, 480_000);
+  }, 600_000);
+
+  it('without WebGPU the page says so, and what to do', async () => {
+    const page = await browser.newPage();
+    await page.evaluateOnNewDocument(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+    await page.goto(url);
+    await waitForStatus(page, 'WebGPU', 30_000);
+    const status = await page.$eval('#status', (e) => e.textContent);
+    expect(status).toMatch(/This browser does not expose WebGPU \(navigator\.gpu is missing\)\. Use a current Chrome, Edge/);
+    expect(await page.$eval('#status', (e) => e.className)).toBe('error');
+  });
 });
