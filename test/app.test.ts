@@ -126,6 +126,27 @@ describe('demo page (npm start) in headless Chromium', () => {
     expect(errors).toEqual([]);
   }, 600_000);
 
+  it('webcam: a frame, then live mode with frames per second (Chromium’s fake camera)', async () => {
+    const camBrowser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+    try {
+      const page = await camBrowser.newPage();
+      const errors = collectErrors(page);
+      await page.goto(url);
+      await page.waitForFunction(() => !(document.getElementById('webcam') as HTMLButtonElement).disabled, { timeout: 120_000 });
+      await page.click('#webcam');
+      await waitForStatus(page, '^Grad-CAM of');
+      const original = await canvasPixels(page, 'original');
+      expect(original.width * original.height).toBeGreaterThan(0);
+      await page.click('#live');
+      await page.waitForFunction(() => /frames\/s/.test(document.getElementById('fps')!.textContent ?? ''), { timeout: 240_000, polling: 500 });
+      await page.click('#live');
+      expect(await page.$eval('#fps', (e) => e.textContent)).toMatch(/^[\d.]+ frames\/s$/);
+      expect(errors).toEqual([]);
+    } finally {
+      await camBrowser.close();
+    }
+  }, 600_000);
+
   it('without WebGPU the page says so, and what to do', async () => {
     const page = await browser.newPage();
     await page.evaluateOnNewDocument(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
