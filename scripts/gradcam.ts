@@ -9,7 +9,8 @@ import { formatPredictions } from '../src/engine/imagenet.js';
 import { requestNodeDevice } from '../src/engine/node.js';
 import { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir } from '../src/engine/weights/node.js';
 import { runCli } from './lib/cli.js';
-import { encodeImage, encodeNpy, readImage, writeFilesAtomically } from './lib/imageFiles.js';
+import { encodeImage, readImage, writeFilesAtomically } from './lib/imageFiles.js';
+import { encodeNpy } from './lib/npy.js';
 
 const USAGE = `usage: gradcam <image.(png|jpg)> [--weights <dir>] [--class <0-999>] [--layer <conv layer name>]
                [--score prob|logit] [--top <k>] [--alpha <0..1>] [--out <overlay.png|.jpg>]

@@ -10,7 +10,7 @@ import { errorStats } from './support/compare.js';
 import { syntheticPhoto } from './support/images.js';
 import { testDevice } from './support/nodeDevice.js';
 import { kerasRecipeOverlay, octaveJet } from './support/opencv.js';
-import { tfjsGradient } from './support/tfjsReference.js';
+import { tfjsGradient } from '../scripts/lib/tfjsReference.js';
 import { TINY_VGG } from './support/tinyVgg.js';
 
 let device: GPUDevice;

@@ -13,7 +13,7 @@ import { VGG16 } from '../src/engine/model.js';
 import type { Network } from '../src/engine/network.js';
 import { GradCam } from '../src/engine/gradcam.js';
 import { gradcamChannelWeightsRef, gradcamHeatmapRef } from '../src/kernels/gradcam.ref.js';
-import { tfjsForward, tfjsGradient } from './support/tfjsReference.js';
+import { tfjsForward, tfjsGradient } from '../scripts/lib/tfjsReference.js';
 import { INPUT_TENSOR } from '../src/engine/plan.js';
 import { loadWeightsFromDir } from '../src/engine/weights/node.js';
 import { convertKerasH5 } from '../scripts/lib/convert.js';

@@ -75,19 +75,6 @@ export async function encodeImage(path: string, image: ImageInput): Promise<Uint
   throw new Error(`${path}: the overlay is written as .png or .jpg; choose one of those extensions`);
 }
 
-/** A float32 C-order .npy (format 1.0), as numpy.save writes it. */
-export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const unpadded = 10 + header.length + 1;
-  header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
-  const out = new Uint8Array(10 + header.length + data.byteLength);
-  out.set([0x93, ...new TextEncoder().encode('NUMPY'), 1, 0], 0);
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), 10);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
-  return out;
-}
-
 /** Writes every file or none: all go to temporary names first, then are renamed into place. */
 export function writeFilesAtomically(files: { path: string; bytes: Uint8Array }[]): void {
   const temps: string[] = [];

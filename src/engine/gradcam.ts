@@ -33,6 +33,8 @@ export interface GradCamOptions {
   resize?: ResizeMethod;
   /** Also read back G = dscore/dA at the target layer (for verification). */
   readGradient?: boolean;
+  /** Also read back these forward tensors (Keras layer names, 'input', 'predictions/logits'). */
+  read?: readonly string[];
 }
 
 export interface Map2D {
@@ -54,6 +56,8 @@ export interface GradCamResult {
   /** RGBA8 at the input image's size (absent for a preprocessed Float32Array input). */
   overlay?: { width: number; height: number; data: Uint8ClampedArray };
   gradient?: Float32Array;
+  /** The tensors asked for in `read`. */
+  tensors: Map<string, Float32Array>;
   warnings: string[];
   /** GPU time per stage from timestamp queries, or wall-clock 'total' only when the device has none. */
   timingsMs: Record<string, number>;
@@ -256,6 +260,8 @@ export class GradCam {
       readback.copy(encoder, 'max', plan.heatStats, 4);
       if (overlayOut) readback.copy(encoder, 'overlay', overlayOut);
       if (options.readGradient) readback.copy(encoder, 'gradient', this.gradBuffer(layer));
+      // Every activation is kept for the backward pass, so any tensor can be copied out at the end.
+      for (const name of options.read ?? []) readback.copy(encoder, `tensor:${name}`, network.tensorBuffer(name), 4 * elementCount(network.tensorShape(name)));
       device.queue.submit([encoder.finish()]);
       const error = await device.popErrorScope();
       if (error) throw new Error(`Grad-CAM: WebGPU validation error: ${error.message}`);
@@ -285,6 +291,7 @@ export class GradCam {
         rawHeatmap: { data: new Float32Array(out.get('raw')!), width: w, height: h },
         overlay: overlayOut && !(image instanceof Float32Array) ? { width: image.width, height: image.height, data: new Uint8ClampedArray(out.get('overlay')!) } : undefined,
         gradient: options.readGradient ? new Float32Array(out.get('gradient')!) : undefined,
+        tensors: new Map((options.read ?? []).map((name) => [name, new Float32Array(out.get(`tensor:${name}`)!)])),
         warnings,
         timingsMs,
       };

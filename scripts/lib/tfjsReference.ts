@@ -2,9 +2,17 @@
 // (plain JS float32 kernels, not our code). The layer list only tells it which Keras op comes next;
 // shapes come from TF.js itself. The WASM backend is deliberately not used: it breaks max-pool
 // gradient ties differently from TensorFlow, which matters once gradients are compared.
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { createRequire } from 'node:module';
+
+// TF.js' CommonJS build loads the same way under vitest, tsx and plain Node (its ESM build relies on
+// directory imports that Node refuses); the @tensorflow/tfjs bundle registers the CPU backend and every
+// gradient, sharing one @tensorflow/tfjs-core instance with any other backend package.
+const require = createRequire(import.meta.url);
+const tf = require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs-core');
+type Tensor = import('@tensorflow/tfjs-core').Tensor;
+type Tensor2D = import('@tensorflow/tfjs-core').Tensor2D;
+type Tensor4D = import('@tensorflow/tfjs-core').Tensor4D;
+type Scalar = import('@tensorflow/tfjs-core').Scalar;
 import type { ModelSpec } from '../../src/engine/model.js';
 
 let ready: Promise<boolean> | undefined;
@@ -24,29 +32,29 @@ export async function tfjsForward(
   await tfjsCpu();
   const out = new Map<string, Float32Array>();
   const w = (name: string, shape: number[]) => tf.tensor(weights.get(name)!, shape, 'float32');
-  let x: tf.Tensor = tf.tensor4d(input, [1, ...model.inputShape]);
+  let x: Tensor = tf.tensor4d(input, [1, ...model.inputShape]);
   for (const layer of model.layers) {
     const prev = x;
     switch (layer.kind) {
       case 'conv3x3': {
         const cIn = x.shape[3]!;
-        const kernel = w(`${layer.name}/kernel`, [3, 3, cIn, layer.filters]) as tf.Tensor4D;
+        const kernel = w(`${layer.name}/kernel`, [3, 3, cIn, layer.filters]) as Tensor4D;
         const bias = w(`${layer.name}/bias`, [layer.filters]);
-        x = tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, kernel, 1, 'same'), bias));
+        x = tf.relu(tf.add(tf.conv2d(x as Tensor4D, kernel, 1, 'same'), bias));
         tf.dispose([kernel, bias]);
         break;
       }
       case 'maxpool2x2':
-        x = tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid');
+        x = tf.maxPool(x as Tensor4D, 2, 2, 'valid');
         break;
       case 'flatten':
         x = tf.reshape(x, [1, -1]);
         break;
       case 'dense': {
         const k = x.shape[1]!;
-        const kernel = w(`${layer.name}/kernel`, [k, layer.units]) as tf.Tensor2D;
+        const kernel = w(`${layer.name}/kernel`, [k, layer.units]) as Tensor2D;
         const bias = w(`${layer.name}/bias`, [layer.units]);
-        const z = tf.add(tf.matMul(x as tf.Tensor2D, kernel), bias);
+        const z = tf.add(tf.matMul(x as Tensor2D, kernel), bias);
         tf.dispose([kernel, bias]);
         if (layer.activation === 'softmax') {
           out.set(`${layer.name}/logits`, z.dataSync() as Float32Array);
@@ -83,16 +91,16 @@ export async function tfjsGradient(
 ): Promise<{ gradient: Float32Array; activation: Float32Array }> {
   await tfjsCpu();
   const w = (name: string, shape: number[]) => tf.tensor(weights.get(name)!, shape, 'float32');
-  const apply = (l: ModelSpec['layers'][number], x: tf.Tensor, logitsOnly: boolean): tf.Tensor => {
+  const apply = (l: ModelSpec['layers'][number], x: Tensor, logitsOnly: boolean): Tensor => {
     switch (l.kind) {
       case 'conv3x3':
-        return tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, w(`${l.name}/kernel`, [3, 3, x.shape[3]!, l.filters]) as tf.Tensor4D, 1, 'same'), w(`${l.name}/bias`, [l.filters])));
+        return tf.relu(tf.add(tf.conv2d(x as Tensor4D, w(`${l.name}/kernel`, [3, 3, x.shape[3]!, l.filters]) as Tensor4D, 1, 'same'), w(`${l.name}/bias`, [l.filters])));
       case 'maxpool2x2':
-        return tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid');
+        return tf.maxPool(x as Tensor4D, 2, 2, 'valid');
       case 'flatten':
         return tf.reshape(x, [1, -1]);
       case 'dense': {
-        const z = tf.add(tf.matMul(x as tf.Tensor2D, w(`${l.name}/kernel`, [x.shape[1]!, l.units]) as tf.Tensor2D), w(`${l.name}/bias`, [l.units]));
+        const z = tf.add(tf.matMul(x as Tensor2D, w(`${l.name}/kernel`, [x.shape[1]!, l.units]) as Tensor2D), w(`${l.name}/bias`, [l.units]));
         if (l.activation === 'relu') return tf.relu(z);
         if (l.activation === 'softmax') return logitsOnly ? z : tf.softmax(z);
         return z;
@@ -101,7 +109,7 @@ export async function tfjsGradient(
   };
   const at = model.layers.findIndex((l) => l.name === layer);
   return tf.tidy(() => {
-    let a: tf.Tensor;
+    let a: Tensor;
     if (activation) {
       let shape: number[] = [1, ...model.inputShape];
       for (const l of model.layers.slice(0, at + 1)) shape = l.kind === 'maxpool2x2' ? [1, shape[1] >> 1, shape[2] >> 1, shape[3]] : l.kind === 'conv3x3' ? [1, shape[1], shape[2], l.filters] : shape;
@@ -111,10 +119,10 @@ export async function tfjsGradient(
       for (const l of model.layers.slice(0, at + 1)) a = apply(l, a, false);
     }
     const rest = model.layers.slice(at + 1);
-    const scoreOf = (x: tf.Tensor) => {
+    const scoreOf = (x: Tensor) => {
       let y = x;
       for (const l of rest) y = apply(l, y, score === 'logit');
-      return tf.reshape(tf.slice(y, [0, classIndex], [1, 1]), []) as tf.Scalar;
+      return tf.reshape(tf.slice(y, [0, classIndex], [1, 1]), []) as Scalar;
     };
     const g = tf.grad(scoreOf)(a);
     return { gradient: g.dataSync() as Float32Array, activation: a.dataSync() as Float32Array };

@@ -1,0 +1,177 @@
+// npm run verify -- [image] [--weights <dir>] [--reference builtin|<dir>] [--layer <conv>] [--class <n>]
+//                   [--score prob|logit] [--save-reference <dir>] [--json]
+// Runs the network and Grad-CAM on an image and compares every layer's output, the gradient at the
+// target layer, the heatmap and the probabilities with reference outputs:
+//   builtin: TensorFlow.js' CPU backend (an independent implementation) on the same weights and input;
+//   <dir>:   .npy files named by Keras layer (block1_conv1.npy … predictions.npy, grad_<layer>.npy,
+//            heatmap.npy), e.g. made by Keras itself with the script in the README.
+// Exit code 1 when any tensor is outside its tolerance, so it can gate a CI.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { GradCam } from '../src/engine/gradcam.js';
+import { requestNodeDevice } from '../src/engine/node.js';
+import { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir } from '../src/engine/weights/node.js';
+import { gradcamChannelWeightsRef, gradcamHeatmapRef } from '../src/kernels/gradcam.ref.js';
+import { runCli } from './lib/cli.js';
+import { readImage } from './lib/imageFiles.js';
+import { decodeNpy, encodeNpy } from './lib/npy.js';
+import type { ImageInput } from '../src/engine/network.js';
+
+/**
+ * Tolerances. Activations, logits and gradients: relative L2 ≤ 1e-4 (float32 sums in different orders
+ * give ~3e-6 against TF.js and up to ~1e-5 against TensorFlow's own conv algorithms; a real bug is
+ * O(1)). Probabilities and the heatmap (values in [0, 1]): max |Δ| ≤ 1e-4.
+ */
+export const TOLERANCE = { relL2: 1e-4, maxAbs: 1e-4 };
+
+export interface Comparison {
+  tensor: string;
+  shape: number[];
+  maxAbs: number;
+  maxRel: number;
+  relL2: number;
+  criterion: 'relL2' | 'maxAbs';
+  pass: boolean;
+}
+
+export function compareTensor(tensor: string, shape: number[], ours: Float32Array, ref: Float32Array, criterion: 'relL2' | 'maxAbs'): Comparison {
+  if (ours.length !== ref.length) {
+    return { tensor, shape, maxAbs: Infinity, maxRel: Infinity, relL2: Infinity, criterion, pass: false };
+  }
+  let maxAbs = 0;
+  let maxRel = 0;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(ours[i] - ref[i]);
+    if (!(d <= maxAbs)) maxAbs = d; // NaN propagates
+    if (ref[i] !== 0) maxRel = Math.max(maxRel, d / Math.abs(ref[i]));
+    num += d * d;
+    den += ref[i] * ref[i];
+  }
+  const relL2 = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);
+  const pass = criterion === 'relL2' ? relL2 <= TOLERANCE.relL2 : maxAbs <= TOLERANCE.maxAbs;
+  return { tensor, shape, maxAbs, maxRel, relL2, criterion, pass };
+}
+
+function defaultImage(): ImageInput {
+  // A deterministic photo-like test image, so `npm run verify` runs with no argument.
+  const width = 320;
+  const height = 240;
+  const data = new Uint8ClampedArray(width * height * 4);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const disc = (x - 190) ** 2 + (y - 110) ** 2 < 60 ** 2;
+      data.set(disc ? [123, 74, 42, 255] : [(255 * x) / width, (255 * y) / height, 160, 255], 4 * (y * width + x));
+    }
+  return { width, height, data };
+}
+
+runCli(async () => {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      weights: { type: 'string', default: DEFAULT_WEIGHTS_DIR },
+      reference: { type: 'string', default: 'builtin' },
+      layer: { type: 'string', default: 'block5_conv3' },
+      class: { type: 'string' },
+      score: { type: 'string', default: 'prob' },
+      'save-reference': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(0, 8).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+    return;
+  }
+  const score = values.score;
+  if (score !== 'prob' && score !== 'logit') throw new Error(`--score ${score}: choose prob or logit`);
+  const classIndex = values.class === undefined ? undefined : Number(values.class);
+  const layer = values.layer!;
+  const image = positionals[0] ? await readImage(positionals[0]) : defaultImage();
+  const refDir = values.reference === 'builtin' ? undefined : values.reference!;
+  if (refDir && !existsSync(refDir)) throw new Error(`--reference ${refDir}: no such directory (pass 'builtin' or a directory of .npy files)`);
+
+  const device = await requestNodeDevice();
+  try {
+    const { weights } = await loadWeightsFromDir(device, values.weights!);
+    const model = weights.model;
+    // Keep a CPU copy of the weights for the built-in reference before the GPU takes them.
+    const cpuWeights = refDir ? undefined : await readWeightsToCpu(device, weights);
+    const cam = await GradCam.create(device, model, weights);
+    try {
+      const names = model.layers.map((l) => l.name);
+      const ours = await cam.run(image, { layer, score, classIndex, readGradient: true, read: ['input', ...names, 'predictions/logits'] });
+      const reference = new Map<string, Float32Array>();
+      if (refDir) {
+        for (const name of [...names, `grad_${layer}`, 'heatmap']) {
+          const path = join(refDir, `${name}.npy`);
+          if (existsSync(path)) reference.set(name, decodeNpy(readFileSync(path), path).data);
+        }
+        if (reference.size === 0) throw new Error(`--reference ${refDir}: no .npy files named like the layers (block1_conv1.npy …)`);
+      } else {
+        process.stderr.write('computing the built-in reference with TensorFlow.js (CPU backend)…\n');
+        const { tfjsForward, tfjsGradient } = await import('./lib/tfjsReference.js');
+        const forward = await tfjsForward(model, cpuWeights!, ours.tensors.get('input')!);
+        for (const [k, v] of forward) reference.set(k, v);
+        const g = await tfjsGradient(model, cpuWeights!, ours.tensors.get('input')!, layer, ours.classIndex, score, forward.get(layer)!);
+        reference.set(`grad_${layer}`, g.gradient);
+        const [h, w, c] = cam.network.tensorShape(layer);
+        const shape = { positions: h * w, channels: c };
+        reference.set('heatmap', Float32Array.from(gradcamHeatmapRef(shape, g.activation, gradcamChannelWeightsRef(shape, g.gradient)).heat));
+      }
+      if (values['save-reference']) {
+        mkdirSync(values['save-reference'], { recursive: true });
+        for (const [name, data] of reference) {
+          const shape = name === 'heatmap' ? [ours.heatmap.height, ours.heatmap.width] : name.startsWith('grad_') ? cam.network.tensorShape(layer) : cam.network.tensorShape(name);
+          writeFileSync(join(values['save-reference'], `${name.replace('/', '_')}.npy`), encodeNpy(data, shape));
+        }
+      }
+      const rows: Comparison[] = [];
+      for (const [name, ref] of reference) {
+        let mine: Float32Array | undefined;
+        let shape: number[];
+        if (name === 'heatmap') [mine, shape] = [ours.heatmap.data, [ours.heatmap.height, ours.heatmap.width]];
+        else if (name === `grad_${layer}`) [mine, shape] = [ours.gradient, cam.network.tensorShape(layer)];
+        else [mine, shape] = [ours.tensors.get(name), cam.network.tensorShape(name)];
+        if (!mine) continue;
+        const criterion = name === 'predictions' || name === 'heatmap' ? 'maxAbs' : 'relL2';
+        rows.push(compareTensor(name, shape, mine, ref, criterion));
+      }
+      const failed = rows.filter((r) => !r.pass);
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify({ reference: refDir ?? 'builtin:tfjs-cpu', layer, class: ours.classIndex, score, tolerance: TOLERANCE, tensors: rows, pass: failed.length === 0 })}\n`);
+      } else {
+        const e = (v: number) => (Number.isFinite(v) ? v.toExponential(2) : String(v));
+        console.log(`reference: ${refDir ?? 'TensorFlow.js CPU backend (built in)'}; Grad-CAM of class ${ours.classIndex} at ${layer}, score ${score}`);
+        console.log(`${'tensor'.padEnd(22)} ${'shape'.padEnd(14)} ${'max |Δ|'.padStart(9)} ${'max rel Δ'.padStart(9)} ${'rel L2'.padStart(9)}  result`);
+        for (const r of rows) {
+          const bound = r.criterion === 'relL2' ? `rel L2 ≤ ${TOLERANCE.relL2}` : `max |Δ| ≤ ${TOLERANCE.maxAbs}`;
+          console.log(`${r.tensor.padEnd(22)} ${r.shape.join('×').padEnd(14)} ${e(r.maxAbs).padStart(9)} ${e(r.maxRel).padStart(9)} ${e(r.relL2).padStart(9)}  ${r.pass ? 'pass' : 'FAIL'} (${bound})`);
+        }
+        console.log(failed.length === 0 ? `all ${rows.length} tensors pass` : `${failed.length} of ${rows.length} tensors FAIL: ${failed.map((r) => r.tensor).join(', ')}`);
+      }
+      if (failed.length) process.exitCode = 1;
+    } finally {
+      cam.dispose();
+    }
+  } finally {
+    device.destroy();
+  }
+});
+
+async function readWeightsToCpu(device: GPUDevice, weights: { buffers: ReadonlyMap<string, GPUBuffer> }): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, buffer] of weights.buffers) {
+    const staging = device.createBuffer({ size: buffer.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
+    device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    out.set(name, new Float32Array(staging.getMappedRange().slice(0)));
+    staging.destroy();
+  }
+  return out;
+}

@@ -1,0 +1,53 @@
+// `npm run verify` on full-size synthetic VGG16 weights: passes against the built-in TF.js reference,
+// saves that reference as .npy files, passes against the directory, and fails — non-zero exit, the right
+// tensor named — when one reference file is perturbed.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeNpy, encodeNpy } from '../scripts/lib/npy.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gradcam-verify-'));
+const weights = join(dir, 'vgg16');
+const refDir = join(dir, 'reference');
+
+const run = (script: string, args: string[]) =>
+  promisify(execFile)(process.execPath, ['--import', 'tsx', '--import', './scripts/lib/registerRaw.js', script, ...args], { maxBuffer: 1 << 24 }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+
+beforeAll(async () => {
+  await run('scripts/weights.ts', ['--synthetic', '--seed', '9', '--out', weights]);
+}, 120_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('npm run verify', () => {
+  it('passes against the built-in TF.js reference and saves it as .npy files', async () => {
+    const r = await run('scripts/verify.ts', ['--weights', weights, '--save-reference', refDir, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.pass).toBe(true);
+    expect(report.tensors.map((t: { tensor: string }) => t.tensor)).toEqual(expect.arrayContaining(['block1_conv1', 'fc2', 'predictions', 'grad_block5_conv3', 'heatmap']));
+    expect(report.tensors).toHaveLength(25);
+    for (const t of report.tensors) for (const k of ['maxAbs', 'maxRel', 'relL2']) expect(Number.isFinite(t[k]), `${t.tensor} ${k}`).toBe(true);
+    const heat = decodeNpy(readFileSync(join(refDir, 'heatmap.npy')), 'heatmap.npy');
+    expect(heat.shape).toEqual([14, 14]);
+  }, 400_000);
+
+  it('passes against a reference directory, and fails naming the tensor when one file is perturbed', async () => {
+    const ok = await run('scripts/verify.ts', ['--weights', weights, '--reference', refDir]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/all \d+ tensors pass/);
+    const file = join(refDir, 'block3_conv2.npy');
+    const t = decodeNpy(readFileSync(file), file);
+    for (let i = 0; i < t.data.length; i += 97) t.data[i] += 0.5;
+    writeFileSync(file, encodeNpy(t.data, t.shape));
+    const bad = await run('scripts/verify.ts', ['--weights', weights, '--reference', refDir]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^block3_conv2 .* FAIL \(rel L2 ≤ 0\.0001\)$/m);
+    expect(bad.stdout.trim().split('\n').at(-1)).toBe('1 of 24 tensors FAIL: block3_conv2');
+  }, 400_000);
+});
