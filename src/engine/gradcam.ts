@@ -110,6 +110,14 @@ export class GradCam {
     return this.network.model;
   }
 
+  /** GPU memory held: weights, activations, gradients and per-target buffers, in bytes. */
+  get memoryBytes(): number {
+    let n = this.network.memoryBytes + this.classStats.size + this.lut.size;
+    for (const b of this.grads.values()) n += b.size;
+    for (const t of this.targets.values()) n += t.alpha.size + t.raw.size + t.heat.size + t.heatStats.size;
+    return n;
+  }
+
   get defaultLayer(): string {
     return this.convLayers[this.convLayers.length - 1];
   }

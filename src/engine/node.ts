@@ -48,10 +48,19 @@ function ensureRuntimeDir(): void {
   process.env.XDG_RUNTIME_DIR = dir;
 }
 
+// Dawn's instance must outlive every adapter and device made from it: collecting it while a device
+// is in use aborts the process. There are one or two per process, so they are simply kept.
+const liveInstances = new Set<GPU>();
+function dawnInstance(): GPU {
+  const gpu = create([]);
+  liveInstances.add(gpu);
+  return gpu;
+}
+
 export async function requestNodeAdapter(powerPreference: GPUPowerPreference = 'high-performance'): Promise<NodeAdapter> {
   ensureRuntimeDir();
   const userIcd = process.env.VK_ICD_FILENAMES;
-  let gpu = create([]);
+  let gpu = dawnInstance();
   let adapter = await gpu.requestAdapter({ powerPreference });
   if (adapter) return { adapter, software: isSwiftShader(adapter), gpu };
   if (userIcd) throw new NoAdapterError(`Dawn found none with VK_ICD_FILENAMES=${userIcd}`);
@@ -59,17 +68,13 @@ export async function requestNodeAdapter(powerPreference: GPUPowerPreference = '
   // The Vulkan loader reads VK_ICD_FILENAMES each time Dawn creates an instance, so a second instance
   // created after setting it sees SwiftShader.
   process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-  gpu = create([]);
+  gpu = dawnInstance();
   adapter = await gpu.requestAdapter({ powerPreference });
   if (!adapter) throw new NoAdapterError(`Dawn found no hardware adapter, and none with VK_ICD_FILENAMES=${SWIFTSHADER_ICD} (is libvulkan1 installed?)`);
   return { adapter, software: true, gpu };
 }
 
-const gpuOfDevice = new WeakMap<GPUDevice, GPU>();
-
 export async function requestNodeDevice(model: ModelSpec = VGG16, options: EngineDeviceOptions = {}): Promise<GPUDevice> {
-  const { adapter, gpu } = await requestNodeAdapter();
-  const device = await requestEngineDevice(adapter, model, options);
-  gpuOfDevice.set(device, gpu);
-  return device;
+  const { adapter } = await requestNodeAdapter();
+  return requestEngineDevice(adapter, model, options);
 }
