@@ -7,7 +7,7 @@
 import { conv3x3BackwardInputVersions } from '../kernels/conv3x3BackwardInput.js';
 import { denseBackwardInputVersions } from '../kernels/denseBackwardInput.js';
 import { gradcamChannelWeightsVersions, gradcamHeatmapVersions, overlayJetVersions, packJetLut } from '../kernels/gradcam.js';
-import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
+import { destroyDispatch, encodeDispatch, pickVersion, type Dispatch } from '../kernels/kernel.js';
 import { maxPool2x2BackwardVersions } from '../kernels/maxPool2x2Backward.js';
 import { packResizeTable } from '../kernels/preprocessImage.js';
 import { packSoftmaxScoreParams, softmaxScoreBackwardVersions, TOP_CLASS, type ScoreKind } from '../kernels/softmaxScoreBackward.js';
@@ -181,7 +181,7 @@ export class GradCam {
           break;
         case 'conv3x3':
           backward.push(
-            await conv3x3BackwardInputVersions[0].prepare(
+            await pickVersion('conv3x3BackwardInput', conv3x3BackwardInputVersions, op.shape).prepare(
               device,
               op.shape,
               { dy: this.gradBuffer(op.output), y: network.tensorBuffer(op.output), weights: weight(op.weights), dx: this.gradBuffer(op.input) },

@@ -71,6 +71,9 @@ const convShapes: (Conv3x3Shape & { tag?: string; fd?: boolean })[] = [
   { n: 1, h: 3, w: 5, cIn: 7, cOut: 5, relu: true, fd: true },
   { n: 2, h: 4, w: 3, cIn: 3, cOut: 6, relu: true, fd: true },
   { n: 1, h: 9, w: 13, cIn: 66, cOut: 10, relu: true },
+  { n: 1, h: 5, w: 8, cIn: 8, cOut: 12, relu: true, fd: true },
+  { n: 2, h: 3, w: 7, cIn: 4, cOut: 4, relu: false, fd: true },
+  { n: 1, h: 6, w: 6, cIn: 36, cOut: 20, relu: true },
   { n: 1, h: 14, w: 14, cIn: 512, cOut: 512, relu: true, tag: 'block5_conv3' },
 ];
 
