@@ -11,12 +11,11 @@ import { GradCam } from '../src/engine/gradcam.js';
 import { VGG16, type ModelSpec } from '../src/engine/model.js';
 import { requestNodeAdapter } from '../src/engine/node.js';
 import { requestEngineDevice } from '../src/engine/device.js';
-import { heNormalWeights } from '../src/engine/synthetic.js';
+import { heNormalWeights, syntheticPhoto } from '../src/engine/synthetic.js';
 import { loadWeightsFromDir } from '../src/engine/weights/node.js';
 import type { GpuWeights } from '../src/engine/weights/gpuWeights.js';
 import { runCli } from './lib/cli.js';
 import { TfjsVgg, usePeerBackend } from './lib/tfjsPeer.js';
-import type { ImageInput } from '../src/engine/network.js';
 
 const QUICK_LAYERS = ['block1_conv2', 'block1_pool', 'block3_conv1', 'block5_conv3', 'block5_pool', 'fc1', 'predictions'];
 
@@ -41,16 +40,6 @@ async function timeRuns(runs: number, f: () => Promise<unknown>): Promise<{ firs
     ms.push(performance.now() - t);
   }
   return { first, median: median(ms) };
-}
-
-function photo(width: number, height: number): ImageInput {
-  const data = new Uint8ClampedArray(width * height * 4);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const disc = (x - 0.6 * width) ** 2 + (y - 0.45 * height) ** 2 < (0.25 * Math.min(width, height)) ** 2;
-      data.set(disc ? [200, 60, 40, 255] : [(255 * x) / width, (255 * y) / height, (x >> 3) % 2 === (y >> 3) % 2 ? 40 : 180, 255], 4 * (y * width + x));
-    }
-  return { width, height, data };
 }
 
 runCli(async () => {
@@ -97,7 +86,7 @@ runCli(async () => {
   const kernels: KernelRow[] = await benchKernels(device, cases, runs, peaks, (r) => log(formatKernelRow(r)));
 
   // End to end, ours.
-  const image = photo(320, 240);
+  const image = syntheticPhoto(320, 240);
   const t0 = performance.now();
   let weights: GpuWeights | Map<string, Float32Array>;
   let cpuWeights: Map<string, Float32Array> | undefined;

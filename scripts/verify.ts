@@ -16,7 +16,8 @@ import { gradcamChannelWeightsRef, gradcamHeatmapRef } from '../src/kernels/grad
 import { runCli } from './lib/cli.js';
 import { readImage } from './lib/imageFiles.js';
 import { decodeNpy, encodeNpy } from './lib/npy.js';
-import type { ImageInput } from '../src/engine/network.js';
+import { Readback } from '../src/engine/gpuTimer.js';
+import { syntheticPhoto } from '../src/engine/synthetic.js';
 
 /**
  * Tolerances. Activations, logits and gradients: relative L2 ≤ 1e-4 (float32 sums in different orders
@@ -55,19 +56,6 @@ export function compareTensor(tensor: string, shape: number[], ours: Float32Arra
   return { tensor, shape, maxAbs, maxRel, relL2, criterion, pass };
 }
 
-function defaultImage(): ImageInput {
-  // A deterministic photo-like test image, so `npm run verify` runs with no argument.
-  const width = 320;
-  const height = 240;
-  const data = new Uint8ClampedArray(width * height * 4);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const disc = (x - 190) ** 2 + (y - 110) ** 2 < 60 ** 2;
-      data.set(disc ? [123, 74, 42, 255] : [(255 * x) / width, (255 * y) / height, 160, 255], 4 * (y * width + x));
-    }
-  return { width, height, data };
-}
-
 runCli(async () => {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -90,7 +78,7 @@ runCli(async () => {
   if (score !== 'prob' && score !== 'logit') throw new Error(`--score ${score}: choose prob or logit`);
   const classIndex = values.class === undefined ? undefined : Number(values.class);
   const layer = values.layer!;
-  const image = positionals[0] ? await readImage(positionals[0]) : defaultImage();
+  const image = positionals[0] ? await readImage(positionals[0]) : syntheticPhoto(320, 240);
   const refDir = values.reference === 'builtin' ? undefined : values.reference!;
   if (refDir && !existsSync(refDir)) throw new Error(`--reference ${refDir}: no such directory (pass 'builtin' or a directory of .npy files)`);
 
@@ -163,15 +151,13 @@ runCli(async () => {
 });
 
 async function readWeightsToCpu(device: GPUDevice, weights: { buffers: ReadonlyMap<string, GPUBuffer> }): Promise<Map<string, Float32Array>> {
-  const out = new Map<string, Float32Array>();
-  for (const [name, buffer] of weights.buffers) {
-    const staging = device.createBuffer({ size: buffer.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const encoder = device.createCommandEncoder();
-    encoder.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
-    device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
-    out.set(name, new Float32Array(staging.getMappedRange().slice(0)));
-    staging.destroy();
+  const readback = new Readback(device);
+  const encoder = device.createCommandEncoder();
+  for (const [name, buffer] of weights.buffers) readback.copy(encoder, name, buffer);
+  device.queue.submit([encoder.finish()]);
+  try {
+    return new Map([...(await readback.read())].map(([name, bytes]) => [name, new Float32Array(bytes)]));
+  } finally {
+    readback.destroy();
   }
-  return out;
 }

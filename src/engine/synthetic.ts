@@ -1,5 +1,6 @@
 // Seeded synthetic weights, so everything (tests, demos, benchmarks) can run without the real file.
 import { elementCount, weightSpecs, type ModelSpec } from './model.js';
+import type { ImageInput } from './network.js';
 
 /** mulberry32: a tiny 32-bit PRNG; good enough for test weights, identical on every host. */
 export function mulberry32(seed: number): () => number {
@@ -55,4 +56,28 @@ export function heNormalWeights(model: ModelSpec, options: SyntheticOptions = {}
     out.set(s.name, data);
   }
   return out;
+}
+
+/**
+ * A seeded photo-like RGBA image (smooth gradients, a disc, texture, hard edges), so resizing and the
+ * network see something other than noise; used by tests, `npm run verify` and `npm run bench`.
+ */
+export function syntheticPhoto(width: number, height: number, seed = 3): ImageInput {
+  const r = mulberry32(seed);
+  const data = new Uint8ClampedArray(width * height * 4);
+  const cx = width * 0.6;
+  const cy = height * 0.45;
+  const radius = Math.min(width, height) * 0.25;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      const inDisc = (x - cx) ** 2 + (y - cy) ** 2 < radius ** 2;
+      const noise = (r() - 0.5) * 30;
+      data[i] = inDisc ? 200 + noise : (255 * x) / width;
+      data[i + 1] = inDisc ? 60 + noise : (255 * y) / height;
+      data[i + 2] = (x >> 3) % 2 === (y >> 3) % 2 ? 40 + noise : 180 + noise;
+      data[i + 3] = 255;
+    }
+  }
+  return { width, height, data };
 }

@@ -16,21 +16,11 @@ import { maxPool2x2BackwardVersions } from '../../src/kernels/maxPool2x2Backward
 import { softmaxScoreBackwardVersions, TOP_CLASS, type SoftmaxScoreShape } from '../../src/kernels/softmaxScoreBackward.js';
 import { softmaxRef } from '../../src/kernels/softmax.ref.js';
 import { conv3x3BackwardInputRef, denseBackwardInputRef, maxPool2x2BackwardRef, softmaxScoreBackwardRef } from '../../src/kernels/backward.ref.js';
-import { fillNormal, mulberry32 } from '../../src/engine/synthetic.js';
+import { normal, rms, uniform, withBuffers } from '../support/data.js';
 import { assert, assertClose } from '../support/compare.js';
 import { guardedOutput, readBack, readGuarded, run, upload } from '../support/gpu.js';
 import type { KernelCase } from './cases.js';
 
-function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array<ArrayBuffer> {
-  const r = mulberry32(seed);
-  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
-const normal = (n: number, seed: number, std: number) => fillNormal(new Float32Array(n), mulberry32(seed), std) as Float32Array<ArrayBuffer>;
-function rms(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return Math.sqrt(s / Math.max(1, a.length));
-}
 const name = (kernel: string, o: object, tag = '') => `${kernel} ${tag} ${Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ')}`.replace(/\s+/g, ' ');
 const RTOL = 2e-5;
 const EPS = 1e-4;
@@ -55,14 +45,6 @@ function finiteDifferences(x: Float32Array, r: ArrayLike<number>, f: (x: Float64
     grad[i] = (up - down) / (2 * EPS);
   }
   return grad;
-}
-
-async function withBuffers<T>(buffers: GPUBuffer[], body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } finally {
-    for (const b of buffers) b.destroy();
-  }
 }
 
 // ---------------------------------------------------------------- conv3x3BackwardInput

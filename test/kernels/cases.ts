@@ -20,7 +20,8 @@ import { packResizeTable, preprocessImageVersions, type PreprocessShape } from '
 import { preprocessImageRef } from '../../src/kernels/preprocessImage.ref.js';
 import { softmaxVersions, type SoftmaxShape } from '../../src/kernels/softmax.js';
 import { softmaxRef } from '../../src/kernels/softmax.ref.js';
-import { fillNormal, mulberry32 } from '../../src/engine/synthetic.js';
+import { mulberry32 } from '../../src/engine/synthetic.js';
+import { normal, rms, uniform, withBuffers } from '../support/data.js';
 import { assertClose } from '../support/compare.js';
 import { guardedOutput, readGuarded, run, upload } from '../support/gpu.js';
 
@@ -29,37 +30,12 @@ export interface KernelCase {
   run(device: GPUDevice): Promise<void>;
 }
 
-function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array<ArrayBuffer> {
-  const r = mulberry32(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
-  return out;
-}
-
-function normal(n: number, seed: number, std: number): Float32Array<ArrayBuffer> {
-  return fillNormal(new Float32Array(n), mulberry32(seed), std) as Float32Array<ArrayBuffer>;
-}
-
-function rms(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return Math.sqrt(s / Math.max(1, a.length));
-}
-
 const ACCUMULATION_RTOL = 2e-5;
 
 function shapeName(o: object): string {
   return Object.entries(o)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
-}
-
-async function withBuffers<T>(buffers: GPUBuffer[], body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } finally {
-    for (const b of buffers) b.destroy();
-  }
 }
 
 // ---------------------------------------------------------------- conv3x3BiasRelu
