@@ -1,181 +1,114 @@
-// npm run bench [-- --quick] [--runs N] [--size 224] [--layers a,b] [--weights <dir>] [--no-peer] [--out bench-results]
-// Node host (Dawn): per-kernel GPU profiles for every version and VGG16 layer shape, peak probes,
-// end-to-end forward and Grad-CAM latency, cold start and GPU memory, and the peer in the same run:
-// TensorFlow.js' WebGPU backend on the same adapter (and its WASM backend as the CPU baseline),
-// with the heatmaps compared so the race is fair. Writes bench-results/latest.json and latest.md.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// npm run bench [-- --host node|chrome|both] [--quick] [--runs N] [--size 224] [--layers a,b]
+//               [--batch 1,8] [--weights <dir>] [--no-peer] [--all-versions] [--tune auto|force|off]
+//               [--out bench-results]
+// Per-kernel GPU profiles for every version and VGG16 layer shape against the measured peaks, the
+// per-device kernel choice, end-to-end forward and Grad-CAM latency, batched forwards, cold start and
+// GPU memory, and TensorFlow.js (WebGPU on the same adapter, WASM as the CPU baseline) in the same run,
+// in Node (Dawn) and/or headless Chrome (a page driven by puppeteer). The measuring code is the same
+// for both hosts (src/bench/run.ts). Writes bench-results/ (see scripts/lib/benchReport.ts).
 import { parseArgs } from 'node:util';
-import { benchCases, benchKernels, formatKernelRow, measurePeaks, type KernelRow, type Peaks } from '../src/bench/kernelBench.js';
-import { GradCam } from '../src/engine/gradcam.js';
+import type { ChromeBenchConfig } from '../src/bench/chrome.page.js';
+import { QUICK_LAYERS, runBench, type BenchConfig, type BenchReport } from '../src/bench/run.js';
 import { VGG16, type ModelSpec } from '../src/engine/model.js';
-import { requestNodeAdapter } from '../src/engine/node.js';
-import { requestEngineDevice } from '../src/engine/device.js';
-import { heNormalWeights, syntheticPhoto } from '../src/engine/synthetic.js';
+import { requestNodeDevice } from '../src/engine/node.js';
+import { fileTuningStore } from '../src/engine/tuningStore.node.js';
 import { loadWeightsFromDir } from '../src/engine/weights/node.js';
-import type { GpuWeights } from '../src/engine/weights/gpuWeights.js';
+import { writeBenchResults } from './lib/benchReport.js';
+import { launchChromium, startDevServer } from './lib/chromium.js';
 import { runCli } from './lib/cli.js';
-import { TfjsVgg, usePeerBackend } from './lib/tfjsPeer.js';
+import { nodePeer } from './lib/tfjsPeer.js';
+import { parseTuneMode } from './lib/tuning.js';
 
-const QUICK_LAYERS = ['block1_conv2', 'block1_pool', 'block3_conv1', 'block5_conv3', 'block5_pool', 'fc1', 'predictions'];
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
-interface Latency {
-  oursMs: number;
-  peerMs?: number;
-  /** peer time / our time: above 1 means we are faster. */
-  ratio?: number;
-  wasmMs?: number;
+async function benchNode(config: BenchConfig, weightsDir: string | undefined): Promise<BenchReport> {
+  const device = await requestNodeDevice(config.model);
+  try {
+    return await runBench(
+      device,
+      {
+        name: 'node',
+        log,
+        peer: nodePeer,
+        tuningStore: fileTuningStore(),
+        weights: weightsDir
+          ? async (d) => {
+              const loaded = await loadWeightsFromDir(d, weightsDir);
+              return { weights: loaded.weights, from: `weights directory ${weightsDir}` };
+            }
+          : undefined,
+      },
+      config,
+    );
+  } finally {
+    device.destroy();
+  }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-
-async function timeRuns(runs: number, f: () => Promise<unknown>): Promise<{ first: number; median: number }> {
-  let t = performance.now();
-  await f();
-  const first = performance.now() - t;
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    t = performance.now();
-    await f();
-    ms.push(performance.now() - t);
+async function benchChrome(config: ChromeBenchConfig): Promise<BenchReport> {
+  const { server, url } = await startDevServer();
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => {
+      const text = m.text();
+      if (text.startsWith('bench: ')) log(`chrome ${text.slice('bench: '.length)}`);
+      else if (m.type() === 'error') log(`chrome console: ${text}`);
+    });
+    page.on('pageerror', (e) => log(`chrome page error: ${String(e)}`));
+    await page.goto(new URL(`src/bench/chrome.html?config=${encodeURIComponent(JSON.stringify(config))}`, url).href);
+    await page.waitForFunction(() => window.__bench?.done === true, { timeout: 0, polling: 1000 });
+    const result = await page.evaluate(() => window.__bench);
+    if (result.error || !result.report) throw new Error(`the Chrome bench page failed: ${result.error ?? 'no report'}`);
+    return result.report;
+  } finally {
+    await browser.close();
+    await server.close();
   }
-  return { first, median: median(ms) };
 }
 
 runCli(async () => {
   const { values } = parseArgs({
     options: {
+      host: { type: 'string', default: 'node' },
       quick: { type: 'boolean' },
       runs: { type: 'string' },
       size: { type: 'string', default: '224' },
       layers: { type: 'string' },
+      batch: { type: 'string' },
       weights: { type: 'string' },
       'no-peer': { type: 'boolean' },
       'all-versions': { type: 'boolean' },
+      tune: { type: 'string', default: 'auto' },
       out: { type: 'string', default: 'bench-results' },
-      host: { type: 'string', default: 'node' },
     },
   });
-  if (values.host !== 'node') throw new Error(`--host ${values.host}: only 'node' is implemented so far (the Chrome bench page is not written yet)`);
+  const host = values.host!;
+  if (!['node', 'chrome', 'both'].includes(host)) throw new Error(`--host ${host}: choose node, chrome or both`);
   const quick = values.quick ?? false;
   const runs = Number(values.runs ?? (quick ? 3 : 10));
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs ${values.runs}: must be a positive integer`);
   const size = Number(values.size);
   if (!Number.isInteger(size) || size < 32 || size % 32 !== 0) throw new Error(`--size ${values.size}: must be a multiple of 32, at least 32`);
+  // Batch 8 costs eight forwards per run (minutes for the peer on a software adapter): not in --quick.
+  const batches = (values.batch ?? (quick ? '1' : '1,8')).split(',').map(Number);
+  if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new Error(`--batch ${values.batch}: comma-separated batch sizes between 1 and 64`);
+  if (values.weights && host !== 'node') throw new Error('--weights: only the node host reads a weights directory (the Chrome host generates synthetic weights in the page)');
   const model: ModelSpec = size === 224 ? VGG16 : { ...VGG16, name: `vgg16@${size}`, inputShape: [size, size, 3] };
-  const layers = values.layers?.split(',') ?? (quick ? QUICK_LAYERS : undefined);
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-
-  const { adapter, software } = await requestNodeAdapter();
-  const device = await requestEngineDevice(adapter, model);
-  const info = adapter.info;
-  const deviceInfo = {
-    vendor: info.vendor,
-    architecture: info.architecture,
-    device: info.device,
-    description: info.description,
-    software,
-    features: [...device.features].sort(),
-    limits: { maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize, maxBufferSize: device.limits.maxBufferSize, maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize },
-  };
-  log(`device: ${info.vendor} ${info.architecture} ${info.description}${software ? ' (software)' : ''}; ${runs} runs per measurement`);
-
-  const peaks: Peaks = await measurePeaks(device);
-  log(`peaks (${peaks.timing}): ${peaks.gflops.toFixed(2)} GFLOP/s multiply–add, ${peaks.gbps.toFixed(2)} GB/s copy`);
-
-  const cases = benchCases(model, { layers, allVersions: values['all-versions'] ?? !quick });
-  const kernels: KernelRow[] = await benchKernels(device, cases, runs, peaks, (r) => log(formatKernelRow(r)));
-
-  // End to end, ours.
-  const image = syntheticPhoto(320, 240);
-  const t0 = performance.now();
-  let weights: GpuWeights | Map<string, Float32Array>;
-  let cpuWeights: Map<string, Float32Array> | undefined;
-  if (values.weights) {
-    weights = (await loadWeightsFromDir(device, values.weights)).weights;
-  } else {
-    cpuWeights = heNormalWeights(model, { seed: 1, classifierGain: 0.01 });
-    weights = cpuWeights;
-  }
-  const cam = await GradCam.create(device, model, weights);
-  const firstRun = await cam.run(image);
-  const coldStartMs = performance.now() - t0;
-  const forward = await timeRuns(runs, () => cam.network.forward(image));
-  let lastCam = firstRun;
-  const gradcam = await timeRuns(runs, async () => (lastCam = await cam.run(image)));
-  log(`ours: forward ${forward.median.toFixed(1)} ms, Grad-CAM ${gradcam.median.toFixed(1)} ms (stages: ${Object.entries(lastCam.timingsMs).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}), cold start ${coldStartMs.toFixed(0)} ms`);
-  const endToEnd: { forward: Latency; gradcam: Latency } = { forward: { oursMs: forward.median }, gradcam: { oursMs: gradcam.median } };
-  let heatmapAgreement: { maxAbsDiff: number; agree: boolean } | undefined;
-  const peer: Record<string, unknown> = {};
-
-  if (!values['no-peer']) {
-    if (!cpuWeights) throw new Error('the peer needs the weights in memory: run without --weights (synthetic weights) or with --no-peer');
-    const input = (await cam.network.forward(image, { read: ['input'] })).tensors.get('input')!;
-    for (const backend of ['webgpu', 'wasm'] as const) {
-      await usePeerBackend(backend);
-      const vgg = new TfjsVgg(model, cpuWeights);
-      const peerRuns = backend === 'webgpu' && quick ? 1 : runs;
-      const f = await timeRuns(peerRuns, () => vgg.forward(input));
-      let heat: Float32Array | undefined;
-      const g = await timeRuns(peerRuns, async () => (heat = (await vgg.gradcam(input, cam.defaultLayer, lastCam.classIndex)).heatmap));
-      vgg.dispose();
-      log(`TF.js ${backend}: forward ${f.median.toFixed(1)} ms (first ${f.first.toFixed(0)}), Grad-CAM ${g.median.toFixed(1)} ms (first ${g.first.toFixed(0)})`);
-      peer[backend] = { forwardMs: f.median, gradcamMs: g.median, firstForwardMs: f.first, firstGradcamMs: g.first, runs: peerRuns };
-      if (backend === 'webgpu') {
-        endToEnd.forward = { ...endToEnd.forward, peerMs: f.median, ratio: f.median / forward.median };
-        endToEnd.gradcam = { ...endToEnd.gradcam, peerMs: g.median, ratio: g.median / gradcam.median };
-        let d = 0;
-        for (let i = 0; i < heat!.length; i++) d = Math.max(d, Math.abs(heat![i] - lastCam.heatmap.data[i]));
-        heatmapAgreement = { maxAbsDiff: d, agree: d <= 1e-3 };
-      } else {
-        endToEnd.forward.wasmMs = f.median;
-        endToEnd.gradcam.wasmMs = g.median;
-      }
-    }
-  }
-  const memoryBytes = cam.memoryBytes;
-  cam.dispose();
-
-  const date = new Date().toISOString();
-  const report = {
-    date,
-    host: 'node',
-    model: model.name,
-    runs,
+  const common = {
     quick,
-    device: deviceInfo,
-    peaks,
-    endToEnd,
-    coldStartMs,
-    coldStartFrom: values.weights ? `weights directory ${values.weights}` : 'weights in memory (synthetic)',
-    gpuMemoryBytes: memoryBytes,
-    heatmapAgreement,
-    peer,
-    stageTimingsMs: lastCam.timingsMs,
-    kernels,
+    runs,
+    layers: values.layers?.split(',') ?? (quick ? QUICK_LAYERS : undefined),
+    allVersions: values['all-versions'] ?? !quick,
+    peer: !values['no-peer'],
+    batches,
+    tune: parseTuneMode(values.tune),
   };
-  mkdirSync(values.out!, { recursive: true });
-  const json = JSON.stringify(report, null, 1);
-  writeFileSync(join(values.out!, `${date.replace(/[:.]/g, '-')}-node.json`), json);
-  writeFileSync(join(values.out!, 'latest.json'), json);
-  const ratio = (l: Latency) => (l.ratio === undefined ? '–' : `${l.ratio.toFixed(2)}×`);
-  const md = [
-    `# Benchmark, ${date.slice(0, 10)}, host node, ${info.vendor} ${info.architecture} ${info.description}${software ? ' (software)' : ''}`,
-    '',
-    `Command: \`npm run bench${quick ? ' -- --quick' : ''}\`; ${runs} runs, median; model ${model.name}; peaks ${peaks.gflops.toFixed(2)} GFLOP/s, ${peaks.gbps.toFixed(2)} GB/s (${peaks.timing}).`,
-    '',
-    '| end to end | ours (ms) | TF.js WebGPU (ms) | speed-up | TF.js WASM (ms) |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    `| forward | ${forward.median.toFixed(1)} | ${endToEnd.forward.peerMs?.toFixed(1) ?? '–'} | ${ratio(endToEnd.forward)} | ${endToEnd.forward.wasmMs?.toFixed(1) ?? '–'} |`,
-    `| Grad-CAM | ${gradcam.median.toFixed(1)} | ${endToEnd.gradcam.peerMs?.toFixed(1) ?? '–'} | ${ratio(endToEnd.gradcam)} | ${endToEnd.gradcam.wasmMs?.toFixed(1) ?? '–'} |`,
-    '',
-    `Cold start (${report.coldStartFrom} → first heatmap): ${coldStartMs.toFixed(0)} ms. GPU memory: ${(memoryBytes / 1e6).toFixed(0)} MB.` +
-      (heatmapAgreement ? ` Heatmaps ours vs TF.js WebGPU: max |Δ| ${heatmapAgreement.maxAbsDiff.toExponential(2)}.` : ''),
-    '',
-    '| layer | kernel | shape | median ms | GFLOP/s | GB/s | % of peak |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: |',
-    ...kernels.map((k) => `| ${k.layer} ${k.direction === 'forward' ? 'fwd' : 'bwd'} | ${k.name}.${k.version} | ${k.shape} | ${k.medianMs.toFixed(2)} | ${k.gflops.toFixed(2)} | ${k.gbps.toFixed(2)} | ${k.pctOfPeak.toFixed(0)}% ${k.bound === 'compute' ? 'compute' : 'bw'} |`),
-  ].join('\n');
-  writeFileSync(join(values.out!, 'latest.md'), `${md}\n`);
-  console.log(md);
-  device.destroy();
+  const reports: BenchReport[] = [];
+  if (host === 'node' || host === 'both') reports.push(await benchNode({ ...common, model }, values.weights));
+  if (host === 'chrome' || host === 'both') reports.push(await benchChrome({ ...common, size }));
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, '');
+  const { markdown, files } = await writeBenchResults(values.out!, reports, command);
+  console.log(markdown);
+  log(`wrote ${files.filter((f) => !/\d{4}-\d\d-\d\dT/.test(f)).join(', ')}`);
 });

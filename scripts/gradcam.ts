@@ -1,6 +1,6 @@
 // gradcam <image.(png|jpg)> [--weights <dir>] [--class <0-999>] [--layer <conv layer name>]
 //         [--score prob|logit] [--top <k>] [--alpha <0..1>] [--out <overlay.png|.jpg>]
-//         [--heatmap <file.npy>] [--json]
+//         [--heatmap <file.npy>] [--json] [--tune auto|force|off] [--verbose]
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,12 +9,13 @@ import { formatPredictions } from '../src/engine/imagenet.js';
 import { requestNodeDevice } from '../src/engine/node.js';
 import { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir } from '../src/engine/weights/node.js';
 import { runCli } from './lib/cli.js';
+import { cliTuning, parseTuneMode, TUNE_USAGE } from './lib/tuning.js';
 import { encodeImage, readImage, writeFilesAtomically } from './lib/imageFiles.js';
 import { encodeNpy } from './lib/npy.js';
 
 const USAGE = `usage: gradcam <image.(png|jpg)> [--weights <dir>] [--class <0-999>] [--layer <conv layer name>]
                [--score prob|logit] [--top <k>] [--alpha <0..1>] [--out <overlay.png|.jpg>]
-               [--heatmap <file.npy>] [--json]`;
+               [--heatmap <file.npy>] [--json] ${TUNE_USAGE}`;
 
 function integer(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -43,6 +44,8 @@ runCli(async () => {
       out: { type: 'string' },
       heatmap: { type: 'string' },
       json: { type: 'boolean' },
+      tune: { type: 'string', default: 'auto' },
+      verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -60,6 +63,7 @@ runCli(async () => {
   const classIndex = integer('class', values.class);
   checkOutput('out', values.out, /\.(png|jpe?g)$/i, 'the overlay is written as .png or .jpg');
   checkOutput('heatmap', values.heatmap, /\.npy$/i, 'the heatmap is written as a NumPy .npy file');
+  const tuneMode = parseTuneMode(values.tune);
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
   const image = await readImage(positionals[0]);
@@ -67,10 +71,16 @@ runCli(async () => {
   try {
     const loaded = await loadWeightsFromDir(device, values.weights!);
     log(`loaded ${loaded.weights.model.name} weights from ${values.weights} (${(loaded.bytes / 1e6).toFixed(0)} MB in ${loaded.seconds.toFixed(1)} s)`);
-    const cam = await GradCam.create(device, loaded.weights.model, loaded.weights);
+    const tuning = await cliTuning(device, loaded.weights.model, tuneMode, values.verbose ?? false, log);
+    const cam = await GradCam.create(device, loaded.weights.model, loaded.weights, { choices: tuning.choices });
     try {
       const r = await cam.run(image, { classIndex, layer: values.layer, score, alpha, top });
       for (const w of r.warnings) log(`warning: ${w}`);
+      if (values.verbose) {
+        log(`kernels: ${cam.network.plan.ops.map((op, i) => `${op.layer} ${cam.network.versions[i]}`).join(', ')}`);
+        log(`backward kernels: ${[...cam.backwardVersions].map(([layer, v]) => `${layer} ${v}`).join(', ')}`);
+        log(`GPU time per stage: ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')}`);
+      }
       const files: { path: string; bytes: Uint8Array }[] = [];
       if (values.out) files.push({ path: values.out, bytes: await encodeImage(values.out, r.overlay!) });
       if (values.heatmap) files.push({ path: values.heatmap, bytes: encodeNpy(r.heatmap.data, [r.heatmap.height, r.heatmap.width]) });

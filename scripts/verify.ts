@@ -1,5 +1,5 @@
 // npm run verify -- [image] [--weights <dir>] [--reference builtin|<dir>] [--layer <conv>] [--class <n>]
-//                   [--score prob|logit] [--save-reference <dir>] [--json]
+//                   [--score prob|logit] [--save-reference <dir>] [--json] [--tune auto|force|off] [--verbose]
 // Runs the network and Grad-CAM on an image and compares every layer's output, the gradient at the
 // target layer, the heatmap and the probabilities with reference outputs:
 //   builtin: TensorFlow.js' CPU backend (an independent implementation) on the same weights and input;
@@ -13,6 +13,7 @@ import { GradCam } from '../src/engine/gradcam.js';
 import { requestNodeDevice } from '../src/engine/node.js';
 import { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir } from '../src/engine/weights/node.js';
 import { gradcamChannelWeightsRef, gradcamHeatmapRef } from '../src/kernels/gradcam.ref.js';
+import { cliTuning, parseTuneMode } from './lib/tuning.js';
 import { runCli } from './lib/cli.js';
 import { readImage } from './lib/imageFiles.js';
 import { decodeNpy, encodeNpy } from './lib/npy.js';
@@ -67,6 +68,8 @@ runCli(async () => {
       score: { type: 'string', default: 'prob' },
       'save-reference': { type: 'string' },
       json: { type: 'boolean' },
+      tune: { type: 'string', default: 'auto' },
+      verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -79,6 +82,7 @@ runCli(async () => {
   const classIndex = values.class === undefined ? undefined : Number(values.class);
   const layer = values.layer!;
   const image = positionals[0] ? await readImage(positionals[0]) : syntheticPhoto(320, 240);
+  const tuneMode = parseTuneMode(values.tune);
   const refDir = values.reference === 'builtin' ? undefined : values.reference!;
   if (refDir && !existsSync(refDir)) throw new Error(`--reference ${refDir}: no such directory (pass 'builtin' or a directory of .npy files)`);
 
@@ -88,7 +92,9 @@ runCli(async () => {
     const model = weights.model;
     // Keep a CPU copy of the weights for the built-in reference before the GPU takes them.
     const cpuWeights = refDir ? undefined : await readWeightsToCpu(device, weights);
-    const cam = await GradCam.create(device, model, weights);
+    // The kernels users run (this GPU's tuned choice) are the ones verified.
+    const tuning = await cliTuning(device, model, tuneMode, values.verbose ?? false, (line) => process.stderr.write(`${line}\n`));
+    const cam = await GradCam.create(device, model, weights, { choices: tuning.choices });
     try {
       const names = model.layers.map((l) => l.name);
       const ours = await cam.run(image, { layer, score, classIndex, readGradient: true, read: ['input', ...names, 'predictions/logits'] });

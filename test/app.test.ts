@@ -71,6 +71,10 @@ describe('demo page (npm start) in headless Chromium', () => {
     await page.goto(url);
     await page.waitForFunction(() => !(document.getElementById('sample') as HTMLButtonElement).disabled, { timeout: 120_000 });
     expect(await page.$eval('#weights-note', (e) => e.textContent)).toMatch(/Random weights: weights\/vgg16 holds synthetic weights \(seed 5\)/);
+    // First visit: the kernels were tuned on this adapter and the choice is shown.
+    expect(await page.$eval('#kernels-source', (e) => e.textContent)).toMatch(/^kernel choices tuned now in [\d.]+ s, saved to localStorage/);
+    const choices = await page.$$eval('#kernel-choices tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.key));
+    expect(choices).toEqual(expect.arrayContaining(['conv3x3BiasRelu|14×14×512→512', 'denseBiasAct|25088→4096', 'denseBackwardInput|25088→4096']));
     const input = await page.$('#file');
     await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(imageFile);
     await waitForStatus(page, '^Grad-CAM of');
@@ -123,6 +127,12 @@ describe('demo page (npm start) in headless Chromium', () => {
 
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'demo-page.png'), fullPage: true });
+
+    // Next visit: the same choices, from localStorage, without tuning again.
+    await page.reload();
+    await page.waitForFunction(() => !(document.getElementById('sample') as HTMLButtonElement).disabled, { timeout: 120_000 });
+    expect(await page.$eval('#kernels-source', (e) => e.textContent)).toMatch(/^kernel choices from localStorage \(tuned /);
+    expect(await page.$$eval('#kernel-choices tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.key))).toEqual(choices);
     expect(errors).toEqual([]);
   }, 600_000);
 
@@ -131,8 +141,10 @@ describe('demo page (npm start) in headless Chromium', () => {
     try {
       const page = await camBrowser.newPage();
       const errors = collectErrors(page);
-      await page.goto(url);
+      // A fresh browser profile would tune again; ?tune=off runs the default versions instead.
+      await page.goto(`${url}?tune=off`);
       await page.waitForFunction(() => !(document.getElementById('webcam') as HTMLButtonElement).disabled, { timeout: 120_000 });
+      expect(await page.$eval('#kernels-source', (e) => e.textContent)).toMatch(/kernel tuning off/);
       await page.click('#webcam');
       await waitForStatus(page, '^Grad-CAM of');
       const original = await canvasPixels(page, 'original');

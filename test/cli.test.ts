@@ -13,9 +13,11 @@ import { syntheticPhoto } from './support/images.js';
 const dir = mkdtempSync(join(tmpdir(), 'gradcam-cli-'));
 const weights = join(dir, 'vgg16');
 const image = join(dir, 'photo.png');
+// The tuning cache of this test run (not the user's ~/.cache).
+const cacheDir = join(dir, 'cache');
 
 function run(cmd: string[], args: string[]) {
-  return promisify(execFile)(process.execPath, [...cmd, ...args], { maxBuffer: 1 << 24 }).then(
+  return promisify(execFile)(process.execPath, [...cmd, ...args], { maxBuffer: 1 << 24, env: { ...process.env, GRADCAM_CACHE_DIR: cacheDir } }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
@@ -58,6 +60,24 @@ describe('gradcam CLI', () => {
     expect([overlay.width, overlay.height]).toEqual([123, 77]);
   }, 180_000);
 
+  it('tunes kernels once per GPU (the first run above), then reads the cache; --verbose prints the choices and kernels', async () => {
+    const cache = JSON.parse(readFileSync(join(cacheDir, 'tuning.json'), 'utf8'));
+    const tables = Object.values(cache.tables) as { model: string; choices: Record<string, string> }[];
+    expect(tables).toHaveLength(1);
+    expect(tables[0].model).toBe('vgg16');
+    // Every conv shape with several candidates and every dense layer, both directions of the dense ones.
+    expect(Object.keys(tables[0].choices)).toEqual(expect.arrayContaining(['conv3x3BiasRelu|14×14×512→512', 'denseBiasAct|25088→4096', 'denseBackwardInput|4096→1000']));
+    const r = await gradcam(image, '--weights', weights, '--verbose');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/tuning kernels/);
+    expect(r.stderr).toContain(`kernel choices from ${join(cacheDir, 'tuning.json')}`);
+    for (const [key, version] of Object.entries(tables[0].choices)) expect(r.stderr).toContain(`${key} → ${version}`);
+    const kernels = /^kernels: (.*)$/m.exec(r.stderr)?.[1] ?? '';
+    expect(kernels).toContain(`block5_conv3 ${tables[0].choices['conv3x3BiasRelu|14×14×512→512']}`);
+    expect(kernels).toContain(`fc1 ${tables[0].choices['denseBiasAct|25088→4096']}`);
+    expect(r.stderr).toMatch(new RegExp(`^backward kernels: .*fc1 denseBackwardInput\\.${tables[0].choices['denseBackwardInput|25088→4096']}`, 'm'));
+  }, 180_000);
+
   const failsCleanly = async (args: string[], pattern: RegExp) => {
     const out = join(dir, 'never.png');
     const npy = join(dir, 'never.npy');
@@ -70,6 +90,7 @@ describe('gradcam CLI', () => {
     expect(existsSync(out) || existsSync(npy)).toBe(false);
   };
 
+  it('unknown --tune mode', () => failsCleanly([image, '--weights', weights, '--tune', 'fast'], /--tune fast: choose auto/));
   it('unknown layer', () => failsCleanly([image, '--weights', weights, '--layer', 'block6_conv1'], /layer 'block6_conv1' is not a conv layer of vgg16; choose one of block1_conv1/), 120_000);
   it('class out of range', () => failsCleanly([image, '--weights', weights, '--class', '1000'], /class 1000: must be an integer in 0\.\.999/), 120_000);
   it('missing weights directory', () => failsCleanly([image, '--weights', join(dir, 'nope')], /weights directory '.*nope' not found .* run 'npm run weights'/));

@@ -2,6 +2,7 @@
 // whose right answer is known without any framework, the OpenCV-faithful overlay, and bad input.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GradCam } from '../src/engine/gradcam.js';
+import { Network } from '../src/engine/network.js';
 import type { ModelSpec } from '../src/engine/model.js';
 import { heNormalWeights } from '../src/engine/synthetic.js';
 import { gradcamHeatmapRef, gradcamChannelWeightsRef } from '../src/kernels/gradcam.ref.js';
@@ -179,6 +180,34 @@ describe('overlay: the recipe’s OpenCV steps', () => {
       }
     } finally {
       cam.dispose();
+    }
+  });
+});
+
+describe('batched forward (the benchmark’s batch 8)', () => {
+  it('a batch of 3 gives each image exactly what a batch of 1 gives it', async () => {
+    const weights = heNormalWeights(SMALL, { seed: 4, classifierGain: 0.05 });
+    const single = await Network.create(device, SMALL, weights);
+    const batched = await Network.create(device, SMALL, weights, { batch: 3 });
+    try {
+      const inputs = [1, 2, 3].map((seed) => syntheticPhoto(40, 30, seed));
+      const staged = await Promise.all(inputs.map(async (im) => (await single.forward(im, { read: ['input', 'block2_conv2'] })).tensors));
+      const all = new Float32Array(3 * staged[0].get('input')!.length);
+      staged.forEach((t, i) => all.set(t.get('input')!, i * t.get('input')!.length));
+      const r = await batched.forward(all, { read: ['block2_conv2'] });
+      const perImage = (a: Float32Array, i: number, n: number) => [...a.subarray(i * n, (i + 1) * n)];
+      for (let i = 0; i < 3; i++) {
+        const one = await single.forward(Float32Array.from(staged[i].get('input')!));
+        expect(perImage(r.probabilities, i, 1000), `image ${i} probabilities`).toEqual([...one.probabilities]);
+        const conv = staged[i].get('block2_conv2')!;
+        expect(perImage(r.tensors.get('block2_conv2')!, i, conv.length), `image ${i} block2_conv2`).toEqual([...conv]);
+      }
+      await expect(batched.forward(inputs[0])).rejects.toThrow(/a batch-3 network takes 3 preprocessed images as one Float32Array/);
+      await expect(batched.forward(new Float32Array(10))).rejects.toThrow(/got 10 floats, smallvgg takes 3×32×32×3 = 9216 \(NHWC, batch 3\)/);
+      await expect(GradCam.create(device, SMALL, weights, { batch: 2 })).rejects.toThrow(/one image at a time/);
+    } finally {
+      single.dispose();
+      batched.dispose();
     }
   });
 });

@@ -10,7 +10,8 @@ import { assignBuffers, forwardLifetimes, planForward, type Lifetime } from '../
 import { heNormalWeights } from '../src/engine/synthetic.js';
 import { conv3x3BiasReluVersions, packConv3x3Params, TILED_PIXELS } from '../src/kernels/conv3x3BiasRelu.js';
 import { denseBiasActVersions } from '../src/kernels/denseBiasAct.js';
-import { checkedWorkgroups, packU32Params, pickVersion, wgslConstU32 } from '../src/kernels/kernel.js';
+import { checkedWorkgroups, packU32Params, wgslConstU32 } from '../src/kernels/kernel.js';
+import { choiceKey, chooseCandidate, opKernel } from '../src/engine/opKernels.js';
 import { maxPool2x2Versions } from '../src/kernels/maxPool2x2.js';
 import { packResizeTable, resizeAxisTable } from '../src/kernels/preprocessImage.js';
 import { pilNearestResizeRgb } from './support/pil.js';
@@ -89,7 +90,13 @@ describe('dispatch math and parameter blocks', () => {
     const naive = conv3x3BiasReluVersions.find((v) => v.name === 'naive')!;
     expect(naive.workgroups({ n: 1, h: 3, w: 5, cIn: 7, cOut: 65, relu: true })).toEqual([2, 5, 3]);
     expect(maxPool2x2Versions[0].workgroups({ n: 1, h: 7, w: 5, c: 3 })).toEqual([1, 2, 3]);
-    expect(denseBiasActVersions[0].workgroups({ n: 3, k: 10, m: 4097, relu: false })).toEqual([65, 3, 1]);
+    expect(denseBiasActVersions.find((v) => v.name === 'naive')!.workgroups({ n: 3, k: 10, m: 4097, relu: false })).toEqual([65, 3, 1]);
+    // 8 pixels × 8 channels per invocation, 8 × 8 invocations per workgroup.
+    const blocked = conv3x3BiasReluVersions.find((v) => v.name === 'blocked')!;
+    expect(blocked.workgroups({ n: 1, h: 224, w: 224, cIn: 64, cOut: 64, relu: true })).toEqual([1, 4, 224]);
+    expect(blocked.workgroups({ n: 8, h: 14, w: 14, cIn: 512, cOut: 512, relu: true })).toEqual([8, 1, 112]);
+    // 4 output units per invocation; split-K: 64 of them × 4 k-slices per workgroup.
+    for (const name of ['vec4', 'splitK']) expect(denseBiasActVersions.find((v) => v.name === name)!.workgroups({ n: 3, k: 25088, m: 4096, relu: true }), name).toEqual([16, 1, 3]);
   });
 
   it('names the kernel and axis when a dispatch is too large', () => {
@@ -107,12 +114,33 @@ describe('dispatch math and parameter blocks', () => {
     expect(() => wgslConstU32('override TILE: u32 = 16u;', 'TILE')).toThrow(/no 'const TILE/);
   });
 
-  it('picks the fastest version that supports a shape, or the one asked for', () => {
-    const s = { n: 1, h: 3, w: 3, cIn: 1, cOut: 6, relu: true };
-    expect(pickVersion('conv', conv3x3BiasReluVersions, s).name).toBe('naive');
-    expect(pickVersion('conv', conv3x3BiasReluVersions, { ...s, cOut: 8 }).name).toBe('unrolled');
-    expect(() => pickVersion('conv', conv3x3BiasReluVersions, s, 'tiled')).toThrow(/does not support/);
-    expect(() => pickVersion('conv', conv3x3BiasReluVersions, s, 'fast')).toThrow(/no version named 'fast'/);
+  it('runs the tuned version, else the first that supports the shape; a forced one must exist and fit', () => {
+    const ops = planForward(VGG16).ops;
+    const conv1 = opKernel(ops.find((o) => o.layer === 'block1_conv1')!, 'forward')!;
+    const conv5 = opKernel(ops.find((o) => o.layer === 'block5_conv3')!, 'forward')!;
+    // Cin = 3: no vec4 input loads, so 'blocked' is not a candidate there.
+    expect(conv1.candidates.map((c) => c.version)).toEqual(['unrolled', 'tiled', 'naive']);
+    expect(conv5.candidates.map((c) => c.version)).toEqual(['blocked', 'unrolled', 'tiled', 'naive']);
+    expect(chooseCandidate(conv5).version).toBe('blocked');
+    expect(chooseCandidate(conv5, undefined, { [choiceKey('conv3x3BiasRelu', '14×14×512→512')]: 'tiled' }).version).toBe('tiled');
+    // A stale table naming a version that no longer exists falls back to the default.
+    expect(chooseCandidate(conv5, undefined, { [choiceKey('conv3x3BiasRelu', '14×14×512→512')]: 'gone' }).version).toBe('blocked');
+    expect(chooseCandidate(conv5, 'naive', { [choiceKey('conv3x3BiasRelu', '14×14×512→512')]: 'tiled' }).version).toBe('naive');
+    expect(() => chooseCandidate(conv1, 'blocked')).toThrow(/conv3x3BiasRelu: no version named 'blocked' supports block1_conv1 \(224×224×3→64\); have: unrolled, tiled, naive/);
+    expect(opKernel(ops.at(-1)!, 'backward')).toBeUndefined();
+    const fc1 = opKernel(ops.find((o) => o.layer === 'fc1')!, 'backward', { reduce: true })!;
+    // Tuning shapes are reduced but keep the full shape's key.
+    expect(fc1).toMatchObject({ kernel: 'denseBackwardInput', shape: '25088→4096', buffers: { dy: 4096, y: 4096, weights: 2048 * 4096, dx: 2048 } });
+  });
+
+  it('a batch multiplies every pass and buffer, never the per-image shapes', () => {
+    const one = planForward(VGG16);
+    const eight = planForward(VGG16, 8);
+    expect(eight.ops.map((o) => o.shape.n)).toEqual(one.ops.map(() => 8));
+    expect([...eight.tensors.values()].map((t) => t.shape)).toEqual([...one.tensors.values()].map((t) => t.shape));
+    expect(assignBuffers(forwardLifetimes(eight)).slotBytes).toEqual(assignBuffers(forwardLifetimes(one)).slotBytes.map((b) => 8 * b));
+    expect(opKernel(eight.ops[0], 'forward')!.shape).toBe('8×224×224×3→64');
+    expect(() => planForward(VGG16, 0)).toThrow(/batch 0: must be a positive integer/);
   });
 });
 

@@ -14,7 +14,7 @@ const weights = join(dir, 'vgg16');
 const refDir = join(dir, 'reference');
 
 const run = (script: string, args: string[]) =>
-  promisify(execFile)(process.execPath, ['--import', 'tsx', '--import', './scripts/lib/registerRaw.js', script, ...args], { maxBuffer: 1 << 24 }).then(
+  promisify(execFile)(process.execPath, ['--import', 'tsx', '--import', './scripts/lib/registerRaw.js', script, ...args], { maxBuffer: 1 << 24, env: { ...process.env, GRADCAM_CACHE_DIR: join(dir, 'cache') } }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );

@@ -8,6 +8,8 @@ import { VGG16 } from '../engine/model.js';
 import type { ImageInput } from '../engine/network.js';
 import { heNormalWeights } from '../engine/synthetic.js';
 import { loadWeightsFromUrl } from '../engine/weights/browser.js';
+import { describeTuning, loadOrTune, type Tuning, type TuningMode } from '../engine/tuning.js';
+import { localStorageTuningStore } from '../engine/tuningStore.browser.js';
 import type { GpuWeights } from '../engine/weights/gpuWeights.js';
 import { jetColormap } from '../kernels/gradcam.js';
 
@@ -79,6 +81,18 @@ function drawHeatmap(r: GradCamResult) {
   $('heatmap-caption').textContent = `heatmap ${height}×${width} (${r.layer})`;
 }
 
+function showTuning(tuning: Tuning, where: string) {
+  const [head] = describeTuning(tuning, where);
+  $('kernels-source').textContent = head;
+  const table = $<HTMLTableElement>('kernel-choices');
+  for (const [key, version] of Object.entries(tuning.choices)) {
+    const [kernel, shape] = key.split('|');
+    const row = table.insertRow();
+    row.dataset.key = key;
+    for (const text of [kernel, shape, version, ...Object.entries(tuning.table?.timings[key] ?? {}).map(([v, ms]) => `${v} ${ms.toFixed(2)} ms`)]) row.insertCell().textContent = text;
+  }
+}
+
 async function main() {
   let device: GPUDevice;
   try {
@@ -113,7 +127,13 @@ async function main() {
   } finally {
     progress.hidden = true;
   }
-  const cam = await GradCam.create(device, VGG16, weights);
+  // ?tune=force re-measures, ?tune=off runs each kernel's default version.
+  const tuneParam = new URLSearchParams(location.search).get('tune');
+  const tuneMode: TuningMode = tuneParam === 'force' || tuneParam === 'off' ? tuneParam : 'auto';
+  const store = localStorageTuningStore();
+  const tuning = await loadOrTune(device, VGG16, store, tuneMode, { onProgress: (line) => say(`Choosing the fastest kernels for this GPU (once): ${line}`) });
+  showTuning(tuning, store.where);
+  const cam = await GradCam.create(device, VGG16, weights, { choices: tuning.choices });
   for (const l of cam.convLayers) controls.layer.add(new Option(l, l, l === cam.defaultLayer, l === cam.defaultLayer));
   const classes = $('classes');
   for (let i = 0; i < 1000; i++) classes.append(new Option(`${labelOf(i)} (${i})`));

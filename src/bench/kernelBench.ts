@@ -2,20 +2,14 @@
 // shape (forward and backward), timed with GPU timestamp queries when the device has them (wall clock
 // around submit → onSubmittedWorkDone otherwise, and labelled so), against peaks measured on the same
 // device by the copy and multiply–add probes.
-import { conv3x3BackwardInputVersions } from '../kernels/conv3x3BackwardInput.js';
-import { conv3x3BiasReluVersions } from '../kernels/conv3x3BiasRelu.js';
-import { denseBackwardInputVersions } from '../kernels/denseBackwardInput.js';
-import { denseBiasActVersions } from '../kernels/denseBiasAct.js';
-import { destroyDispatch, encodeDispatch, type Dispatch, type KernelVersion } from '../kernels/kernel.js';
-import { maxPool2x2Versions } from '../kernels/maxPool2x2.js';
-import { maxPool2x2BackwardVersions } from '../kernels/maxPool2x2Backward.js';
+import { destroyDispatch } from '../kernels/kernel.js';
 import { peakCopyVersions, peakFmaFlops, peakFmaVersions } from '../kernels/peak.js';
-import { softmaxVersions } from '../kernels/softmax.js';
-import { PassTimer } from '../engine/gpuTimer.js';
+import { timeDispatch, type TimingSource } from '../engine/gpuTimer.js';
 import type { ModelSpec } from '../engine/model.js';
+import { chooseCandidate, opKernel, type Choices, type Direction, type OpKernel } from '../engine/opKernels.js';
 import { planForward } from '../engine/plan.js';
 
-export type TimingSource = 'gpu-timestamp' | 'wall-clock';
+export { timeDispatch, type TimingSource };
 
 export interface Peaks {
   gflops: number;
@@ -40,47 +34,13 @@ export interface KernelRow {
   timing: TimingSource;
 }
 
-interface BenchCase {
-  name: string;
-  layer: string;
+/** One version of one op's kernel. */
+export interface BenchCase {
+  op: OpKernel;
   version: string;
-  shape: string;
-  direction: 'forward' | 'backward';
-  flops: number;
-  bound: 'compute' | 'memory';
-  /** Buffer sizes in floats, in binding order of the version's `prepare` buffers object. */
-  buffers: Record<string, number>;
-  prepare(device: GPUDevice, buffers: Record<string, GPUBuffer>): Promise<Dispatch>;
 }
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];
-
-/** Times one dispatch `runs` times after `warmup` runs; each run is its own submit. */
-export async function timeDispatch(device: GPUDevice, dispatch: Dispatch, runs: number, warmup = 1): Promise<{ ms: number[]; timing: TimingSource }> {
-  const ms: number[] = [];
-  let timing: TimingSource = 'gpu-timestamp';
-  for (let i = 0; i < warmup + runs; i++) {
-    const timer = PassTimer.create(device, 1);
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass(timer?.pass(dispatch.label, 'kernel') ?? { label: dispatch.label });
-    encodeDispatch(pass, dispatch);
-    pass.end();
-    timer?.resolve(encoder);
-    const t0 = performance.now();
-    device.queue.submit([encoder.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    const wall = performance.now() - t0;
-    let t = wall;
-    if (timer) {
-      t = (await timer.read()).passes[0]?.ms ?? wall;
-      timer.destroy();
-    } else {
-      timing = 'wall-clock';
-    }
-    if (i >= warmup) ms.push(t);
-  }
-  return { ms, timing };
-}
 
 export async function measurePeaks(device: GPUDevice, runs = 3): Promise<Peaks> {
   const count = 4 << 20; // 4 Mi vec4 = 64 MiB each way
@@ -103,65 +63,22 @@ export async function measurePeaks(device: GPUDevice, runs = 3): Promise<Peaks> 
   };
 }
 
-function versionsCases<S, B>(
-  name: string,
-  versions: readonly KernelVersion<S, B>[],
-  shape: S,
-  common: Omit<BenchCase, 'name' | 'version' | 'prepare'>,
-  allVersions: boolean,
-): BenchCase[] {
-  const usable = versions.filter((v) => v.supports(shape));
-  return (allVersions ? usable : usable.slice(0, 1)).map((v) => ({
-    ...common,
-    name,
-    version: v.name,
-    prepare: (device, buffers) => v.prepare(device, shape, buffers as unknown as B, `${common.layer} ${name}.${v.name}`),
-  }));
-}
-
 /** One case per kernel version and distinct shape of the model, forward and backward. */
-export function benchCases(model: ModelSpec, options: { layers?: readonly string[]; allVersions?: boolean } = {}): BenchCase[] {
-  const all = options.allVersions ?? true;
+export function benchCases(model: ModelSpec, options: { layers?: readonly string[]; allVersions?: boolean; choices?: Choices } = {}): BenchCase[] {
   const seen = new Set<string>();
   const cases: BenchCase[] = [];
-  const add = (list: BenchCase[]) => {
-    for (const c of list) {
-      const key = `${c.name}.${c.version}|${c.shape}`;
-      if (!seen.has(key)) {
-        seen.add(key);
-        cases.push(c);
-      }
-    }
-  };
   for (const op of planForward(model).ops) {
     if (options.layers && !options.layers.includes(op.layer)) continue;
-    switch (op.kind) {
-      case 'conv3x3': {
-        const s = op.shape;
-        const shape = `${s.h}×${s.w}×${s.cIn}→${s.cOut}`;
-        const flops = 2 * s.h * s.w * s.cIn * s.cOut * 9;
-        add(versionsCases('conv3x3BiasRelu', conv3x3BiasReluVersions, s, { layer: op.layer, shape, direction: 'forward', flops, bound: 'compute', buffers: { x: s.h * s.w * s.cIn, weights: 9 * s.cIn * s.cOut, bias: s.cOut, y: s.h * s.w * s.cOut } }, all));
-        add(versionsCases('conv3x3BackwardInput', conv3x3BackwardInputVersions, s, { layer: op.layer, shape, direction: 'backward', flops, bound: 'compute', buffers: { dy: s.h * s.w * s.cOut, y: s.h * s.w * s.cOut, weights: 9 * s.cIn * s.cOut, dx: s.h * s.w * s.cIn } }, all));
-        break;
+    for (const direction of ['forward', 'backward'] as Direction[]) {
+      const k = opKernel(op, direction);
+      if (!k) continue;
+      // Without allVersions: the version the engine runs (tuned, else default).
+      for (const c of options.allVersions === false ? [chooseCandidate(k, undefined, options.choices)] : k.candidates) {
+        const key = `${k.kernel}.${c.version}|${k.shape}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        cases.push({ op: k, version: c.version });
       }
-      case 'maxpool2x2': {
-        const s = op.shape;
-        const n = s.h * s.w * s.c;
-        const shape = `${s.h}×${s.w}×${s.c}`;
-        add(versionsCases('maxPool2x2', maxPool2x2Versions, s, { layer: op.layer, shape, direction: 'forward', flops: 0, bound: 'memory', buffers: { x: n, y: n / 4 } }, all));
-        add(versionsCases('maxPool2x2Backward', maxPool2x2BackwardVersions, s, { layer: op.layer, shape, direction: 'backward', flops: 0, bound: 'memory', buffers: { dy: n / 4, x: n, dx: n } }, all));
-        break;
-      }
-      case 'dense': {
-        const s = op.shape;
-        const shape = `${s.k}→${s.m}`;
-        add(versionsCases('denseBiasAct', denseBiasActVersions, s, { layer: op.layer, shape, direction: 'forward', flops: 2 * s.k * s.m, bound: 'memory', buffers: { x: s.k, weights: s.k * s.m, bias: s.m, y: s.m } }, all));
-        add(versionsCases('denseBackwardInput', denseBackwardInputVersions, s, { layer: op.layer, shape, direction: 'backward', flops: 2 * s.k * s.m, bound: 'memory', buffers: { dy: s.m, y: s.m, weights: s.k * s.m, dx: s.k } }, all));
-        break;
-      }
-      case 'softmax':
-        add(versionsCases('softmax', softmaxVersions, op.shape, { layer: op.layer, shape: `${op.shape.c}`, direction: 'forward', flops: 0, bound: 'memory', buffers: { x: op.shape.c, y: op.shape.c } }, all));
-        break;
     }
   }
   return cases;
@@ -169,14 +86,14 @@ export function benchCases(model: ModelSpec, options: { layers?: readonly string
 
 export async function benchKernels(device: GPUDevice, cases: BenchCase[], runs: number, peaks: Peaks, onRow?: (row: KernelRow) => void): Promise<KernelRow[]> {
   const rows: KernelRow[] = [];
-  for (const c of cases) {
+  for (const { op: c, version } of cases) {
     const buffers: Record<string, GPUBuffer> = {};
     let bytes = 0;
     for (const [k, floats] of Object.entries(c.buffers)) {
       buffers[k] = device.createBuffer({ label: k, size: Math.max(16, 4 * floats), usage: GPUBufferUsage.STORAGE });
       bytes += 4 * floats;
     }
-    const dispatch = await c.prepare(device, buffers);
+    const dispatch = await c.candidates.find((v) => v.version === version)!.prepare(device, buffers, `${c.layer} ${c.kernel}.${version}`);
     const { ms, timing } = await timeDispatch(device, dispatch, runs);
     destroyDispatch(dispatch);
     for (const b of Object.values(buffers)) b.destroy();
@@ -185,9 +102,9 @@ export async function benchKernels(device: GPUDevice, cases: BenchCase[], runs: 
     const gflops = c.flops / (medianMs * 1e6);
     const gbps = bytes / (medianMs * 1e6);
     const row: KernelRow = {
-      name: c.name,
+      name: c.kernel,
       layer: c.layer,
-      version: c.version,
+      version,
       shape: c.shape,
       direction: c.direction,
       medianMs,

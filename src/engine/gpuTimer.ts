@@ -2,6 +2,10 @@
 // summed per stage (preprocess, forward, backward, cam, overlay). Every pass writes its own begin and
 // end timestamps, so gaps between passes are not counted and per-pass times are available too.
 
+import { encodeDispatch, type Dispatch } from '../kernels/kernel.js';
+
+export type TimingSource = 'gpu-timestamp' | 'wall-clock';
+
 export interface PassTiming {
   label: string;
   stage: string;
@@ -98,4 +102,31 @@ export class Readback {
     for (const b of this.staging.values()) b.destroy();
     this.staging.clear();
   }
+}
+
+/** Times one dispatch `runs` times after `warmup` runs; each run is its own submit. */
+export async function timeDispatch(device: GPUDevice, dispatch: Dispatch, runs: number, warmup = 1): Promise<{ ms: number[]; timing: TimingSource }> {
+  const ms: number[] = [];
+  let timing: TimingSource = 'gpu-timestamp';
+  for (let i = 0; i < warmup + runs; i++) {
+    const timer = PassTimer.create(device, 1);
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass(timer?.pass(dispatch.label, 'kernel') ?? { label: dispatch.label });
+    encodeDispatch(pass, dispatch);
+    pass.end();
+    timer?.resolve(encoder);
+    const t0 = performance.now();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    const wall = performance.now() - t0;
+    let t = wall;
+    if (timer) {
+      t = (await timer.read()).passes[0]?.ms ?? wall;
+      timer.destroy();
+    } else {
+      timing = 'wall-clock';
+    }
+    if (i >= warmup) ms.push(t);
+  }
+  return { ms, timing };
 }

@@ -4,14 +4,12 @@
 // then the OpenCV overlay (bilinear upsample, uint8, JET, jet·α + image, saturated).
 // One command buffer per call: preprocess, forward, backward down to the target, CAM, overlay; only
 // the results are read back. The backward path is derived from the forward plan, walked in reverse.
-import { conv3x3BackwardInputVersions } from '../kernels/conv3x3BackwardInput.js';
-import { denseBackwardInputVersions } from '../kernels/denseBackwardInput.js';
 import { gradcamChannelWeightsVersions, gradcamHeatmapVersions, overlayJetVersions, packJetLut } from '../kernels/gradcam.js';
-import { destroyDispatch, encodeDispatch, pickVersion, type Dispatch } from '../kernels/kernel.js';
-import { maxPool2x2BackwardVersions } from '../kernels/maxPool2x2Backward.js';
+import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
+import { chooseCandidate, opKernel } from './opKernels.js';
 import { packResizeTable } from '../kernels/preprocessImage.js';
 import { packSoftmaxScoreParams, softmaxScoreBackwardVersions, TOP_CLASS, type ScoreKind } from '../kernels/softmaxScoreBackward.js';
-import { PassTimer, Readback } from './gpuTimer.js';
+import { PassTimer, Readback, type PassTiming } from './gpuTimer.js';
 import { decodePredictions, topK, type Prediction } from './imagenet.js';
 import { elementCount, type ModelSpec } from './model.js';
 import { Network, type ImageInput, type NetworkOptions, type StagedInput } from './network.js';
@@ -61,6 +59,8 @@ export interface GradCamResult {
   warnings: string[];
   /** GPU time per stage from timestamp queries, or wall-clock 'total' only when the device has none. */
   timingsMs: Record<string, number>;
+  /** GPU time of every pass (labelled '<layer> <kind>'), empty when the device has no timestamp queries. */
+  passTimings: PassTiming[];
 }
 
 /** The largest image the overlay accepts: its RGBA buffer and output stay far below binding limits. */
@@ -84,6 +84,8 @@ const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBuff
 export class GradCam {
   private readonly grads = new Map<string, GPUBuffer>();
   private readonly targets = new Map<string, TargetPlan>();
+  /** `kernel.version` run for each layer's backward pass, as prepared so far. */
+  readonly backwardVersions = new Map<string, string>();
   private readonly classStats: GPUBuffer;
   private readonly lut: GPUBuffer;
   private disposed = false;
@@ -91,6 +93,7 @@ export class GradCam {
   private constructor(
     readonly network: Network,
     readonly convLayers: readonly string[],
+    private readonly options: NetworkOptions,
   ) {
     const device = network.device;
     this.classStats = device.createBuffer({ label: 'chosen class', size: 16, usage: STORAGE() });
@@ -101,9 +104,10 @@ export class GradCam {
 
   /** Keeps every activation (the backward pass needs them), so any conv layer can be the target. */
   static async create(device: GPUDevice, model: ModelSpec, weights: WeightMap | GpuWeights, options: NetworkOptions = {}): Promise<GradCam> {
+    if ((options.batch ?? 1) !== 1) throw new Error(`GradCam: one image at a time (batch ${options.batch} asked); use Network for batched forwards`);
     const all = model.layers.map((l) => l.name);
     const network = await Network.create(device, model, weights, { ...options, keep: ['input', ...all] });
-    return new GradCam(network, model.layers.filter((l) => l.kind === 'conv3x3').map((l) => l.name));
+    return new GradCam(network, model.layers.filter((l) => l.kind === 'conv3x3').map((l) => l.name), options);
   }
 
   get model(): ModelSpec {
@@ -160,35 +164,18 @@ export class GradCam {
           break;
         }
         case 'dense':
-          backward.push(
-            await denseBackwardInputVersions[0].prepare(
-              device,
-              { n: 1, k: op.shape.k, m: op.shape.m, relu: op.shape.relu },
-              { dy: this.gradBuffer(op.output), y: network.tensorBuffer(op.output), weights: weight(op.weights), dx: this.gradBuffer(op.input) },
-              label,
-            ),
-          );
-          break;
         case 'maxpool2x2':
-          backward.push(
-            await maxPool2x2BackwardVersions[0].prepare(
-              device,
-              op.shape,
-              { dy: this.gradBuffer(op.output), x: network.tensorBuffer(op.input), dx: this.gradBuffer(op.input) },
-              label,
-            ),
-          );
+        case 'conv3x3': {
+          const k = opKernel(op, 'backward')!;
+          const c = chooseCandidate(k, this.options.versions?.[k.kernel], this.options.choices);
+          this.backwardVersions.set(op.layer, `${k.kernel}.${c.version}`);
+          const dy = this.gradBuffer(op.output);
+          const dx = this.gradBuffer(op.input);
+          const buffers: Record<string, GPUBuffer> =
+            op.kind === 'maxpool2x2' ? { dy, x: network.tensorBuffer(op.input), dx } : { dy, y: network.tensorBuffer(op.output), weights: weight(op.weights), dx };
+          backward.push(await c.prepare(device, buffers, label));
           break;
-        case 'conv3x3':
-          backward.push(
-            await pickVersion('conv3x3BackwardInput', conv3x3BackwardInputVersions, op.shape).prepare(
-              device,
-              op.shape,
-              { dy: this.gradBuffer(op.output), y: network.tensorBuffer(op.output), weights: weight(op.weights), dx: this.gradBuffer(op.input) },
-              label,
-            ),
-          );
-          break;
+        }
       }
     }
     if (!scoreDispatch) throw new Error(`${this.model.name}: the model must end in a softmax layer for Grad-CAM`);
@@ -275,8 +262,8 @@ export class GradCam {
       if (error) throw new Error(`Grad-CAM: WebGPU validation error: ${error.message}`);
       const out = await readback.read();
       const wall = performance.now() - t0;
-      const timings = timer ? (await timer.read()).stages : {};
-      const timingsMs: Record<string, number> = { ...timings, total: wall };
+      const timed = timer ? await timer.read() : undefined;
+      const timingsMs: Record<string, number> = { ...timed?.stages, total: wall };
       const probabilities = new Float32Array(out.get('probabilities')!);
       const chosen = new Uint32Array(out.get('class')!)[0];
       const heatmapMax = new Float32Array(out.get('max')!)[0];
@@ -302,6 +289,7 @@ export class GradCam {
         tensors: new Map((options.read ?? []).map((name) => [name, new Float32Array(out.get(`tensor:${name}`)!)])),
         warnings,
         timingsMs,
+        passTimings: timed?.passes ?? [],
       };
     } finally {
       readback.destroy();

@@ -1,12 +1,9 @@
 // A model spec + weights on a GPUDevice: buffers planned once, one dispatch per pass prepared once,
 // one command buffer per forward, and readbacks of any tensor copied out right after the pass that
 // writes it (so buffer sharing never hides a layer from the caller).
-import { conv3x3BiasReluVersions } from '../kernels/conv3x3BiasRelu.js';
-import { denseBiasActVersions } from '../kernels/denseBiasAct.js';
-import { destroyDispatch, encodeDispatch, pickVersion, type Dispatch, type KernelVersion } from '../kernels/kernel.js';
-import { maxPool2x2Versions } from '../kernels/maxPool2x2.js';
+import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
 import { packResizeTable, preprocessImageVersions, type ResizeMethod } from '../kernels/preprocessImage.js';
-import { softmaxVersions } from '../kernels/softmax.js';
+import { chooseCandidate, opKernel, type Choices } from './opKernels.js';
 import { elementCount, type ModelSpec } from './model.js';
 import { assignBuffers, forwardLifetimes, INPUT_TENSOR, planForward, type ForwardPlan, type Op } from './plan.js';
 import { GpuWeights, uploadWeights, type WeightMap } from './weights/gpuWeights.js';
@@ -24,8 +21,12 @@ export interface ImageInput {
 export type OpKind = Op['kind'];
 
 export interface NetworkOptions {
-  /** Kernel version per op kind (by name, e.g. { conv3x3: 'naive' }); default: fastest that fits. */
-  versions?: Partial<Record<OpKind, string>>;
+  /** A version forced per kernel, forward and backward (e.g. { conv3x3BiasRelu: 'naive' }). */
+  versions?: Readonly<Record<string, string>>;
+  /** Versions chosen by tuning on this adapter (src/engine/tuning.ts); default: each kernel's first. */
+  choices?: Choices;
+  /** Images per forward (default 1); a batch > 1 takes preprocessed Float32Array input. */
+  batch?: number;
   /** Tensors whose buffers must survive the whole forward (not shared with later tensors). */
   keep?: readonly string[];
 }
@@ -84,7 +85,7 @@ export class Network {
   static async create(device: GPUDevice, model: ModelSpec, weights: WeightMap | GpuWeights, options: NetworkOptions = {}): Promise<Network> {
     if (weights instanceof GpuWeights && weights.model.name !== model.name)
       throw new Error(`weights are for ${weights.model.name}, not ${model.name}`);
-    const plan = planForward(model);
+    const plan = planForward(model, options.batch ?? 1);
     const bufferPlan = assignBuffers(forwardLifetimes(plan), new Set(options.keep ?? []));
     const gpuWeights = weights instanceof GpuWeights ? weights : uploadWeights(device, model, weights);
     const slots: GPUBuffer[] = [];
@@ -94,30 +95,14 @@ export class Network {
       const tensor = (name: string) => slots[bufferPlan.slotOf.get(name)!];
       const versions: string[] = [];
       for (const op of plan.ops) {
-        const label = `${op.layer} ${op.kind}`;
+        const k = opKernel(op, 'forward')!;
+        const c = chooseCandidate(k, options.versions?.[k.kernel], options.choices);
+        versions.push(c.version);
         const x = tensor(op.input);
         const y = tensor(op.output);
-        const prepare = async <S, B>(kernel: string, candidates: readonly KernelVersion<S, B>[], shape: S, buffers: B) => {
-          const v = pickVersion(kernel, candidates, shape, options.versions?.[op.kind]);
-          versions.push(v.name);
-          return v.prepare(device, shape, buffers, label);
-        };
-        let d: Dispatch;
-        switch (op.kind) {
-          case 'conv3x3':
-            d = await prepare('conv3x3BiasRelu', conv3x3BiasReluVersions, op.shape, { x, weights: gpuWeights.get(op.weights), bias: gpuWeights.get(op.bias), y });
-            break;
-          case 'maxpool2x2':
-            d = await prepare('maxPool2x2', maxPool2x2Versions, op.shape, { x, y });
-            break;
-          case 'dense':
-            d = await prepare('denseBiasAct', denseBiasActVersions, op.shape, { x, weights: gpuWeights.get(op.weights), bias: gpuWeights.get(op.bias), y });
-            break;
-          case 'softmax':
-            d = await prepare('softmax', softmaxVersions, op.shape, { x, y });
-            break;
-        }
-        dispatches.push(d);
+        const buffers: Record<string, GPUBuffer> =
+          op.kind === 'conv3x3' || op.kind === 'dense' ? { x, weights: gpuWeights.get(op.weights), bias: gpuWeights.get(op.bias), y } : { x, y };
+        dispatches.push(await c.prepare(device, buffers, `${op.layer} ${op.kind}`));
       }
       return new Network(device, model, plan, gpuWeights, slots, bufferPlan.slotOf, dispatches, versions);
     } catch (err) {
@@ -160,12 +145,14 @@ export class Network {
     const { device } = this;
     const inputSlot = this.tensorBuffer(INPUT_TENSOR);
     const [h, w] = this.model.inputShape;
+    const batch = this.plan.batch;
     if (input instanceof Float32Array) {
-      const n = elementCount(this.model.inputShape);
-      if (input.length !== n) throw new Error(`input: got ${input.length} floats, ${this.model.name} takes ${this.model.inputShape.join('×')} = ${n} (NHWC, batch 1)`);
+      const n = batch * elementCount(this.model.inputShape);
+      if (input.length !== n) throw new Error(`input: got ${input.length} floats, ${this.model.name} takes ${batch}×${this.model.inputShape.join('×')} = ${n} (NHWC, batch ${batch})`);
       device.queue.writeBuffer(inputSlot, 0, input);
       return { release: () => {} };
     }
+    if (batch !== 1) throw new Error(`input: a batch-${batch} network takes ${batch} preprocessed images as one Float32Array (NHWC), not an image`);
     validateImage(input);
     const shape = { srcW: input.width, srcH: input.height, dstW: w, dstH: h, method: resize } as const;
     const pixels = new Uint32Array(input.width * input.height);
@@ -225,7 +212,7 @@ export class Network {
       device.pushErrorScope('validation');
       const encoder = device.createCommandEncoder({ label: `${this.model.name} forward` });
       this.encodeForward(encoder, staged, (step) => {
-        for (const name of copiesAfter.get(step) ?? []) readback.copy(encoder, name, this.tensorBuffer(name), 4 * elementCount(plan.tensors.get(name)!.shape));
+        for (const name of copiesAfter.get(step) ?? []) readback.copy(encoder, name, this.tensorBuffer(name), 4 * plan.batch * elementCount(plan.tensors.get(name)!.shape));
       });
       device.queue.submit([encoder.finish()]);
       const error = await device.popErrorScope();

@@ -29,6 +29,8 @@ export type Op =
   | (OpBase & { kind: 'softmax'; shape: SoftmaxShape });
 
 export interface ForwardPlan {
+  /** Images per forward; tensor shapes are per image, buffers hold `batch` of them. */
+  batch: number;
   tensors: Map<string, TensorDesc>;
   ops: Op[];
   /** The network's final output (probabilities for VGG). */
@@ -38,7 +40,9 @@ export interface ForwardPlan {
 /** The pre-softmax tensor of a dense layer with softmax activation. */
 export const logitsTensor = (layer: string) => `${layer}/logits`;
 
-export function planForward(model: ModelSpec): ForwardPlan {
+export function planForward(model: ModelSpec, batch = 1): ForwardPlan {
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch ${batch}: must be a positive integer`);
+  const n = batch;
   const tensors = new Map<string, TensorDesc>();
   const ops: Op[] = [];
   tensors.set(INPUT_TENSOR, { name: INPUT_TENSOR, shape: [...model.inputShape] });
@@ -50,14 +54,14 @@ export function planForward(model: ModelSpec): ForwardPlan {
         ops.push({
           ...base,
           kind: 'conv3x3',
-          shape: { n: 1, h: input[0], w: input[1], cIn: input[2], cOut: layer.filters, relu: true },
+          shape: { n, h: input[0], w: input[1], cIn: input[2], cOut: layer.filters, relu: true },
           weights: `${layer.name}/kernel`,
           bias: `${layer.name}/bias`,
         });
         tensors.set(layer.name, { name: layer.name, shape: output });
         break;
       case 'maxpool2x2':
-        ops.push({ ...base, kind: 'maxpool2x2', shape: { n: 1, h: input[0], w: input[1], c: input[2] } });
+        ops.push({ ...base, kind: 'maxpool2x2', shape: { n, h: input[0], w: input[1], c: input[2] } });
         tensors.set(layer.name, { name: layer.name, shape: output });
         break;
       case 'flatten':
@@ -71,13 +75,13 @@ export function planForward(model: ModelSpec): ForwardPlan {
           ...base,
           output: denseOut,
           kind: 'dense',
-          shape: { n: 1, k: input[0], m: layer.units, relu: layer.activation === 'relu' },
+          shape: { n, k: input[0], m: layer.units, relu: layer.activation === 'relu' },
           weights: `${layer.name}/kernel`,
           bias: `${layer.name}/bias`,
         });
         tensors.set(denseOut, { name: denseOut, shape: output });
         if (softmax) {
-          ops.push({ layer: layer.name, input: denseOut, output: layer.name, kind: 'softmax', shape: { n: 1, c: layer.units } });
+          ops.push({ layer: layer.name, input: denseOut, output: layer.name, kind: 'softmax', shape: { n, c: layer.units } });
           tensors.set(layer.name, { name: layer.name, shape: output });
         }
         break;
@@ -85,7 +89,7 @@ export function planForward(model: ModelSpec): ForwardPlan {
     }
     current = layer.name;
   }
-  return { tensors, ops, output: current };
+  return { batch, tensors, ops, output: current };
 }
 
 export interface Lifetime {
@@ -116,7 +120,7 @@ export function forwardLifetimes(plan: ForwardPlan): Lifetime[] {
   return [...plan.tensors.values()].map((t) => {
     const root = t.aliasOf ?? t.name;
     const f = t.aliasOf ? (first.get(root) ?? 0) : (first.get(t.name) ?? 0);
-    return { name: t.name, bytes: 4 * elementCount(t.shape), first: f, last: Math.max(last.get(t.name) ?? f, f), aliasOf: t.aliasOf };
+    return { name: t.name, bytes: 4 * plan.batch * elementCount(t.shape), first: f, last: Math.max(last.get(t.name) ?? f, f), aliasOf: t.aliasOf };
   });
 }
 

@@ -45,6 +45,7 @@ export const conv3x3BackwardInputVersions = [
   }),
   kernelVersion<Conv3x3Shape, Conv3x3BackwardBuffers>({
     name: 'naive',
+    reference: true,
     source,
     supports: () => true,
     workgroups: (s) => checkedWorkgroups('conv3x3BackwardInput', [ceilDiv(s.cIn, WORKGROUP), s.w, s.n * s.h]),

@@ -1,3 +1,4 @@
+import blockedCode from './conv3x3BiasRelu.blocked.wgsl?raw';
 import naiveCode from './conv3x3BiasRelu.naive.wgsl?raw';
 import tiledCode from './conv3x3BiasRelu.tiled.wgsl?raw';
 import unrolledCode from './conv3x3BiasRelu.unrolled.wgsl?raw';
@@ -52,6 +53,7 @@ const bind = (b: Conv3x3Buffers) => [b.x, b.weights, b.bias, b.y];
 
 const naive = kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
   name: 'naive',
+  reference: true,
   source: naiveSource,
   supports: () => true,
   workgroups: (s) => checkedWorkgroups('conv3x3BiasRelu.naive', [ceilDiv(s.cOut, NAIVE_WORKGROUP), s.w, s.n * s.h]),
@@ -100,5 +102,33 @@ const unrolled = kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
   bind,
 });
 
-/** Fastest first: the network takes the first version that supports a shape unless told otherwise. */
-export const conv3x3BiasReluVersions = [unrolled, tiled, naive] as const;
+/** Output pixels × output channels per invocation of the blocked version. */
+export const BLOCKED_TILE = { pixels: 8, channels: 8 } as const;
+const BLOCKED_WORKGROUP: readonly [number, number] = [8, 8];
+const blockedSource: KernelSource = {
+  label: 'conv3x3BiasRelu.blocked',
+  code: blockedCode,
+  entryPoint: 'conv3x3BiasReluBlocked',
+  bindings: BINDINGS,
+};
+
+const blocked = kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
+  name: 'blocked',
+  source: blockedSource,
+  supports: (s) => s.cIn % 4 === 0 && s.cOut % BLOCKED_TILE.channels === 0,
+  workgroups: (s) =>
+    checkedWorkgroups('conv3x3BiasRelu.blocked', [
+      ceilDiv(s.cOut / BLOCKED_TILE.channels, BLOCKED_WORKGROUP[0]),
+      ceilDiv(ceilDiv(s.w, BLOCKED_TILE.pixels), BLOCKED_WORKGROUP[1]),
+      s.n * s.h,
+    ]),
+  constants: (s) => ({ WORKGROUP_X: BLOCKED_WORKGROUP[0], WORKGROUP_Y: BLOCKED_WORKGROUP[1], RELU: s.relu }),
+  params: packConv3x3Params,
+  bind,
+});
+
+/**
+ * Fastest first on SwiftShader: without a tuning table (src/engine/tuning.ts) the network takes the
+ * first version that supports a shape. 'naive' is the reference the others are tested against.
+ */
+export const conv3x3BiasReluVersions = [blocked, unrolled, tiled, naive] as const;

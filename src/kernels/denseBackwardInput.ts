@@ -1,4 +1,6 @@
 import code from './denseBackwardInput.wgsl?raw';
+import splitMCode from './denseBackwardInput.splitM.wgsl?raw';
+import vec4Code from './denseBackwardInput.vec4.wgsl?raw';
 import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, type KernelSource } from './kernel.js';
 
 /** dy, y: [n, m]; w: [k, m] → dx: [n, k] = (dy ⊙ [y > 0 if relu]) · wᵀ. */
@@ -21,22 +23,44 @@ export function packDenseBackwardParams(s: DenseBackwardShape): Uint32Array<Arra
   return packU32Params([s.n, s.k, s.m]);
 }
 
+const BINDINGS = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'] as const;
+const bind = (b: DenseBackwardBuffers) => [b.dy, b.y, b.weights, b.dx];
 const WORKGROUP = 64;
-const source: KernelSource = {
-  label: 'denseBackwardInput',
-  code,
-  entryPoint: 'denseBackwardInput',
-  bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'],
-};
+const source: KernelSource = { label: 'denseBackwardInput', code, entryPoint: 'denseBackwardInput', bindings: BINDINGS };
 
-export const denseBackwardInputVersions = [
-  kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
-    name: 'naive',
-    source,
-    supports: () => true,
-    workgroups: (s) => checkedWorkgroups('denseBackwardInput', [ceilDiv(s.k, WORKGROUP), s.n, 1]),
-    constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, RELU: s.relu }),
-    params: packDenseBackwardParams,
-    bind: (b) => [b.dy, b.y, b.weights, b.dx],
-  }),
-] as const;
+const naive = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
+  name: 'naive',
+  reference: true,
+  source,
+  supports: () => true,
+  workgroups: (s) => checkedWorkgroups('denseBackwardInput', [ceilDiv(s.k, WORKGROUP), s.n, 1]),
+  constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, RELU: s.relu }),
+  params: packDenseBackwardParams,
+  bind,
+});
+
+const vec4 = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
+  name: 'vec4',
+  source: { label: 'denseBackwardInput.vec4', code: vec4Code, entryPoint: 'denseBackwardInputVec4', bindings: BINDINGS },
+  supports: (s) => s.m % 4 === 0,
+  workgroups: (s) => checkedWorkgroups('denseBackwardInput.vec4', [ceilDiv(s.k, WORKGROUP), 1, s.n]),
+  constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, RELU: s.relu }),
+  params: packDenseBackwardParams,
+  bind,
+});
+
+/** Rows of W per workgroup of the split-M version (fixed by its vec4 of partial sums). */
+export const SPLIT_M_ROWS = 4;
+const SPLIT_M_THREADS = 64;
+const splitM = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
+  name: 'splitM',
+  source: { label: 'denseBackwardInput.splitM', code: splitMCode, entryPoint: 'denseBackwardInputSplitM', bindings: BINDINGS },
+  supports: (s) => s.m % 4 === 0,
+  workgroups: (s) => checkedWorkgroups('denseBackwardInput.splitM', [ceilDiv(s.k, SPLIT_M_ROWS), 1, s.n]),
+  constants: (s) => ({ THREADS: SPLIT_M_THREADS, RELU: s.relu }),
+  params: packDenseBackwardParams,
+  bind,
+});
+
+/** Without a tuning table the engine takes the first that supports a shape; 'naive' is the reference. */
+export const denseBackwardInputVersions = [vec4, splitM, naive] as const;

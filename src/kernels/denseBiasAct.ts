@@ -1,4 +1,6 @@
 import code from './denseBiasAct.wgsl?raw';
+import splitKCode from './denseBiasAct.splitK.wgsl?raw';
+import vec4Code from './denseBiasAct.vec4.wgsl?raw';
 import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, type KernelSource } from './kernel.js';
 
 /** x: [n, k] · w: [k, m] + b: [m] → y: [n, m]. */
@@ -20,16 +22,18 @@ export function packDenseParams(s: DenseShape): Uint32Array<ArrayBuffer> {
   return packU32Params([s.n, s.k, s.m]);
 }
 
+const BINDINGS = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'] as const;
 const WORKGROUP = 64;
 const source: KernelSource = {
   label: 'denseBiasAct',
   code,
   entryPoint: 'denseBiasAct',
-  bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'],
+  bindings: BINDINGS,
 };
 
 const naive = kernelVersion<DenseShape, DenseBuffers>({
   name: 'naive',
+  reference: true,
   source,
   supports: () => true,
   workgroups: (s) => checkedWorkgroups('denseBiasAct', [ceilDiv(s.m, WORKGROUP), s.n, 1]),
@@ -38,4 +42,30 @@ const naive = kernelVersion<DenseShape, DenseBuffers>({
   bind: (b) => [b.x, b.weights, b.bias, b.y],
 });
 
-export const denseBiasActVersions = [naive] as const;
+const bind = (b: DenseBuffers) => [b.x, b.weights, b.bias, b.y];
+
+const VEC4_WORKGROUP = 64;
+const vec4 = kernelVersion<DenseShape, DenseBuffers>({
+  name: 'vec4',
+  source: { label: 'denseBiasAct.vec4', code: vec4Code, entryPoint: 'denseBiasActVec4', bindings: BINDINGS },
+  supports: (s) => s.m % 4 === 0,
+  workgroups: (s) => checkedWorkgroups('denseBiasAct.vec4', [ceilDiv(s.m / 4, VEC4_WORKGROUP), 1, s.n]),
+  constants: (s) => ({ WORKGROUP_SIZE: VEC4_WORKGROUP, RELU: s.relu }),
+  params: packDenseParams,
+  bind,
+});
+
+/** vec4 columns × k-slices per workgroup of the split-K version. */
+export const SPLIT_K = { cols: 64, slices: 4 } as const;
+const splitK = kernelVersion<DenseShape, DenseBuffers>({
+  name: 'splitK',
+  source: { label: 'denseBiasAct.splitK', code: splitKCode, entryPoint: 'denseBiasActSplitK', bindings: BINDINGS },
+  supports: (s) => s.m % 4 === 0,
+  workgroups: (s) => checkedWorkgroups('denseBiasAct.splitK', [ceilDiv(s.m / 4, SPLIT_K.cols), 1, s.n]),
+  constants: (s) => ({ COLS: SPLIT_K.cols, SLICES: SPLIT_K.slices, RELU: s.relu }),
+  params: packDenseParams,
+  bind,
+});
+
+/** Without a tuning table the network takes the first that supports a shape; 'naive' is the reference. */
+export const denseBiasActVersions = [vec4, splitK, naive] as const;

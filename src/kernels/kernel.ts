@@ -177,31 +177,16 @@ export function wgslConstU32(code: string, name: string): number {
 /** One implementation of a kernel. Versions of the same kernel share shapes and buffers. */
 export interface KernelVersion<Shape, Buffers> {
   name: string;
+  /** The straightforward version others are checked against; never picked by tuning. */
+  reference: boolean;
   supports(shape: Shape): boolean;
   workgroups(shape: Shape): [number, number, number];
   prepare(device: GPUDevice, shape: Shape, buffers: Buffers, label?: string): Promise<Dispatch>;
 }
 
-/** Picks the named version, or the first version (fastest first) that supports the shape. */
-export function pickVersion<S, B>(
-  kernel: string,
-  versions: readonly KernelVersion<S, B>[],
-  shape: S,
-  name?: string,
-): KernelVersion<S, B> {
-  if (name !== undefined) {
-    const v = versions.find((k) => k.name === name);
-    if (!v) throw new Error(`${kernel}: no version named '${name}' (have: ${versions.map((k) => k.name).join(', ')})`);
-    if (!v.supports(shape)) throw new Error(`${kernel}: version '${name}' does not support shape ${JSON.stringify(shape)}`);
-    return v;
-  }
-  const v = versions.find((k) => k.supports(shape));
-  if (!v) throw new Error(`${kernel}: no version supports shape ${JSON.stringify(shape)}`);
-  return v;
-}
-
 export interface VersionSpec<Shape, Buffers> {
   name: string;
+  reference?: boolean;
   source: KernelSource;
   supports(shape: Shape): boolean;
   workgroups(shape: Shape): [number, number, number];
@@ -215,6 +200,7 @@ export interface VersionSpec<Shape, Buffers> {
 export function kernelVersion<Shape, Buffers>(spec: VersionSpec<Shape, Buffers>): KernelVersion<Shape, Buffers> {
   return {
     name: spec.name,
+    reference: spec.reference ?? false,
     supports: spec.supports,
     workgroups: spec.workgroups,
     async prepare(device, shape, buffers, label = spec.source.label) {

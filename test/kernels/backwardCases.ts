@@ -56,6 +56,8 @@ const convShapes: (Conv3x3Shape & { tag?: string; fd?: boolean })[] = [
   { n: 1, h: 5, w: 8, cIn: 8, cOut: 12, relu: true, fd: true },
   { n: 2, h: 3, w: 7, cIn: 4, cOut: 4, relu: false, fd: true },
   { n: 1, h: 6, w: 6, cIn: 36, cOut: 20, relu: true },
+  // Widths past one and two blocks of the blocked version's 8 pixels.
+  { n: 1, h: 3, w: 17, cIn: 8, cOut: 8, relu: true, fd: true },
   { n: 1, h: 14, w: 14, cIn: 512, cOut: 512, relu: true, tag: 'block5_conv3' },
 ];
 
@@ -136,6 +138,11 @@ const denseShapes: (DenseBackwardShape & { tag?: string; fd?: boolean })[] = [
   { n: 1, k: 1, m: 1, relu: false, fd: true },
   { n: 1, k: 7, m: 5, relu: true, fd: true },
   { n: 3, k: 70, m: 13, relu: true, fd: true },
+  // M % 4 == 0 (the vec4 and split-M versions): K not a multiple of split-M's 4 rows, odd M/4, M/4
+  // beyond one workgroup's 64 invocations, batch > 1.
+  { n: 1, k: 1, m: 4, relu: true, fd: true },
+  { n: 3, k: 70, m: 12, relu: true, fd: true },
+  { n: 2, k: 9, m: 260, relu: false },
   { n: 1, k: 4096, m: 1000, relu: false, tag: 'predictions' },
   { n: 1, k: 25088, m: 4096, relu: true, tag: 'fc1' },
 ];

@@ -50,6 +50,12 @@ const convShapes: (Conv3x3Shape & { tag?: string })[] = [
   { n: 1, h: 5, w: 11, cIn: 6, cOut: 24, relu: true },
   { n: 1, h: 9, w: 6, cIn: 4, cOut: 136, relu: false },
   { n: 1, h: 3, w: 8, cIn: 2, cOut: 16, relu: false },
+  // Cin % 4 == 0 (the blocked version's vec4 input loads): widths not a multiple of its 8 pixels,
+  // batch 2, a single pixel, channel groups beyond one workgroup.
+  { n: 1, h: 1, w: 1, cIn: 4, cOut: 8, relu: true },
+  { n: 2, h: 5, w: 11, cIn: 4, cOut: 8, relu: true },
+  { n: 1, h: 3, w: 17, cIn: 12, cOut: 24, relu: false },
+  { n: 1, h: 4, w: 9, cIn: 8, cOut: 136, relu: true },
   { n: 1, h: 224, w: 224, cIn: 3, cOut: 64, relu: true, tag: 'block1_conv1' },
   { n: 1, h: 14, w: 14, cIn: 512, cOut: 512, relu: true, tag: 'block5_conv3' },
 ];
@@ -109,6 +115,11 @@ const denseShapes: (DenseShape & { tag?: string })[] = [
   { n: 1, k: 7, m: 5, relu: true },
   { n: 3, k: 13, m: 70, relu: false },
   { n: 5, k: 130, m: 129, relu: true },
+  // M % 4 == 0 (the vec4 and split-K versions): K below one split-K step, odd K, column groups beyond
+  // one workgroup, batch > 1.
+  { n: 1, k: 3, m: 4, relu: true },
+  { n: 3, k: 13, m: 72, relu: false },
+  { n: 2, k: 131, m: 260, relu: true },
   { n: 1, k: 4096, m: 1000, relu: false, tag: 'predictions' },
   { n: 1, k: 4096, m: 4096, relu: true, tag: 'fc2' },
   { n: 1, k: 25088, m: 4096, relu: true, tag: 'fc1' },

@@ -1,0 +1,32 @@
+// `--tune auto|force|off` and `--verbose` for the command-line scripts: the per-device kernel choice,
+// cached on disk (src/engine/tuningStore.node.ts), with one line on stderr saying where it came from.
+import type { ModelSpec } from '../../src/engine/model.js';
+import { describeTuning, loadOrTune, type Tuning, type TuningMode } from '../../src/engine/tuning.js';
+import { fileTuningStore } from '../../src/engine/tuningStore.node.js';
+
+export const TUNE_USAGE = '[--tune auto|force|off] [--verbose]';
+
+export function parseTuneMode(value: string | undefined): TuningMode {
+  const v = value ?? 'auto';
+  if (v !== 'auto' && v !== 'force' && v !== 'off') throw new Error(`--tune ${v}: choose auto (tune once per GPU, then use the cache), force (tune again) or off (default versions)`);
+  return v;
+}
+
+export async function cliTuning(device: GPUDevice, model: ModelSpec, mode: TuningMode, verbose: boolean, log: (line: string) => void): Promise<Tuning> {
+  const store = fileTuningStore();
+  if (mode === 'force') log('tuning kernels for this GPU …');
+  let announced = mode === 'force';
+  const tuning = await loadOrTune(device, model, store, mode, {
+    onProgress: (line) => {
+      if (!announced) {
+        log(`tuning kernels for this GPU (once; the choice is cached in ${store.where}) …`);
+        announced = true;
+      }
+      if (verbose) log(line);
+    },
+  });
+  const lines = describeTuning(tuning, store.where);
+  if (verbose) for (const l of lines) log(l);
+  else if (tuning.source === 'tuned') log(lines[0]);
+  return tuning;
+}

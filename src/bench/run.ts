@@ -1,0 +1,221 @@
+// `npm run bench`, host-independent: the same measurements in Node (Dawn) and in Chrome (a page driven
+// by puppeteer). Peaks, per-kernel profiles, kernel tuning, end-to-end forward and Grad-CAM latency
+// (batch 1, optionally batched forwards), cold start, GPU memory, per-layer forward times, and the
+// TensorFlow.js peer (WebGPU on the same adapter, WASM as the CPU baseline) on the same weights and
+// image, with the heatmaps compared so the race is fair. The host only says how to get TF.js and
+// weights; everything timed runs here.
+import { GradCam, type GradCamResult } from '../engine/gradcam.js';
+import type { ModelSpec } from '../engine/model.js';
+import { Network } from '../engine/network.js';
+import { heNormalWeights, syntheticPhoto } from '../engine/synthetic.js';
+import { describeTuning, loadOrTune, type TuningMode, type TuningStore } from '../engine/tuning.js';
+import type { GpuWeights } from '../engine/weights/gpuWeights.js';
+import { benchCases, benchKernels, formatKernelRow, measurePeaks, type KernelRow, type Peaks } from './kernelBench.js';
+import { TfjsVgg, type PeerBackend } from './tfjsVgg.js';
+
+type Tf = typeof import('@tensorflow/tfjs-core');
+
+export const QUICK_LAYERS = ['block1_conv2', 'block1_pool', 'block3_conv1', 'block5_conv3', 'block5_pool', 'fc1', 'predictions'];
+
+export interface BenchConfig {
+  model: ModelSpec;
+  quick: boolean;
+  runs: number;
+  /** Kernel profiles only for these layers (all when absent). */
+  layers?: readonly string[];
+  allVersions: boolean;
+  peer: boolean;
+  /** Batch sizes of the end-to-end forward; 1 always runs (Grad-CAM is per image). */
+  batches: readonly number[];
+  tune: TuningMode;
+}
+
+export interface BenchHost {
+  name: 'node' | 'chrome';
+  log(line: string): void;
+  /** TF.js with `backend` selected. */
+  peer(backend: PeerBackend): Promise<Tf>;
+  tuningStore?: TuningStore;
+  /**
+   * Weights for the end-to-end runs, timed as part of the cold start: from disk when the host has a
+   * weights directory, otherwise generated (and then also kept on the CPU for the peer).
+   */
+  weights?(device: GPUDevice, model: ModelSpec): Promise<{ weights: GpuWeights; from: string }>;
+}
+
+export interface Latency {
+  oursMs: number;
+  peerMs?: number;
+  /** peer time / our time: above 1 means we are faster. */
+  ratio?: number;
+  wasmMs?: number;
+}
+
+export interface BenchReport {
+  date: string;
+  host: 'node' | 'chrome';
+  model: string;
+  runs: number;
+  quick: boolean;
+  device: { vendor: string; architecture: string; device: string; description: string; software: boolean; features: string[]; limits: Record<string, number>; userAgent?: string };
+  peaks: Peaks;
+  tuning: { source: string; tookMs?: number; choices: Record<string, string>; summary: string[] };
+  endToEnd: { forward: Latency; gradcam: Latency; batched: (Latency & { batch: number; oursPerImageMs: number })[] };
+  coldStartMs: number;
+  coldStartFrom: string;
+  gpuMemoryBytes: number;
+  heatmapAgreement?: { maxAbsDiff: number; agree: boolean };
+  peer: Record<string, { forwardMs: number; gradcamMs: number; firstForwardMs: number; firstGradcamMs: number; runs: number }>;
+  stageTimingsMs: Record<string, number>;
+  /** Forward GPU time per layer: ours from pass timestamps, the peer's from TF.js' profiler. */
+  layers: { layer: string; oursMs: number; peerMs?: number }[];
+  kernels: KernelRow[];
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+async function timeRuns(runs: number, f: () => Promise<unknown>): Promise<{ first: number; median: number }> {
+  let t = performance.now();
+  await f();
+  const first = performance.now() - t;
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    t = performance.now();
+    await f();
+    ms.push(performance.now() - t);
+  }
+  return { first, median: median(ms) };
+}
+
+function forwardMsPerLayer(r: GradCamResult): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const p of r.passTimings) if (p.stage === 'forward') out.set(p.label.split(' ')[0], (out.get(p.label.split(' ')[0]) ?? 0) + p.ms);
+  return out;
+}
+
+export async function runBench(device: GPUDevice, host: BenchHost, config: BenchConfig): Promise<BenchReport> {
+  const { model, runs, log } = { ...config, log: host.log };
+  const info = device.adapterInfo;
+  const deviceInfo: BenchReport['device'] = {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    software: /swiftshader|llvmpipe|lavapipe|warp/i.test(`${info.vendor} ${info.architecture} ${info.description}`),
+    features: [...device.features].sort(),
+    limits: {
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxBufferSize: device.limits.maxBufferSize,
+      maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
+    },
+    userAgent: typeof navigator !== 'undefined' ? navigator.userAgent : undefined,
+  };
+  log(`${host.name}: ${info.vendor} ${info.architecture} ${info.description}${deviceInfo.software ? ' (software)' : ''}; ${runs} runs per measurement`);
+
+  const peaks = await measurePeaks(device);
+  log(`peaks (${peaks.timing}): ${peaks.gflops.toFixed(2)} GFLOP/s multiply–add, ${peaks.gbps.toFixed(2)} GB/s copy`);
+
+  const tuning = await loadOrTune(device, model, host.tuningStore, config.tune, { onProgress: log });
+  const tuningSummary = describeTuning(tuning, host.tuningStore?.where);
+  for (const l of tuningSummary) log(l);
+
+  const cases = benchCases(model, { layers: config.layers, allVersions: config.allVersions, choices: tuning.choices });
+  const kernels = await benchKernels(device, cases, runs, peaks, (r) => log(formatKernelRow(r)));
+
+  // End to end, ours.
+  const image = syntheticPhoto(320, 240);
+  const t0 = performance.now();
+  const cpuWeights = host.weights ? undefined : heNormalWeights(model, { seed: 1, classifierGain: 0.01 });
+  const loaded = host.weights ? await host.weights(device, model) : undefined;
+  const cam = await GradCam.create(device, model, loaded?.weights ?? cpuWeights!, { choices: tuning.choices });
+  let lastCam = await cam.run(image);
+  const coldStartMs = performance.now() - t0;
+  const coldStartFrom = loaded ? loaded.from : 'weights generated in memory (synthetic)';
+  const forward = await timeRuns(runs, () => cam.network.forward(image));
+  const gradcam = await timeRuns(runs, async () => (lastCam = await cam.run(image)));
+  log(`ours: forward ${forward.median.toFixed(1)} ms, Grad-CAM ${gradcam.median.toFixed(1)} ms (stages: ${Object.entries(lastCam.timingsMs).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}), cold start ${coldStartMs.toFixed(0)} ms`);
+  const endToEnd: BenchReport['endToEnd'] = { forward: { oursMs: forward.median }, gradcam: { oursMs: gradcam.median }, batched: [] };
+  const input = (await cam.network.forward(image, { read: ['input'] })).tensors.get('input')!;
+  const gpuMemoryBytes = cam.memoryBytes;
+  const target = cam.defaultLayer;
+  cam.dispose();
+
+  // Batched forwards: the same image repeated (the work does not depend on the pixels).
+  const batchInputs = new Map<number, Float32Array<ArrayBuffer>>();
+  for (const batch of config.batches.filter((b) => b > 1)) {
+    const all = new Float32Array(batch * input.length);
+    for (let i = 0; i < batch; i++) all.set(input, i * input.length);
+    batchInputs.set(batch, all);
+    const weights = host.weights ? (await host.weights(device, model)).weights : cpuWeights!;
+    const net = await Network.create(device, model, weights, { batch, choices: tuning.choices });
+    try {
+      const t = await timeRuns(runs, () => net.forward(all));
+      endToEnd.batched.push({ batch, oursMs: t.median, oursPerImageMs: t.median / batch });
+      log(`ours: batch ${batch} forward ${t.median.toFixed(1)} ms (${(t.median / batch).toFixed(1)} ms per image)`);
+    } finally {
+      net.dispose();
+    }
+  }
+
+  const ours = forwardMsPerLayer(lastCam);
+  const layers: BenchReport['layers'] = [...ours].map(([layer, oursMs]) => ({ layer, oursMs }));
+  let heatmapAgreement: BenchReport['heatmapAgreement'];
+  const peer: BenchReport['peer'] = {};
+  if (config.peer) {
+    if (!cpuWeights) throw new Error('the peer needs the weights in memory: run without --weights (synthetic weights) or with --no-peer');
+    for (const backend of ['webgpu', 'wasm'] as const) {
+      const tf = await host.peer(backend);
+      const vgg = new TfjsVgg(tf, model, cpuWeights);
+      try {
+        // On a software adapter one TF.js WebGPU run takes a minute or more: one timed run in quick mode.
+        const peerRuns = backend === 'webgpu' && config.quick ? 1 : runs;
+        const f = await timeRuns(peerRuns, () => vgg.forward(input));
+        let heat: Float32Array | undefined;
+        const g = await timeRuns(peerRuns, async () => (heat = (await vgg.gradcam(input, target, lastCam.classIndex)).heatmap));
+        log(`TF.js ${backend}: forward ${f.median.toFixed(1)} ms (first ${f.first.toFixed(0)}), Grad-CAM ${g.median.toFixed(1)} ms (first ${g.first.toFixed(0)})`);
+        peer[backend] = { forwardMs: f.median, gradcamMs: g.median, firstForwardMs: f.first, firstGradcamMs: g.first, runs: peerRuns };
+        if (backend === 'webgpu') {
+          endToEnd.forward = { ...endToEnd.forward, peerMs: f.median, ratio: f.median / forward.median };
+          endToEnd.gradcam = { ...endToEnd.gradcam, peerMs: g.median, ratio: g.median / gradcam.median };
+          let d = 0;
+          for (let i = 0; i < heat!.length; i++) d = Math.max(d, Math.abs(heat![i] - lastCam.heatmap.data[i]));
+          heatmapAgreement = { maxAbsDiff: d, agree: d <= 1e-3 };
+          log(`heatmaps, ours vs TF.js WebGPU: max |Δ| ${d.toExponential(2)}`);
+          const profile = await vgg.profileLayers(input);
+          for (const row of layers) row.peerMs = profile.filter((p) => p.layer === row.layer).reduce((a, p) => a + p.ms, 0);
+          for (const b of endToEnd.batched) {
+            const t = await timeRuns(peerRuns, () => vgg.forward(batchInputs.get(b.batch)!));
+            Object.assign(b, { peerMs: t.median, ratio: t.median / b.oursMs });
+            log(`TF.js webgpu: batch ${b.batch} forward ${t.median.toFixed(1)} ms`);
+          }
+        } else {
+          endToEnd.forward.wasmMs = f.median;
+          endToEnd.gradcam.wasmMs = g.median;
+        }
+      } finally {
+        vgg.dispose();
+      }
+    }
+  }
+
+  return {
+    date: new Date().toISOString(),
+    host: host.name,
+    model: model.name,
+    runs,
+    quick: config.quick,
+    device: deviceInfo,
+    peaks,
+    tuning: { source: tuning.source, tookMs: tuning.table?.tookMs, choices: { ...tuning.choices }, summary: tuningSummary },
+    endToEnd,
+    coldStartMs,
+    coldStartFrom,
+    gpuMemoryBytes,
+    heatmapAgreement,
+    peer,
+    stageTimingsMs: lastCam.timingsMs,
+    layers,
+    kernels,
+  };
+}
