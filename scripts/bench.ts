@@ -1,5 +1,5 @@
 // npm run bench [-- --host node|chrome|both] [--quick] [--runs N] [--size 224] [--layers a,b]
-//               [--batch 1,8] [--weights <dir>] [--no-peer] [--all-versions] [--tune auto|force|off]
+//               [--batch 1,8] [--weights <dir>] [--no-peer] [--all-versions] [--tune auto|force|off] [--f16]
 //               [--out bench-results]
 // Per-kernel GPU profiles for every version and VGG16 layer shape against the measured peaks, the
 // per-device kernel choice, end-to-end forward and Grad-CAM latency, batched forwards, cold start and
@@ -46,10 +46,14 @@ async function benchNode(config: BenchConfig, weightsDir: string | undefined): P
 }
 
 async function benchChrome(config: ChromeBenchConfig): Promise<BenchReport> {
-  const { server, url } = await startDevServer();
+  const { server, url } = await startDevServer({ prebundle: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm'], watch: false });
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();
+    let loads = 0;
+    page.on('load', () => {
+      if (++loads > 1) log('chrome: the bench page reloaded; the run starts over');
+    });
     page.on('console', (m) => {
       const text = m.text();
       if (text.startsWith('bench: ')) log(`chrome ${text.slice('bench: '.length)}`);
@@ -57,7 +61,13 @@ async function benchChrome(config: ChromeBenchConfig): Promise<BenchReport> {
     });
     page.on('pageerror', (e) => log(`chrome page error: ${String(e)}`));
     await page.goto(new URL(`src/bench/chrome.html?config=${encodeURIComponent(JSON.stringify(config))}`, url).href);
-    await page.waitForFunction(() => window.__bench?.done === true, { timeout: 0, polling: 1000 });
+    // Polled from here, one short evaluate a second: a single long wait in the page would hit
+    // puppeteer's protocol timeout (3 minutes) long before a full-size run on a CPU adapter ends.
+    for (;;) {
+      const done = await page.evaluate(() => window.__bench?.done === true).catch(() => false);
+      if (done) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     const result = await page.evaluate(() => window.__bench);
     if (result.error || !result.report) throw new Error(`the Chrome bench page failed: ${result.error ?? 'no report'}`);
     return result.report;
@@ -80,6 +90,7 @@ runCli(async () => {
       'no-peer': { type: 'boolean' },
       'all-versions': { type: 'boolean' },
       tune: { type: 'string', default: 'auto' },
+      f16: { type: 'boolean' },
       out: { type: 'string', default: 'bench-results' },
     },
   });
@@ -103,11 +114,20 @@ runCli(async () => {
     peer: !values['no-peer'],
     batches,
     tune: parseTuneMode(values.tune),
+    f16: values.f16 ?? false,
   };
   const reports: BenchReport[] = [];
-  if (host === 'node' || host === 'both') reports.push(await benchNode({ ...common, model }, values.weights));
-  if (host === 'chrome' || host === 'both') reports.push(await benchChrome({ ...common, size }));
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, '');
+  if (host === 'node' || host === 'both') reports.push(await benchNode({ ...common, model }, values.weights));
+  if (host === 'chrome' || host === 'both') {
+    try {
+      reports.push(await benchChrome({ ...common, size }));
+    } catch (e) {
+      // Keep the Node host's finished report.
+      if (reports.length) await writeBenchResults(values.out!, reports, command);
+      throw e;
+    }
+  }
   const { markdown, files } = await writeBenchResults(values.out!, reports, command);
   console.log(markdown);
   log(`wrote ${files.filter((f) => !/\d{4}-\d\d-\d\dT/.test(f)).join(', ')}`);

@@ -1,6 +1,6 @@
 // gradcam <image.(png|jpg)> [--weights <dir>] [--class <0-999>] [--layer <conv layer name>]
 //         [--score prob|logit] [--top <k>] [--alpha <0..1>] [--out <overlay.png|.jpg>]
-//         [--heatmap <file.npy>] [--json] [--tune auto|force|off] [--verbose]
+//         [--heatmap <file.npy>] [--json] [--f16] [--tune auto|force|off] [--verbose]
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,7 +15,7 @@ import { encodeNpy } from './lib/npy.js';
 
 const USAGE = `usage: gradcam <image.(png|jpg)> [--weights <dir>] [--class <0-999>] [--layer <conv layer name>]
                [--score prob|logit] [--top <k>] [--alpha <0..1>] [--out <overlay.png|.jpg>]
-               [--heatmap <file.npy>] [--json] ${TUNE_USAGE}`;
+               [--heatmap <file.npy>] [--json] [--f16] ${TUNE_USAGE}`;
 
 function integer(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -44,6 +44,7 @@ runCli(async () => {
       out: { type: 'string' },
       heatmap: { type: 'string' },
       json: { type: 'boolean' },
+      f16: { type: 'boolean' },
       tune: { type: 'string', default: 'auto' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
@@ -72,7 +73,7 @@ runCli(async () => {
     const loaded = await loadWeightsFromDir(device, values.weights!);
     log(`loaded ${loaded.weights.model.name} weights from ${values.weights} (${(loaded.bytes / 1e6).toFixed(0)} MB in ${loaded.seconds.toFixed(1)} s)`);
     const tuning = await cliTuning(device, loaded.weights.model, tuneMode, values.verbose ?? false, log);
-    const cam = await GradCam.create(device, loaded.weights.model, loaded.weights, { choices: tuning.choices });
+    const cam = await GradCam.create(device, loaded.weights.model, loaded.weights, { choices: tuning.choices, f16: values.f16 });
     try {
       const r = await cam.run(image, { classIndex, layer: values.layer, score, alpha, top });
       for (const w of r.warnings) log(`warning: ${w}`);

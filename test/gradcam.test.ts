@@ -212,6 +212,31 @@ describe('batched forward (the benchmark’s batch 8)', () => {
   });
 });
 
+describe('float16 dense weights (off by default)', () => {
+  it('half the dense weight memory, the f16 kernels forward and backward, and the same map within float16 rounding', async () => {
+    const weights = heNormalWeights(SMALL, { seed: 4, classifierGain: 0.05 });
+    const full = await GradCam.create(device, SMALL, weights);
+    const half = await GradCam.create(device, SMALL, weights, { f16: true });
+    try {
+      const image = syntheticPhoto(45, 37, 9);
+      const a = await full.run(image, { layer: 'block2_conv2' });
+      const b = await half.run(image, { layer: 'block2_conv2', classIndex: a.classIndex });
+      const denseBytes = 4 * (1024 * 64 + 64 * 1000);
+      expect(full.memoryBytes - half.memoryBytes).toBe(denseBytes / 2);
+      expect(half.network.plan.ops.filter((o) => o.kind === 'dense').map((o) => half.network.versions[half.network.plan.ops.indexOf(o)])).toEqual(['vec4f16', 'vec4f16']);
+      expect([...half.backwardVersions.values()].filter((v) => v.startsWith('denseBackwardInput'))).toEqual(['denseBackwardInput.vec4f16', 'denseBackwardInput.vec4f16']);
+      // Each weight is within 2⁻¹¹ relative of its float32 value: the map moves by about that much.
+      const heat = errorStats(b.heatmap.data, a.heatmap.data);
+      expect(heat.maxAbs).toBeGreaterThan(0);
+      expect(heat.maxAbs).toBeLessThan(1e-2);
+      expect(errorStats(b.probabilities, a.probabilities).maxAbs).toBeLessThan(1e-3);
+    } finally {
+      full.dispose();
+      half.dispose();
+    }
+  });
+});
+
 describe('bad input', () => {
   let cam: GradCam;
   beforeAll(async () => {

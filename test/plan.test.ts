@@ -91,10 +91,12 @@ describe('dispatch math and parameter blocks', () => {
     expect(naive.workgroups({ n: 1, h: 3, w: 5, cIn: 7, cOut: 65, relu: true })).toEqual([2, 5, 3]);
     expect(maxPool2x2Versions[0].workgroups({ n: 1, h: 7, w: 5, c: 3 })).toEqual([1, 2, 3]);
     expect(denseBiasActVersions.find((v) => v.name === 'naive')!.workgroups({ n: 3, k: 10, m: 4097, relu: false })).toEqual([65, 3, 1]);
-    // 8 pixels × 8 channels per invocation, 8 × 8 invocations per workgroup.
+    // 8 (or 16) pixels × 8 channels per invocation, 8 × 8 invocations per workgroup.
     const blocked = conv3x3BiasReluVersions.find((v) => v.name === 'blocked')!;
     expect(blocked.workgroups({ n: 1, h: 224, w: 224, cIn: 64, cOut: 64, relu: true })).toEqual([1, 4, 224]);
     expect(blocked.workgroups({ n: 8, h: 14, w: 14, cIn: 512, cOut: 512, relu: true })).toEqual([8, 1, 112]);
+    const blocked16 = conv3x3BiasReluVersions.find((v) => v.name === 'blocked16')!;
+    expect(blocked16.workgroups({ n: 1, h: 224, w: 224, cIn: 64, cOut: 64, relu: true })).toEqual([1, 2, 224]);
     // 4 output units per invocation; split-K: 64 of them × 4 k-slices per workgroup.
     for (const name of ['vec4', 'splitK']) expect(denseBiasActVersions.find((v) => v.name === name)!.workgroups({ n: 3, k: 25088, m: 4096, relu: true }), name).toEqual([16, 1, 3]);
   });
@@ -120,7 +122,7 @@ describe('dispatch math and parameter blocks', () => {
     const conv5 = opKernel(ops.find((o) => o.layer === 'block5_conv3')!, 'forward')!;
     // Cin = 3: no vec4 input loads, so 'blocked' is not a candidate there.
     expect(conv1.candidates.map((c) => c.version)).toEqual(['unrolled', 'tiled', 'naive']);
-    expect(conv5.candidates.map((c) => c.version)).toEqual(['blocked', 'unrolled', 'tiled', 'naive']);
+    expect(conv5.candidates.map((c) => c.version)).toEqual(['blocked', 'blocked16', 'unrolled', 'tiled', 'naive']);
     expect(chooseCandidate(conv5).version).toBe('blocked');
     expect(chooseCandidate(conv5, undefined, { [choiceKey('conv3x3BiasRelu', '14×14×512→512')]: 'tiled' }).version).toBe('tiled');
     // A stale table naming a version that no longer exists falls back to the default.

@@ -20,7 +20,7 @@ export function reportMarkdown(r: BenchReport, command: string): string {
   const lines = [
     `## ${r.host === 'node' ? 'Node (Dawn)' : 'Chrome'}: ${deviceName(r)}, ${r.date.slice(0, 10)}`,
     '',
-    `Command: \`${command}\`; ${r.runs} runs, median; model ${r.model}; measured peaks ${r.peaks.gflops.toFixed(2)} GFLOP/s, ${r.peaks.gbps.toFixed(2)} GB/s (${r.peaks.timing}).`,
+    `Command: \`${command}\`; ${r.runs} runs, median; model ${r.model}${r.f16 ? ', our dense weights float16' : ''}; measured peaks ${r.peaks.gflops.toFixed(2)} GFLOP/s, ${r.peaks.gbps.toFixed(2)} GB/s (${r.peaks.timing}).`,
     '',
     '| end to end | ours (ms) | TF.js WebGPU (ms) | speed-up | TF.js WASM (ms) |',
     '| --- | ---: | ---: | ---: | ---: |',

@@ -13,12 +13,18 @@ export function chromiumPath(): string {
   return path;
 }
 
-export async function startDevServer(): Promise<{ server: ViteDevServer; url: string }> {
+/**
+ * `prebundle`: dependencies to optimise before the first page load (the bench page imports TF.js
+ * dynamically; found later, vite would re-optimise and reload the page mid-run). `watch: false` for
+ * long runs that edits to the tree must not disturb.
+ */
+export async function startDevServer(options: { prebundle?: string[]; watch?: boolean } = {}): Promise<{ server: ViteDevServer; url: string }> {
   const server = await createServer({
     root: PROJECT_ROOT,
     configFile: false,
     logLevel: 'error',
-    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
+    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, ...(options.watch === false ? { watch: null } : {}) },
+    optimizeDeps: options.prebundle ? { include: options.prebundle, holdUntilCrawlEnd: true } : undefined,
   });
   await server.listen();
   const url = server.resolvedUrls?.local[0];

@@ -133,7 +133,9 @@ async function main() {
   const store = localStorageTuningStore();
   const tuning = await loadOrTune(device, VGG16, store, tuneMode, { onProgress: (line) => say(`Choosing the fastest kernels for this GPU (once): ${line}`) });
   showTuning(tuning, store.where);
-  const cam = await GradCam.create(device, VGG16, weights, { choices: tuning.choices });
+  // ?f16=1 stores the dense layers' weights as float16 (half their memory; numbers move by ~1e-3).
+  const f16 = new URLSearchParams(location.search).get('f16') === '1';
+  const cam = await GradCam.create(device, VGG16, weights, { choices: tuning.choices, f16 });
   for (const l of cam.convLayers) controls.layer.add(new Option(l, l, l === cam.defaultLayer, l === cam.defaultLayer));
   const classes = $('classes');
   for (let i = 0; i < 1000; i++) classes.append(new Option(`${labelOf(i)} (${i})`));

@@ -64,10 +64,10 @@ export async function measurePeaks(device: GPUDevice, runs = 3): Promise<Peaks> 
 }
 
 /** One case per kernel version and distinct shape of the model, forward and backward. */
-export function benchCases(model: ModelSpec, options: { layers?: readonly string[]; allVersions?: boolean; choices?: Choices } = {}): BenchCase[] {
+export function benchCases(model: ModelSpec, options: { layers?: readonly string[]; allVersions?: boolean; choices?: Choices; f16?: boolean } = {}): BenchCase[] {
   const seen = new Set<string>();
   const cases: BenchCase[] = [];
-  for (const op of planForward(model).ops) {
+  for (const op of planForward(model, 1, { denseWeightsF16: options.f16 }).ops) {
     if (options.layers && !options.layers.includes(op.layer)) continue;
     for (const direction of ['forward', 'backward'] as Direction[]) {
       const k = opKernel(op, direction);

@@ -2,6 +2,7 @@
 // one command buffer per forward, and readbacks of any tensor copied out right after the pass that
 // writes it (so buffer sharing never hides a layer from the caller).
 import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
+import { packHalfVersions, packedHalfBytes } from '../kernels/packHalf.js';
 import { packResizeTable, preprocessImageVersions, type ResizeMethod } from '../kernels/preprocessImage.js';
 import { chooseCandidate, opKernel, type Choices } from './opKernels.js';
 import { elementCount, type ModelSpec } from './model.js';
@@ -25,6 +26,12 @@ export interface NetworkOptions {
   versions?: Readonly<Record<string, string>>;
   /** Versions chosen by tuning on this adapter (src/engine/tuning.ts); default: each kernel's first. */
   choices?: Choices;
+  /**
+   * Store the dense layers' weights (89% of VGG16's bytes) as float16, halving their memory and the
+   * bandwidth of those bandwidth-bound layers; arithmetic stays float32. Off by default: it changes
+   * the numbers (relative L2 about 1e-3 after fc1; `npm run verify -- --f16` reports them).
+   */
+  f16?: boolean;
   /** Images per forward (default 1); a batch > 1 takes preprocessed Float32Array input. */
   batch?: number;
   /** Tensors whose buffers must survive the whole forward (not shared with later tensors). */
@@ -63,6 +70,24 @@ export function validateImage(image: ImageInput): void {
     throw new Error(`image: data has ${data.length} bytes but ${width}×${height} RGBA needs ${width * height * 4}; pass ImageData-style RGBA8 pixels`);
 }
 
+/** Replaces each dense layer's float32 kernel by its float16 packing, one tensor at a time. */
+async function packDenseWeights(device: GPUDevice, plan: ForwardPlan, weights: GpuWeights): Promise<void> {
+  for (const op of plan.ops) {
+    if (op.kind !== 'dense' || weights.halves.has(op.weights)) continue;
+    const count = op.shape.k * op.shape.m;
+    const packed = device.createBuffer({ label: `${op.weights} (float16)`, size: packedHalfBytes(count), usage: STORAGE() });
+    const d = await packHalfVersions[0].prepare(device, { count }, { x: weights.get(op.weights), y: packed });
+    const encoder = device.createCommandEncoder({ label: `pack ${op.weights} as float16` });
+    const pass = encoder.beginComputePass({ label: d.label });
+    encodeDispatch(pass, d);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    // Destroying after the submit is allowed: the queued pass still reads them.
+    destroyDispatch(d);
+    weights.replaceWithHalves(op.weights, packed);
+  }
+}
+
 export class Network {
   private disposed = false;
 
@@ -85,12 +110,13 @@ export class Network {
   static async create(device: GPUDevice, model: ModelSpec, weights: WeightMap | GpuWeights, options: NetworkOptions = {}): Promise<Network> {
     if (weights instanceof GpuWeights && weights.model.name !== model.name)
       throw new Error(`weights are for ${weights.model.name}, not ${model.name}`);
-    const plan = planForward(model, options.batch ?? 1);
+    const plan = planForward(model, options.batch ?? 1, { denseWeightsF16: options.f16 });
     const bufferPlan = assignBuffers(forwardLifetimes(plan), new Set(options.keep ?? []));
     const gpuWeights = weights instanceof GpuWeights ? weights : uploadWeights(device, model, weights);
     const slots: GPUBuffer[] = [];
     const dispatches: Dispatch[] = [];
     try {
+      if (options.f16) await packDenseWeights(device, plan, gpuWeights);
       bufferPlan.slotBytes.forEach((size, i) => slots.push(device.createBuffer({ label: `activations ${i}`, size, usage: STORAGE() })));
       const tensor = (name: string) => slots[bufferPlan.slotOf.get(name)!];
       const versions: string[] = [];

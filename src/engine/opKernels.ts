@@ -50,7 +50,7 @@ function candidates<S, B>(versions: readonly KernelVersion<S, B>[], shape: S): K
 
 export const convShapeLabel = (s: Conv3x3Shape) => `${s.n > 1 ? `${s.n}×` : ''}${s.h}×${s.w}×${s.cIn}→${s.cOut}`;
 export const poolShapeLabel = (s: MaxPool2x2Shape) => `${s.n > 1 ? `${s.n}×` : ''}${s.h}×${s.w}×${s.c}`;
-export const denseShapeLabel = (s: DenseShape) => `${s.n > 1 ? `${s.n}×` : ''}${s.k}→${s.m}`;
+export const denseShapeLabel = (s: DenseShape) => `${s.n > 1 ? `${s.n}×` : ''}${s.k}→${s.m}${s.weightsF16 ? ' f16' : ''}`;
 
 /**
  * A smaller problem with the same per-element behaviour, for tuning: conv rows cut to 2 (a row's
@@ -88,9 +88,11 @@ export function opKernel(op: Op, direction: Direction, options: { reduce?: boole
     case 'dense': {
       const s = options.reduce ? reduced(op, op.shape) : op.shape;
       const common = { ...base, shape: denseShapeLabel(op.shape), flops: 2 * s.n * s.k * s.m, bound: 'memory' as const };
+      // Buffer sizes are in float32 units; packed float16 weights take half.
+      const weights = s.weightsF16 ? Math.ceil((s.k * s.m) / 2) : s.k * s.m;
       return direction === 'forward'
-        ? { ...common, kernel: 'denseBiasAct', buffers: { x: s.n * s.k, weights: s.k * s.m, bias: s.m, y: s.n * s.m }, candidates: candidates(denseBiasActVersions, s) }
-        : { ...common, kernel: 'denseBackwardInput', buffers: { dy: s.n * s.m, y: s.n * s.m, weights: s.k * s.m, dx: s.n * s.k }, candidates: candidates(denseBackwardInputVersions, { n: s.n, k: s.k, m: s.m, relu: s.relu }) };
+        ? { ...common, kernel: 'denseBiasAct', buffers: { x: s.n * s.k, weights, bias: s.m, y: s.n * s.m }, candidates: candidates(denseBiasActVersions, s) }
+        : { ...common, kernel: 'denseBackwardInput', buffers: { dy: s.n * s.m, y: s.n * s.m, weights, dx: s.n * s.k }, candidates: candidates(denseBackwardInputVersions, { n: s.n, k: s.k, m: s.m, relu: s.relu, weightsF16: s.weightsF16 }) };
     }
     case 'softmax':
       if (direction === 'backward') return undefined;

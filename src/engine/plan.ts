@@ -40,7 +40,8 @@ export interface ForwardPlan {
 /** The pre-softmax tensor of a dense layer with softmax activation. */
 export const logitsTensor = (layer: string) => `${layer}/logits`;
 
-export function planForward(model: ModelSpec, batch = 1): ForwardPlan {
+/** `denseWeightsF16`: the dense layers read float16 weights (packed by packHalf); convs stay float32. */
+export function planForward(model: ModelSpec, batch = 1, options: { denseWeightsF16?: boolean } = {}): ForwardPlan {
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch ${batch}: must be a positive integer`);
   const n = batch;
   const tensors = new Map<string, TensorDesc>();
@@ -75,7 +76,7 @@ export function planForward(model: ModelSpec, batch = 1): ForwardPlan {
           ...base,
           output: denseOut,
           kind: 'dense',
-          shape: { n, k: input[0], m: layer.units, relu: layer.activation === 'relu' },
+          shape: { n, k: input[0], m: layer.units, relu: layer.activation === 'relu', ...(options.denseWeightsF16 ? { weightsF16: true } : {}) },
           weights: `${layer.name}/kernel`,
           bias: `${layer.name}/bias`,
         });

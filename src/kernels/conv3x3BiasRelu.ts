@@ -1,4 +1,5 @@
 import blockedCode from './conv3x3BiasRelu.blocked.wgsl?raw';
+import blocked16Code from './conv3x3BiasRelu.blocked16.wgsl?raw';
 import naiveCode from './conv3x3BiasRelu.naive.wgsl?raw';
 import tiledCode from './conv3x3BiasRelu.tiled.wgsl?raw';
 import unrolledCode from './conv3x3BiasRelu.unrolled.wgsl?raw';
@@ -102,33 +103,25 @@ const unrolled = kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
   bind,
 });
 
-/** Output pixels × output channels per invocation of the blocked version. */
-export const BLOCKED_TILE = { pixels: 8, channels: 8 } as const;
-const BLOCKED_WORKGROUP: readonly [number, number] = [8, 8];
-const blockedSource: KernelSource = {
-  label: 'conv3x3BiasRelu.blocked',
-  code: blockedCode,
-  entryPoint: 'conv3x3BiasReluBlocked',
-  bindings: BINDINGS,
-};
+/** The blocked versions: 8 output channels × a block of pixels along the row per invocation. */
+function blockedVersion(name: string, code: string, entryPoint: string, pixels: number) {
+  const workgroup: readonly [number, number] = [8, 8];
+  return kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
+    name,
+    source: { label: `conv3x3BiasRelu.${name}`, code, entryPoint, bindings: BINDINGS },
+    supports: (s) => s.cIn % 4 === 0 && s.cOut % 8 === 0,
+    workgroups: (s) => checkedWorkgroups(`conv3x3BiasRelu.${name}`, [ceilDiv(s.cOut / 8, workgroup[0]), ceilDiv(ceilDiv(s.w, pixels), workgroup[1]), s.n * s.h]),
+    constants: (s) => ({ WORKGROUP_X: workgroup[0], WORKGROUP_Y: workgroup[1], RELU: s.relu }),
+    params: packConv3x3Params,
+    bind,
+  });
+}
 
-const blocked = kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
-  name: 'blocked',
-  source: blockedSource,
-  supports: (s) => s.cIn % 4 === 0 && s.cOut % BLOCKED_TILE.channels === 0,
-  workgroups: (s) =>
-    checkedWorkgroups('conv3x3BiasRelu.blocked', [
-      ceilDiv(s.cOut / BLOCKED_TILE.channels, BLOCKED_WORKGROUP[0]),
-      ceilDiv(ceilDiv(s.w, BLOCKED_TILE.pixels), BLOCKED_WORKGROUP[1]),
-      s.n * s.h,
-    ]),
-  constants: (s) => ({ WORKGROUP_X: BLOCKED_WORKGROUP[0], WORKGROUP_Y: BLOCKED_WORKGROUP[1], RELU: s.relu }),
-  params: packConv3x3Params,
-  bind,
-});
+const blocked = blockedVersion('blocked', blockedCode, 'conv3x3BiasReluBlocked', 8);
+const blocked16 = blockedVersion('blocked16', blocked16Code, 'conv3x3BiasReluBlocked16', 16);
 
 /**
  * Fastest first on SwiftShader: without a tuning table (src/engine/tuning.ts) the network takes the
  * first version that supports a shape. 'naive' is the reference the others are tested against.
  */
-export const conv3x3BiasReluVersions = [blocked, unrolled, tiled, naive] as const;
+export const conv3x3BiasReluVersions = [blocked, blocked16, unrolled, tiled, naive] as const;

@@ -1,4 +1,5 @@
 import code from './denseBackwardInput.wgsl?raw';
+import f16Code from './denseBackwardInput.vec4f16.wgsl?raw';
 import splitMCode from './denseBackwardInput.splitM.wgsl?raw';
 import vec4Code from './denseBackwardInput.vec4.wgsl?raw';
 import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, type KernelSource } from './kernel.js';
@@ -9,6 +10,8 @@ export interface DenseBackwardShape {
   k: number;
   m: number;
   relu: boolean;
+  /** Weights stored as packed float16 (packHalf), read by the f16 version only. */
+  weightsF16?: boolean;
 }
 
 export interface DenseBackwardBuffers {
@@ -32,7 +35,7 @@ const naive = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   name: 'naive',
   reference: true,
   source,
-  supports: () => true,
+  supports: (s) => !s.weightsF16,
   workgroups: (s) => checkedWorkgroups('denseBackwardInput', [ceilDiv(s.k, WORKGROUP), s.n, 1]),
   constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, RELU: s.relu }),
   params: packDenseBackwardParams,
@@ -42,7 +45,7 @@ const naive = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
 const vec4 = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   name: 'vec4',
   source: { label: 'denseBackwardInput.vec4', code: vec4Code, entryPoint: 'denseBackwardInputVec4', bindings: BINDINGS },
-  supports: (s) => s.m % 4 === 0,
+  supports: (s) => s.m % 4 === 0 && !s.weightsF16,
   workgroups: (s) => checkedWorkgroups('denseBackwardInput.vec4', [ceilDiv(s.k, WORKGROUP), 1, s.n]),
   constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, RELU: s.relu }),
   params: packDenseBackwardParams,
@@ -55,12 +58,25 @@ const SPLIT_M_THREADS = 64;
 const splitM = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   name: 'splitM',
   source: { label: 'denseBackwardInput.splitM', code: splitMCode, entryPoint: 'denseBackwardInputSplitM', bindings: BINDINGS },
-  supports: (s) => s.m % 4 === 0,
+  supports: (s) => s.m % 4 === 0 && !s.weightsF16,
   workgroups: (s) => checkedWorkgroups('denseBackwardInput.splitM', [ceilDiv(s.k, SPLIT_M_ROWS), 1, s.n]),
   constants: (s) => ({ THREADS: SPLIT_M_THREADS, RELU: s.relu }),
   params: packDenseBackwardParams,
   bind,
 });
 
-/** Without a tuning table the engine takes the first that supports a shape; 'naive' is the reference. */
-export const denseBackwardInputVersions = [vec4, splitM, naive] as const;
+const vec4F16 = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
+  name: 'vec4f16',
+  source: { label: 'denseBackwardInput.vec4f16', code: f16Code, entryPoint: 'denseBackwardInputVec4F16', bindings: BINDINGS },
+  supports: (s) => s.m % 4 === 0 && s.weightsF16 === true,
+  workgroups: (s) => checkedWorkgroups('denseBackwardInput.vec4f16', [ceilDiv(s.k, WORKGROUP), 1, s.n]),
+  constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, RELU: s.relu }),
+  params: packDenseBackwardParams,
+  bind,
+});
+
+/**
+ * Without a tuning table the engine takes the first that supports a shape; 'naive' is the reference.
+ * Float16 weights have one version, float32 weights the others.
+ */
+export const denseBackwardInputVersions = [vec4, splitM, naive, vec4F16] as const;

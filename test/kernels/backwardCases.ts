@@ -16,9 +16,9 @@ import { maxPool2x2BackwardVersions } from '../../src/kernels/maxPool2x2Backward
 import { softmaxScoreBackwardVersions, TOP_CLASS, type SoftmaxScoreShape } from '../../src/kernels/softmaxScoreBackward.js';
 import { softmaxRef } from '../../src/kernels/softmax.ref.js';
 import { conv3x3BackwardInputRef, denseBackwardInputRef, maxPool2x2BackwardRef, softmaxScoreBackwardRef } from '../../src/kernels/backward.ref.js';
-import { normal, rms, uniform, withBuffers } from '../support/data.js';
+import { normal, rms, uniform, withBuffers, withWeightFormat } from '../support/data.js';
 import { assert, assertClose } from '../support/compare.js';
-import { guardedOutput, readBack, readGuarded, run, upload } from '../support/gpu.js';
+import { guardedOutput, packHalvesOnGpu, readBack, readGuarded, run, upload } from '../support/gpu.js';
 import type { KernelCase } from './cases.js';
 
 const name = (kernel: string, o: object, tag = '') => `${kernel} ${tag} ${Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ')}`.replace(/\s+/g, ' ');
@@ -149,8 +149,8 @@ const denseShapes: (DenseBackwardShape & { tag?: string; fd?: boolean })[] = [
 
 function denseCases(): KernelCase[] {
   return denseBackwardInputVersions.flatMap((v) =>
-    denseShapes.filter((s) => v.supports(s)).map((s): KernelCase => {
-      const caseName = name(`denseBackwardInput.${v.name}`, { n: s.n, k: s.k, m: s.m, relu: s.relu }, s.tag);
+    denseShapes.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s)).map((s): KernelCase => {
+      const caseName = name(`denseBackwardInput.${v.name}`, { n: s.n, k: s.k, m: s.m, relu: s.relu }, `${s.tag ?? ''}${s.weightsF16 ? ' f16' : ''}`);
       return {
         name: caseName,
         async run(device) {
@@ -158,17 +158,20 @@ function denseCases(): KernelCase[] {
           const x = uniform(s.n * s.k, seed);
           const w = normal(s.k * s.m, seed + 1, Math.sqrt(2 / s.k));
           const b = uniform(s.m, seed + 2, -0.3, 0.3);
+          // f16 version: the weights packed on the GPU; reference and finite differences from the halves stored.
+          const packed = s.weightsF16 ? await packHalvesOnGpu(device, w) : undefined;
+          const wRef = packed?.values ?? w;
           const fwd = { n: s.n, k: s.k, m: s.m, relu: s.relu };
-          const y = Float32Array.from(denseBiasActRef(fwd, x, w, b));
+          const y = Float32Array.from(denseBiasActRef(fwd, x, wRef, b));
           const dy = uniform(y.length, seed + 3);
-          const bufs = { dy: upload(device, dy), y: upload(device, y), weights: upload(device, w), dx: guardedOutput(device, x.length) };
+          const bufs = { dy: upload(device, dy), y: upload(device, y), weights: packed?.buffer ?? upload(device, w), dx: guardedOutput(device, x.length) };
           await withBuffers(Object.values(bufs), async () => {
             await run(device, await v.prepare(device, s, bufs));
             const got = await readGuarded(device, bufs.dx, x.length, caseName);
-            const ref = denseBackwardInputRef(s, dy, y, w);
+            const ref = denseBackwardInputRef(s, dy, y, wRef);
             assertClose(caseName, got, ref, { atol: RTOL * rms(ref), rtol: RTOL });
             if (s.fd) {
-              const fd = finiteDifferences(x, dy, (xx) => denseBiasActRef(fwd, xx, w, b));
+              const fd = finiteDifferences(x, dy, (xx) => denseBiasActRef(fwd, xx, wRef, b));
               assertClose(`${caseName} vs finite differences`, got, fd, { atol: 1e-6 * Math.max(1, rms(fd)), rtol: 1e-5 });
             }
           });

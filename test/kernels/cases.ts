@@ -21,9 +21,11 @@ import { preprocessImageRef } from '../../src/kernels/preprocessImage.ref.js';
 import { softmaxVersions, type SoftmaxShape } from '../../src/kernels/softmax.js';
 import { softmaxRef } from '../../src/kernels/softmax.ref.js';
 import { mulberry32 } from '../../src/engine/synthetic.js';
-import { normal, rms, uniform, withBuffers } from '../support/data.js';
+import { normal, rms, uniform, withBuffers, withWeightFormat } from '../support/data.js';
 import { assertClose } from '../support/compare.js';
-import { guardedOutput, readGuarded, run, upload } from '../support/gpu.js';
+import { guardedOutput, packHalvesOnGpu, readBack, readGuarded, run, upload } from '../support/gpu.js';
+import { packHalfVersions, packedHalfBytes } from '../../src/kernels/packHalf.js';
+import { halfNeighbours, unpackHalves } from '../../src/kernels/packHalf.ref.js';
 
 export interface KernelCase {
   name: string;
@@ -127,22 +129,61 @@ const denseShapes: (DenseShape & { tag?: string })[] = [
 
 function denseCase(version: (typeof denseBiasActVersions)[number], s: (typeof denseShapes)[number]): KernelCase {
   return {
-    name: `denseBiasAct.${version.name} ${s.tag ?? ''} ${shapeName({ n: s.n, k: s.k, m: s.m, relu: s.relu })}`.replace(/\s+/g, ' '),
+    name: `denseBiasAct.${version.name} ${s.tag ?? ''} ${shapeName({ n: s.n, k: s.k, m: s.m, relu: s.relu })}${s.weightsF16 ? ' f16' : ''}`.replace(/\s+/g, ' '),
     async run(device) {
       const seed = s.n * 1009 + s.k * 13 + s.m;
       const x = uniform(s.n * s.k, seed, 0, 2);
       const w = normal(s.k * s.m, seed + 1, Math.sqrt(2 / s.k));
       const b = uniform(s.m, seed + 2, -0.1, 0.1);
       const count = s.n * s.m;
-      const bufs = { x: upload(device, x), weights: upload(device, w), bias: upload(device, b), y: guardedOutput(device, count) };
+      // f16 versions: the weights packed on the GPU, the reference from the very halves stored.
+      const packed = s.weightsF16 ? await packHalvesOnGpu(device, w) : undefined;
+      const bufs = { x: upload(device, x), weights: packed?.buffer ?? upload(device, w), bias: upload(device, b), y: guardedOutput(device, count) };
       await withBuffers(Object.values(bufs), async () => {
         await run(device, await version.prepare(device, s, bufs));
         const got = await readGuarded(device, bufs.y, count, this.name);
-        const ref = denseBiasActRef(s, x, w, b);
+        const ref = denseBiasActRef(s, x, packed?.values ?? w, b);
         assertClose(this.name, got, ref, { atol: ACCUMULATION_RTOL * rms(ref), rtol: ACCUMULATION_RTOL });
       });
     },
   };
+}
+
+// ---------------------------------------------------------------- packHalf
+// Each stored half must be one of the two float16 values around the float32 input (WGSL leaves the
+// direction to the implementation); exact halves, ±0, clamping to ±65504 and an odd count's zero pad.
+const packCounts: { count: number; tag?: string }[] = [{ count: 1 }, { count: 2 }, { count: 7 }, { count: 1000 }, { count: 2 * 65535 * 256 + 3, tag: 'two grid rows' }];
+
+function packHalfCases(): KernelCase[] {
+  return packHalfVersions.flatMap((v) =>
+    packCounts.map(({ count, tag }): KernelCase => ({
+      name: `packHalf.${v.name} ${tag ?? ''} count=${count}`.replace(/\s+/g, ' '),
+      async run(device) {
+        const x = normal(count, count, 3);
+        const specials = [0, -0, 1, -2.5, 65504, 70000, -1e6, 6e-8, 1e-9, 0.1];
+        x.set(specials.slice(0, count));
+        const words = Math.ceil(count / 2);
+        const bufs = { x: upload(device, x), y: upload(device, new Uint32Array(words + 4).fill(0xdeadbeef)) };
+        await withBuffers(Object.values(bufs), async () => {
+          await run(device, await v.prepare(device, { count }, bufs));
+          const got = new Uint32Array((await readBack(device, bufs.y)).buffer);
+          for (let i = words; i < words + 4; i++) if (got[i] !== 0xdeadbeef) throw new Error(`${this.name}: word ${i} past the output was overwritten`);
+          const values = unpackHalves(got, 2 * words);
+          // Large counts: a strided sample plus both ends (the CPU check is the slow part).
+          const step = count > 100_000 ? 997 : 1;
+          const check = (i: number) => {
+            const [lo, hi] = halfNeighbours(x[i]);
+            if (!(values[i] === lo || values[i] === hi || (Object.is(lo, -0) && values[i] === 0)))
+              throw new Error(`${this.name}: element ${i}: ${x[i]} stored as ${values[i]}, not one of the neighbouring halves ${lo}, ${hi}`);
+          };
+          for (let i = 0; i < count; i += step) check(i);
+          for (let i = Math.max(0, count - 5); i < count; i++) check(i);
+          if (count % 2 === 1 && values[count] !== 0) throw new Error(`${this.name}: the pad half is ${values[count]}, not 0`);
+          if (packedHalfBytes(count) !== 4 * words) throw new Error('packedHalfBytes');
+        });
+      },
+    })),
+  );
 }
 
 // ---------------------------------------------------------------- softmax
@@ -211,7 +252,8 @@ import { backwardCases } from './backwardCases.js';
 export const kernelCases: KernelCase[] = [
   ...conv3x3BiasReluVersions.flatMap((v) => convShapes.filter((s) => v.supports(s)).map((s) => convCase(v, s))),
   ...maxPool2x2Versions.flatMap((v) => poolShapes.filter((s) => v.supports(s)).map((s) => poolCase(v, s))),
-  ...denseBiasActVersions.flatMap((v) => denseShapes.filter((s) => v.supports(s)).map((s) => denseCase(v, s))),
+  ...denseBiasActVersions.flatMap((v) => denseShapes.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s)).map((s) => denseCase(v, s))),
+  ...packHalfCases(),
   ...softmaxVersions.flatMap((v) => softmaxShapes.filter((s) => v.supports(s)).map((s) => softmaxCase(v, s))),
   ...preprocessImageVersions.flatMap((v) => preprocessShapes.filter((s) => v.supports(s)).map((s) => preprocessCase(v, s))),
   ...backwardCases,

@@ -26,3 +26,8 @@ export async function withBuffers<T>(buffers: GPUBuffer[], body: () => Promise<T
     for (const b of buffers) b.destroy();
   }
 }
+
+/** The f16-weight kernel versions run every shape with its weights stored as float16. */
+export function withWeightFormat<S extends object>(version: string, s: S): S & { weightsF16?: boolean } {
+  return version.endsWith('f16') ? { ...s, weightsF16: true } : s;
+}

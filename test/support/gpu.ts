@@ -2,6 +2,8 @@
 // as a sentinel: after the kernel, the tail must still hold sentinels (no stray writes) and the body
 // must hold none (every element written).
 import { encodeDispatch, destroyDispatch, type Dispatch } from '../../src/kernels/kernel.js';
+import { packHalfVersions, packedHalfBytes } from '../../src/kernels/packHalf.js';
+import { unpackHalves } from '../../src/kernels/packHalf.ref.js';
 
 export const GUARD = 16;
 export const SENTINEL = -7777.25;
@@ -54,4 +56,18 @@ export async function readGuarded(device: GPUDevice, buffer: GPUBuffer, elements
   const unwritten = body.indexOf(SENTINEL);
   if (unwritten >= 0) throw new Error(`${name}: output element ${unwritten} was never written`);
   return body;
+}
+
+/**
+ * Packs float32 weights into float16 words on the GPU (the engine's packHalf) and returns the packed
+ * buffer with the values it holds, unpacked on the CPU: the reference of an f16-weight kernel is
+ * computed from exactly the weights the kernel reads.
+ */
+export async function packHalvesOnGpu(device: GPUDevice, data: Float32Array): Promise<{ buffer: GPUBuffer; values: Float32Array }> {
+  const src = upload(device, data, 'float32 weights');
+  const buffer = device.createBuffer({ label: 'float16 weights', size: Math.max(8, packedHalfBytes(data.length)), usage: USAGE() });
+  await run(device, await packHalfVersions[0].prepare(device, { count: data.length }, { x: src, y: buffer }));
+  src.destroy();
+  const words = new Uint32Array((await readBack(device, buffer)).buffer);
+  return { buffer, values: unpackHalves(words, data.length) };
 }

@@ -10,10 +10,27 @@ const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBuffer
 
 export class GpuWeights {
   private destroyed = false;
+  private readonly map: Map<string, GPUBuffer>;
+  /** Tensors stored as packed float16 (see Network's f16 option), by name. */
+  readonly halves = new Set<string>();
+
   constructor(
     readonly model: ModelSpec,
-    readonly buffers: ReadonlyMap<string, GPUBuffer>,
-  ) {}
+    buffers: ReadonlyMap<string, GPUBuffer>,
+  ) {
+    this.map = new Map(buffers);
+  }
+
+  get buffers(): ReadonlyMap<string, GPUBuffer> {
+    return this.map;
+  }
+
+  /** Swaps a tensor's buffer for its packed float16 copy; the float32 buffer is destroyed. */
+  replaceWithHalves(name: string, packed: GPUBuffer): void {
+    this.get(name).destroy();
+    this.map.set(name, packed);
+    this.halves.add(name);
+  }
 
   get(name: string): GPUBuffer {
     const b = this.buffers.get(name);
