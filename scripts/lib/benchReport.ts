@@ -132,7 +132,7 @@ export async function writeBenchResults(outDir: string, reports: BenchReport[], 
   withChart.forEach((r, i) => files.push({ path: join(outDir, `latest-${r.host}-layers.png`), data: pngs[i] }));
   // latest.json: the newest report (the last host run).
   files.push({ path: join(outDir, 'latest.json'), data: JSON.stringify(reports.at(-1), null, 1) });
-  const markdown = [`# Benchmark, ${reports[0].date.slice(0, 10)}`, '', ...reports.map((r) => reportMarkdown(r, command)), ''].join('\n\n');
+  const markdown = `${[`# Benchmark, ${reports[0].date.slice(0, 10)}`, ...reports.map((r) => reportMarkdown(r, command))].join('\n\n')}\n`;
   files.push({ path: join(outDir, 'latest.md'), data: markdown });
   writeAtomically(files);
   return { markdown, files: files.map((f) => f.path) };
