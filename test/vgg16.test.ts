@@ -151,11 +151,34 @@ describe('VGG16 forward vs TensorFlow.js CPU, seeded He-normal weights', () => {
   });
 });
 
-// Gradients at full size against TF.js' tf.grad, starting from TF.js' own activation of the target
-// layer. Tolerance: the gradient is a product of float32 Jacobians summed in different orders on each
-// side, like the forward pass; measured relative L2 9e-6 (block5_conv3) and 2e-6 (block4_conv3), held
-// to 5e-5. The heatmap is computed from TF.js' gradient and activation by the recipe in float64
-// (measured max |Δ| 5e-6, held to 5e-5).
+// Gradients at full size against TF.js' tf.grad. Tolerance: the gradient is a product of float32
+// Jacobians summed in different orders on each side, like the forward pass; held to relative L2 5e-5,
+// the heatmap (from TF.js' gradient and activation by the recipe, in float64) to 5e-5.
+// Max-pool near-ties: where the two largest values of a block5_pool window differ by about the float32
+// rounding of the convs (~1e-6 relative), two correct implementations may route that window's gradient
+// to different elements (both take the first maximum of their own values). So TF.js starts from our
+// activation of the target layer (block5_conv3: the same routing by construction). Below block5_pool
+// TF.js recomputes block5_conv3 itself; the windows routed differently by our block5_conv3 and TF.js'
+// forward's are counted: with none, the strict bounds hold; with a few, the gradient may differ there
+// and is held to relative L2 1e-2, the heatmap to 1e-3, the count to at most 3. Measured: block5_conv3
+// 0 windows, gradient 1.8e-6; block4_conv3 1 window (with the 'blocked' convs; the 'unrolled' ones
+// round differently and had none), gradient still 1.1e-6.
+function poolRouting(act: Float32Array, h: number, w: number, c: number): Int32Array {
+  const out = new Int32Array((h / 2) * (w / 2) * c);
+  for (let y = 0; y < h / 2; y++)
+    for (let x = 0; x < w / 2; x++)
+      for (let ch = 0; ch < c; ch++) {
+        let best = -1;
+        let arg = 0;
+        for (let k = 0; k < 4; k++) {
+          const v = act[((2 * y + (k >> 1)) * w + 2 * x + (k & 1)) * c + ch];
+          if (v > best) [best, arg] = [v, k];
+        }
+        out[(y * (w / 2) + x) * c + ch] = arg;
+      }
+  return out;
+}
+
 describe('Grad-CAM at full size vs TensorFlow.js gradients', () => {
   it.each([
     ['block5_conv3', 'prob', undefined],
@@ -163,8 +186,14 @@ describe('Grad-CAM at full size vs TensorFlow.js gradients', () => {
   ] as const)('%s, score %s', async (layer, score, which) => {
     const image = syntheticPhoto(320, 240);
     const classIndex = which === 'second' ? decodePredictions(probabilities, 2)[1].index : undefined;
-    const r = await gradcam.run(image, { layer, score, classIndex, readGradient: true });
-    const ref = await tfjsGradient(VGG16, weights, ours.get(INPUT_TENSOR)!, layer, r.classIndex, score, reference.get(layer)!);
+    const r = await gradcam.run(image, { layer, score, classIndex, readGradient: true, read: [layer, 'block5_conv3'] });
+    const ref = await tfjsGradient(VGG16, weights, ours.get(INPUT_TENSOR)!, layer, r.classIndex, score, r.tensors.get(layer)!);
+    // TF.js' block5_conv3 as its backward saw it: ours when that is the target, else its own forward's.
+    const theirs = layer === 'block5_conv3' ? r.tensors.get(layer)! : reference.get('block5_conv3')!;
+    const a = poolRouting(r.tensors.get('block5_conv3')!, 14, 14, 512);
+    const b = poolRouting(theirs, 14, 14, 512);
+    let flips = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) flips++;
     const g = errorStats(r.gradient!, ref.gradient);
     const [h, w, c] = net.tensorShape(layer);
     const shape = { positions: h * w, channels: c };
@@ -172,11 +201,12 @@ describe('Grad-CAM at full size vs TensorFlow.js gradients', () => {
     const heat = errorStats(r.heatmap.data, want.heat);
     console.log(
       `${layer} ${score} class ${r.classIndex}: gradient rel L2 ${g.relL2.toExponential(2)}, heatmap max |Δ| ${heat.maxAbs.toExponential(2)}, ` +
-        `GPU ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`,
+        `block5_pool windows routed differently: ${flips}, GPU ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`,
     );
     expect(want.max).toBeGreaterThan(0);
-    expect(g.relL2).toBeLessThan(5e-5);
-    expect(heat.maxAbs).toBeLessThan(5e-5);
+    expect(flips).toBeLessThanOrEqual(3);
+    expect(g.relL2).toBeLessThan(flips === 0 ? 5e-5 : 1e-2);
+    expect(heat.maxAbs).toBeLessThan(flips === 0 ? 5e-5 : 1e-3);
     expect(r.warnings).toEqual([]);
     if (classIndex === undefined) expect(r.classIndex).toBe(decodePredictions(probabilities, 1)[0].index);
   }, 300_000);
