@@ -10,10 +10,9 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const tf = require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs-core');
 type Tensor = import('@tensorflow/tfjs-core').Tensor;
-type Tensor2D = import('@tensorflow/tfjs-core').Tensor2D;
-type Tensor4D = import('@tensorflow/tfjs-core').Tensor4D;
 type Scalar = import('@tensorflow/tfjs-core').Scalar;
 import type { ModelSpec } from '../../src/engine/model.js';
+import { tfjsVggLayer } from '../../src/bench/tfjsVgg.js';
 
 let ready: Promise<boolean> | undefined;
 
@@ -35,37 +34,14 @@ export async function tfjsForward(
   let x: Tensor = tf.tensor4d(input, [1, ...model.inputShape]);
   for (const layer of model.layers) {
     const prev = x;
-    switch (layer.kind) {
-      case 'conv3x3': {
-        const cIn = x.shape[3]!;
-        const kernel = w(`${layer.name}/kernel`, [3, 3, cIn, layer.filters]) as Tensor4D;
-        const bias = w(`${layer.name}/bias`, [layer.filters]);
-        x = tf.relu(tf.add(tf.conv2d(x as Tensor4D, kernel, 1, 'same'), bias));
-        tf.dispose([kernel, bias]);
-        break;
-      }
-      case 'maxpool2x2':
-        x = tf.maxPool(x as Tensor4D, 2, 2, 'valid');
-        break;
-      case 'flatten':
-        x = tf.reshape(x, [1, -1]);
-        break;
-      case 'dense': {
-        const k = x.shape[1]!;
-        const kernel = w(`${layer.name}/kernel`, [k, layer.units]) as Tensor2D;
-        const bias = w(`${layer.name}/bias`, [layer.units]);
-        const z = tf.add(tf.matMul(x as Tensor2D, kernel), bias);
-        tf.dispose([kernel, bias]);
-        if (layer.activation === 'softmax') {
-          out.set(`${layer.name}/logits`, z.dataSync() as Float32Array);
-          x = tf.softmax(z);
-          z.dispose();
-        } else {
-          x = layer.activation === 'relu' ? tf.relu(z) : z;
-          if (x !== z) z.dispose();
-        }
-        break;
-      }
+    // tidy: the layer's weight tensors go with its intermediates.
+    if (layer.kind === 'dense' && layer.activation === 'softmax') {
+      const z = tf.tidy(() => tfjsVggLayer(tf, layer, prev, w, true));
+      out.set(`${layer.name}/logits`, z.dataSync() as Float32Array);
+      x = tf.softmax(z);
+      z.dispose();
+    } else {
+      x = tf.tidy(() => tfjsVggLayer(tf, layer, prev, w));
     }
     out.set(layer.name, x.dataSync() as Float32Array);
     if (prev !== x) prev.dispose();
@@ -91,22 +67,6 @@ export async function tfjsGradient(
 ): Promise<{ gradient: Float32Array; activation: Float32Array }> {
   await tfjsCpu();
   const w = (name: string, shape: number[]) => tf.tensor(weights.get(name)!, shape, 'float32');
-  const apply = (l: ModelSpec['layers'][number], x: Tensor, logitsOnly: boolean): Tensor => {
-    switch (l.kind) {
-      case 'conv3x3':
-        return tf.relu(tf.add(tf.conv2d(x as Tensor4D, w(`${l.name}/kernel`, [3, 3, x.shape[3]!, l.filters]) as Tensor4D, 1, 'same'), w(`${l.name}/bias`, [l.filters])));
-      case 'maxpool2x2':
-        return tf.maxPool(x as Tensor4D, 2, 2, 'valid');
-      case 'flatten':
-        return tf.reshape(x, [1, -1]);
-      case 'dense': {
-        const z = tf.add(tf.matMul(x as Tensor2D, w(`${l.name}/kernel`, [x.shape[1]!, l.units]) as Tensor2D), w(`${l.name}/bias`, [l.units]));
-        if (l.activation === 'relu') return tf.relu(z);
-        if (l.activation === 'softmax') return logitsOnly ? z : tf.softmax(z);
-        return z;
-      }
-    }
-  };
   const at = model.layers.findIndex((l) => l.name === layer);
   return tf.tidy(() => {
     let a: Tensor;
@@ -116,12 +76,12 @@ export async function tfjsGradient(
       a = tf.tensor4d(activation, shape as [number, number, number, number]);
     } else {
       a = tf.tensor4d(input, [1, ...model.inputShape]);
-      for (const l of model.layers.slice(0, at + 1)) a = apply(l, a, false);
+      for (const l of model.layers.slice(0, at + 1)) a = tfjsVggLayer(tf, l, a, w);
     }
     const rest = model.layers.slice(at + 1);
     const scoreOf = (x: Tensor) => {
       let y = x;
-      for (const l of rest) y = apply(l, y, score === 'logit');
+      for (const l of rest) y = tfjsVggLayer(tf, l, y, w, score === 'logit');
       return tf.reshape(tf.slice(y, [0, classIndex], [1, 1]), []) as Scalar;
     };
     const g = tf.grad(scoreOf)(a);

@@ -14,14 +14,11 @@ export function parseTuneMode(value: string | undefined): TuningMode {
 
 export async function cliTuning(device: GPUDevice, model: ModelSpec, mode: TuningMode, verbose: boolean, log: (line: string) => void): Promise<Tuning> {
   const store = fileTuningStore();
-  if (mode === 'force') log('tuning kernels for this GPU …');
-  let announced = mode === 'force';
+  let announced = false;
   const tuning = await loadOrTune(device, model, store, mode, {
     onProgress: (line) => {
-      if (!announced) {
-        log(`tuning kernels for this GPU (once; the choice is cached in ${store.where}) …`);
-        announced = true;
-      }
+      if (!announced) log(`tuning kernels for this GPU${mode === 'auto' ? ` (once; the choice is cached in ${store.where})` : ''} …`);
+      announced = true;
       if (verbose) log(line);
     },
   });

@@ -6,7 +6,7 @@ import { destroyDispatch } from '../kernels/kernel.js';
 import { peakCopyVersions, peakFmaFlops, peakFmaVersions } from '../kernels/peak.js';
 import { timeDispatch, type TimingSource } from '../engine/gpuTimer.js';
 import type { ModelSpec } from '../engine/model.js';
-import { chooseCandidate, opKernel, type Choices, type Direction, type OpKernel } from '../engine/opKernels.js';
+import { chooseCandidate, opKernel, scratchBuffers, type Choices, type Direction, type OpKernel } from '../engine/opKernels.js';
 import { planForward } from '../engine/plan.js';
 
 export { timeDispatch, type TimingSource };
@@ -87,16 +87,11 @@ export function benchCases(model: ModelSpec, options: { layers?: readonly string
 export async function benchKernels(device: GPUDevice, cases: BenchCase[], runs: number, peaks: Peaks, onRow?: (row: KernelRow) => void): Promise<KernelRow[]> {
   const rows: KernelRow[] = [];
   for (const { op: c, version } of cases) {
-    const buffers: Record<string, GPUBuffer> = {};
-    let bytes = 0;
-    for (const [k, floats] of Object.entries(c.buffers)) {
-      buffers[k] = device.createBuffer({ label: k, size: Math.max(16, 4 * floats), usage: GPUBufferUsage.STORAGE });
-      bytes += 4 * floats;
-    }
+    const { buffers, bytes, destroy } = scratchBuffers(device, c, 'bench');
     const dispatch = await c.candidates.find((v) => v.version === version)!.prepare(device, buffers, `${c.layer} ${c.kernel}.${version}`);
     const { ms, timing } = await timeDispatch(device, dispatch, runs);
     destroyDispatch(dispatch);
-    for (const b of Object.values(buffers)) b.destroy();
+    destroy();
     const sorted = [...ms].sort((a, b) => a - b);
     const medianMs = quantile(sorted, 0.5);
     const gflops = c.flops / (medianMs * 1e6);

@@ -12,6 +12,29 @@ type Scalar = import('@tensorflow/tfjs-core').Scalar;
 
 export type PeerBackend = 'webgpu' | 'wasm';
 
+/**
+ * One Keras VGG layer in TF.js ops (softmax layers give their logits when `logits`); `weight(name,
+ * shape)` gives a layer's kernel or bias. Shared with the test reference (scripts/lib/tfjsReference.ts).
+ */
+export function tfjsVggLayer(tf: Tf, l: ModelSpec['layers'][number], x: Tensor, weight: (name: string, shape: number[]) => Tensor, logits = false): Tensor {
+  switch (l.kind) {
+    case 'conv3x3': {
+      const k = weight(`${l.name}/kernel`, [3, 3, x.shape[3]!, l.filters]) as Tensor4D;
+      return tf.relu(tf.add(tf.conv2d(x as Tensor4D, k, 1, 'same'), weight(`${l.name}/bias`, [l.filters])));
+    }
+    case 'maxpool2x2':
+      return tf.maxPool(x as Tensor4D, 2, 2, 'valid');
+    case 'flatten':
+      return tf.reshape(x, [x.shape[0]!, -1]);
+    case 'dense': {
+      const k = weight(`${l.name}/kernel`, [x.shape[1]!, l.units]) as Tensor2D;
+      const z = tf.add(tf.matMul(x as Tensor2D, k), weight(`${l.name}/bias`, [l.units]));
+      if (l.activation === 'relu') return tf.relu(z);
+      return l.activation === 'softmax' && !logits ? tf.softmax(z) : z;
+    }
+  }
+}
+
 export class TfjsVgg {
   private readonly w = new Map<string, Tensor>();
 
@@ -29,24 +52,8 @@ export class TfjsVgg {
     }
   }
 
-  private layer(l: ModelSpec['layers'][number], x: Tensor, logits = false): Tensor {
-    const { tf } = this;
-    switch (l.kind) {
-      case 'conv3x3': {
-        const k = tf.reshape(this.w.get(`${l.name}/kernel`)!, [3, 3, x.shape[3]!, l.filters]) as Tensor4D;
-        return tf.relu(tf.add(tf.conv2d(x as Tensor4D, k, 1, 'same'), this.w.get(`${l.name}/bias`)!));
-      }
-      case 'maxpool2x2':
-        return tf.maxPool(x as Tensor4D, 2, 2, 'valid');
-      case 'flatten':
-        return tf.reshape(x, [x.shape[0]!, -1]);
-      case 'dense': {
-        const k = tf.reshape(this.w.get(`${l.name}/kernel`)!, [x.shape[1]!, l.units]) as Tensor2D;
-        const z = tf.add(tf.matMul(x as Tensor2D, k), this.w.get(`${l.name}/bias`)!);
-        if (l.activation === 'relu') return tf.relu(z);
-        return l.activation === 'softmax' && !logits ? tf.softmax(z) : z;
-      }
-    }
+  private layer(l: ModelSpec['layers'][number], x: Tensor): Tensor {
+    return tfjsVggLayer(this.tf, l, x, (name, shape) => this.tf.reshape(this.w.get(name)!, shape));
   }
 
   private inputTensor(input: Float32Array): Tensor {

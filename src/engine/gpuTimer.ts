@@ -6,6 +6,9 @@ import { encodeDispatch, type Dispatch } from '../kernels/kernel.js';
 
 export type TimingSource = 'gpu-timestamp' | 'wall-clock';
 
+/** The middle value (the lower one of the middle two for an even count). */
+export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
 export interface PassTiming {
   label: string;
   stage: string;

@@ -37,6 +37,31 @@ export interface OpKernel {
 
 export const choiceKey = (kernel: string, shape: string) => `${kernel}|${shape}`;
 
+/** Every kernel with versions, by name: what a tuning table is valid for (kernelSetSignature). */
+const KERNEL_VERSIONS = {
+  conv3x3BiasRelu: conv3x3BiasReluVersions,
+  conv3x3BackwardInput: conv3x3BackwardInputVersions,
+  denseBiasAct: denseBiasActVersions,
+  denseBackwardInput: denseBackwardInputVersions,
+  maxPool2x2: maxPool2x2Versions,
+  maxPool2x2Backward: maxPool2x2BackwardVersions,
+  softmax: softmaxVersions,
+} as const;
+
+/**
+ * Uninitialised storage buffers of an op kernel's sizes, for timing it (tuning and the benchmark);
+ * `bytes` is what one run reads and writes.
+ */
+export function scratchBuffers(device: GPUDevice, k: OpKernel, label: string): { buffers: Record<string, GPUBuffer>; bytes: number; destroy(): void } {
+  const buffers: Record<string, GPUBuffer> = {};
+  let bytes = 0;
+  for (const [name, floats] of Object.entries(k.buffers)) {
+    buffers[name] = device.createBuffer({ label: `${label} ${name}`, size: Math.max(16, 4 * floats), usage: GPUBufferUsage.STORAGE });
+    bytes += 4 * floats;
+  }
+  return { buffers, bytes, destroy: () => Object.values(buffers).forEach((b) => b.destroy()) };
+}
+
 function candidates<S, B>(versions: readonly KernelVersion<S, B>[], shape: S): KernelCandidate[] {
   return versions
     .filter((v) => v.supports(shape))
@@ -57,18 +82,15 @@ export const denseShapeLabel = (s: DenseShape) => `${s.n > 1 ? `${s.n}×` : ''}$
  * work and access pattern do not depend on the image height), dense K cut to 2048 (the weight rows
  * keep their length M, which sets the access pattern). Labels and keys stay those of the full shape.
  */
-function reduced<S extends object>(op: Op, shape: S): S {
-  if (op.kind === 'conv3x3') return { ...shape, n: 1, h: Math.min(op.shape.h, 2) };
-  if (op.kind === 'dense') return { ...shape, n: 1, k: Math.min(op.shape.k, 2048) };
-  return shape;
-}
+const reducedConv = (s: Conv3x3Shape): Conv3x3Shape => ({ ...s, n: 1, h: Math.min(s.h, 2) });
+const reducedDense = (s: DenseShape): DenseShape => ({ ...s, n: 1, k: Math.min(s.k, 2048) });
 
 /** The kernel of an op in one direction; undefined where that direction has no kernel (softmax backward is the score's). */
 export function opKernel(op: Op, direction: Direction, options: { reduce?: boolean } = {}): OpKernel | undefined {
   const base = { direction, layer: op.layer };
   switch (op.kind) {
     case 'conv3x3': {
-      const s = options.reduce ? reduced(op, op.shape) : op.shape;
+      const s = options.reduce ? reducedConv(op.shape) : op.shape;
       const pixels = s.n * s.h * s.w;
       const flops = 2 * pixels * s.cIn * s.cOut * 9;
       const common = { ...base, shape: convShapeLabel(op.shape), flops, bound: 'compute' as const };
@@ -86,13 +108,13 @@ export function opKernel(op: Op, direction: Direction, options: { reduce?: boole
         : { ...common, kernel: 'maxPool2x2Backward', buffers: { dy: out, x: n, dx: n }, candidates: candidates(maxPool2x2BackwardVersions, s) };
     }
     case 'dense': {
-      const s = options.reduce ? reduced(op, op.shape) : op.shape;
+      const s = options.reduce ? reducedDense(op.shape) : op.shape;
       const common = { ...base, shape: denseShapeLabel(op.shape), flops: 2 * s.n * s.k * s.m, bound: 'memory' as const };
       // Buffer sizes are in float32 units; packed float16 weights take half.
       const weights = s.weightsF16 ? Math.ceil((s.k * s.m) / 2) : s.k * s.m;
       return direction === 'forward'
         ? { ...common, kernel: 'denseBiasAct', buffers: { x: s.n * s.k, weights, bias: s.m, y: s.n * s.m }, candidates: candidates(denseBiasActVersions, s) }
-        : { ...common, kernel: 'denseBackwardInput', buffers: { dy: s.n * s.m, y: s.n * s.m, weights, dx: s.n * s.k }, candidates: candidates(denseBackwardInputVersions, { n: s.n, k: s.k, m: s.m, relu: s.relu, weightsF16: s.weightsF16 }) };
+        : { ...common, kernel: 'denseBackwardInput', buffers: { dy: s.n * s.m, y: s.n * s.m, weights, dx: s.n * s.k }, candidates: candidates(denseBackwardInputVersions, s) };
     }
     case 'softmax':
       if (direction === 'backward') return undefined;
@@ -121,14 +143,7 @@ export function chooseCandidate(k: OpKernel, forced?: string, choices?: Choices)
 
 /** Every version of every kernel with a choice, e.g. 'conv3x3BiasRelu:blocked,unrolled,tiled,naive;…'. */
 export function kernelSetSignature(): string {
-  const sets: [string, readonly { name: string }[]][] = [
-    ['conv3x3BiasRelu', conv3x3BiasReluVersions],
-    ['conv3x3BackwardInput', conv3x3BackwardInputVersions],
-    ['denseBiasAct', denseBiasActVersions],
-    ['denseBackwardInput', denseBackwardInputVersions],
-    ['maxPool2x2', maxPool2x2Versions],
-    ['maxPool2x2Backward', maxPool2x2BackwardVersions],
-    ['softmax', softmaxVersions],
-  ];
-  return sets.map(([k, vs]) => `${k}:${vs.map((v) => v.name).join(',')}`).join(';');
+  return Object.entries(KERNEL_VERSIONS)
+    .map(([k, vs]) => `${k}:${vs.map((v: { name: string }) => v.name).join(',')}`)
+    .join(';');
 }

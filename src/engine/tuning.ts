@@ -4,9 +4,9 @@
 // later runs start at once. Which version wins differs between devices: on SwiftShader the vec4 dense
 // kernels beat split-K, whose workgroup barriers are costly on a CPU; a GPU needs split-K's parallelism.
 import { destroyDispatch } from '../kernels/kernel.js';
-import { timeDispatch, type TimingSource } from './gpuTimer.js';
+import { median, timeDispatch, type TimingSource } from './gpuTimer.js';
 import type { ModelSpec } from './model.js';
-import { choiceKey, kernelSetSignature, opKernel, type Choices, type Direction } from './opKernels.js';
+import { choiceKey, kernelSetSignature, opKernel, scratchBuffers, type Choices, type Direction } from './opKernels.js';
 import { planForward } from './plan.js';
 
 /** Bump when a kernel changes enough that old tables should be remade. */
@@ -60,12 +60,11 @@ export async function tune(device: GPUDevice, model: ModelSpec, options: TuneOpt
       if (!k || candidates.length < 2) continue;
       const key = choiceKey(k.kernel, k.shape);
       if (key in choices) continue;
-      const buffers: Record<string, GPUBuffer> = {};
-      for (const [name, floats] of Object.entries(k.buffers)) buffers[name] = device.createBuffer({ label: `tuning ${name}`, size: Math.max(16, 4 * floats), usage: GPUBufferUsage.STORAGE });
+      const scratch = scratchBuffers(device, k, 'tuning');
       try {
         const ms: Record<string, number> = {};
         for (const c of candidates) {
-          const dispatch = await c.prepare(device, buffers, `tuning ${k.layer} ${k.kernel}.${c.version}`);
+          const dispatch = await c.prepare(device, scratch.buffers, `tuning ${k.layer} ${k.kernel}.${c.version}`);
           try {
             // One run decides whether the rest are worth it: a version twice as slow as the best so
             // far is out (SwiftShader spends seconds on the slow ones otherwise).
@@ -73,7 +72,7 @@ export async function tune(device: GPUDevice, model: ModelSpec, options: TuneOpt
             if (first.timing === 'wall-clock') timing = 'wall-clock';
             const best = Math.min(...Object.values(ms));
             const t = first.ms[0] > 2 * best ? first.ms : [...first.ms, ...(await timeDispatch(device, dispatch, runs - 1, 0)).ms];
-            ms[c.version] = [...t].sort((a, b) => a - b)[Math.floor((t.length - 1) / 2)];
+            ms[c.version] = median(t);
           } finally {
             destroyDispatch(dispatch);
           }
@@ -83,7 +82,7 @@ export async function tune(device: GPUDevice, model: ModelSpec, options: TuneOpt
         timings[key] = ms;
         options.onProgress?.(`tuning ${key}: ${Object.entries(ms).map(([v, t]) => `${v} ${t.toFixed(2)} ms`).join(', ')} → ${best[0]}`);
       } finally {
-        for (const b of Object.values(buffers)) b.destroy();
+        scratch.destroy();
       }
     }
   }

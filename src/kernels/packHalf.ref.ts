@@ -1,5 +1,5 @@
-// float32 → float16 on the CPU, for the references of the f16-weight kernels: the two float16 values
-// around x (equal when x is exactly representable), and unpacking of stored halves.
+// float16 on the CPU, for the tests of the f16-weight kernels: the two float16 values around a float32
+// (equal when it is exactly representable), and unpacking of stored halves.
 
 /** float16 bits → its value. */
 export function halfToFloat(h: number): number {
@@ -11,32 +11,16 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** The float16 value nearest x (ties to even), as IEEE-754 binary16 rounding gives. */
-export function roundToHalf(x: number): number {
-  const v = Math.fround(x);
-  if (!Number.isFinite(v) || v === 0) return v;
-  const a = Math.abs(v);
-  if (a >= 65520) return Math.sign(v) * Infinity;
-  // Spacing of halves around a: 2^(e − 10) for normal halves, 2^−24 for subnormals.
-  const e = Math.max(Math.floor(Math.log2(a)), -14);
-  const ulp = 2 ** (e - 10);
-  // a / ulp is exact (ulp is a power of two), so a tie is exactly .5.
-  const q = a / ulp;
-  const floor = Math.floor(q);
-  const r = q - floor > 0.5 || (q - floor === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
-  return Math.sign(v) * r * ulp;
-}
-
 /** The two float16 values that bracket x (the same value twice when x is one); beyond ±65504, ±65504. */
 export function halfNeighbours(x: number): [number, number] {
-  if (Math.abs(x) > 65504) return [Math.sign(x) * 65504, Math.sign(x) * 65504];
-  const r = roundToHalf(x);
-  if (r === x || !Number.isFinite(r)) return [r, r];
-  const a = Math.abs(x);
-  const e = Math.max(Math.floor(Math.log2(a)), -14);
-  const ulp = 2 ** (e - 10);
-  const lo = Math.sign(x) * Math.floor(a / ulp) * ulp;
-  const hi = Math.sign(x) * Math.ceil(a / ulp) * ulp;
+  const v = Math.fround(x);
+  if (Math.abs(v) > 65504) return [Math.sign(v) * 65504, Math.sign(v) * 65504];
+  if (v === 0) return [v, v];
+  // Spacing of halves around |v|: 2^(e − 10) for normal halves, 2^−24 for subnormals.
+  const a = Math.abs(v);
+  const ulp = 2 ** (Math.max(Math.floor(Math.log2(a)), -14) - 10);
+  const lo = Math.sign(v) * Math.floor(a / ulp) * ulp;
+  const hi = Math.sign(v) * Math.ceil(a / ulp) * ulp;
   return [Math.min(lo, hi), Math.max(lo, hi)];
 }
 
