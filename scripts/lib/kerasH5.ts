@@ -1,14 +1,26 @@
 // Reading Keras weight files with h5wasm (libhdf5 compiled to WebAssembly), in all three layouts:
 //   Keras 1 (the official VGG16/VGG19 files): root attribute layer_names; each layer group has an
 //     attribute weight_names; datasets sit in the layer group: /fc1/fc1_W_1:0, /fc1/fc1_b_1:0.
-//   Keras 2: the same attributes, nested dataset paths: /fc1/fc1/kernel:0.
+//   Keras 2: the same attributes, nested dataset paths: /fc1/fc1/kernel:0; model.save('x.h5') puts
+//     them under /model_weights.
 //   Keras 3 (.weights.h5): /layers/<name>/vars/0 (kernel) and /vars/1 (bias); <name> is the layer name
-//     or the class name with a counter (conv2d, conv2d_1, …), in model order.
+//     or the class name with a counter (conv2d, conv2d_1, …), in model order (Keras 2.13:
+//     /_layer_checkpoint_dependencies instead of /layers).
 // Never hard-code dataset names: walk layer_names → weight_names → dataset.
+//
+// Attributes are read as Keras' load_attributes_from_hdf5_group reads them, whatever h5py made of them:
+//   - a list of names: fixed-length byte strings (h5py 2, and any numpy array of bytes), variable-length
+//     ASCII (h5py 3 given a list of bytes) or UTF-8 (h5py.string_dtype(), or a list of str);
+//   - an empty list (a layer without weights): h5py stores [] as an EMPTY float64 array of shape (0,);
+//   - a long list: split by Keras into name0, name1, … (each part under HDF5_OBJECT_HEADER_LIMIT,
+//     64512 bytes), read back in order until the first missing part;
+//   - a scalar string (backend, keras_version): one name.
+// Layers listed without weights (input_1, pools, flatten, dropout) are skipped, as Keras' loader skips
+// them.
 import h5wasm, { Dataset, File as H5File, Group } from 'h5wasm/node';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { elementCount, inferShapes, VGG16, VGG19, type ModelSpec } from '../../src/engine/model.js';
+import { elementCount, inferShapes, VGG16, VGG19, weightSpecs, type ModelSpec } from '../../src/engine/model.js';
 
 export type KerasLayout = 'keras1' | 'keras2' | 'keras3';
 
@@ -74,27 +86,81 @@ export function acceptedDtype(where: string, m: DtypeInfo): 'float32' | 'float64
   throw new Error(`${where}: float of ${m.size} bytes is not supported; VGG weights must be float32`);
 }
 
-function attrStrings(obj: Group, name: string): string[] | undefined {
-  if (!Object.keys(obj.attrs).includes(name)) return undefined;
+const H5T_FLOAT = 1;
+const H5T_STRING = 3;
+const CSET_UTF8 = 1;
+
+// h5wasm decodes strings flagged ASCII one character per byte: variable-length ones as Latin-1,
+// fixed-length ones with TextDecoder('ascii'), which is Latin-1 in Node 20 and windows-1252 (bytes
+// 0x80–0x9F to other characters) where TextDecoder follows the Encoding standard. Keras decodes every
+// name as UTF-8, so map the characters back to their bytes and decode those as UTF-8.
+const WINDOWS_1252_80_9F = [
+  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152, 0x8d, 0x17d, 0x8f,
+  0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178,
+];
+const WINDOWS_1252_BYTE = new Map(WINDOWS_1252_80_9F.map((c, i) => [c, 0x80 + i]));
+const byteOf = (ch: string): number => {
+  const c = ch.codePointAt(0)!;
+  return c < 0x100 ? c : (WINDOWS_1252_BYTE.get(c) ?? 0x3f);
+};
+
+/** A string h5wasm read from an attribute flagged ASCII, as Keras reads it (its bytes decoded as UTF-8). */
+export const asciiAsUtf8 = (s: string) => (/[^\x00-\x7f]/.test(s) ? new TextDecoder().decode(Uint8Array.from(s, byteOf)) : s);
+
+function describeAttribute(m: { type: number; size: number; signed?: boolean }, shape: number[]): string {
+  const kind = m.type === 0 ? `${m.signed ? 'int' : 'uint'}${m.size * 8}` : m.type === H5T_FLOAT ? `float${m.size * 8}` : `HDF5 class ${m.type}`;
+  return `${kind} values (${shape.length ? shape.join('×') : 'scalar'})`;
+}
+
+/** One attribute as a list of names; an empty array of any type (Keras' [] is float64) is no names. */
+function attributeNames(file: string, obj: Group, where: string, name: string): string[] {
+  const attr = obj.attrs[name];
+  const m = attr.metadata;
+  const shape = attr.shape ?? [];
+  if (shape.length > 0 && shape.some((n) => n === 0)) return [];
+  if (m.type !== H5T_STRING)
+    throw new Error(
+      `${file}: attribute '${name}' of ${where} holds ${describeAttribute(m, shape)}, not names; Keras writes layer and weight names as strings: is this a Keras weights file?`,
+    );
   const v = obj.get_attribute(name, false);
-  const list = Array.isArray(v) ? v : v === null || v === undefined ? [] : [v];
-  return list.map((s) => (s instanceof Uint8Array ? new TextDecoder().decode(s) : String(s)).replace(/\0+$/, ''));
+  const list: unknown[] = typeof v === 'string' ? [v] : Array.isArray(v) ? v : [];
+  if (list.length !== shape.reduce((a, b) => a * b, 1) || list.some((s) => typeof s !== 'string'))
+    throw new Error(`${file}: attribute '${name}' of ${where} could not be read as ${shape.join('×') || 'one'} strings (the file may be damaged)`);
+  return (list as string[]).map((s) => (m.cset === CSET_UTF8 ? s : asciiAsUtf8(s)).replace(/\0+$/, ''));
+}
+
+/**
+ * Keras' load_attributes_from_hdf5_group: the attribute `name`, else its parts name0, name1, … in order
+ * (as save_attributes_to_hdf5_group splits a long list); undefined when there is neither.
+ */
+function attrStrings(file: string, obj: Group, where: string, name: string): string[] | undefined {
+  const present = new Set(Object.keys(obj.attrs));
+  if (present.has(name)) return attributeNames(file, obj, where, name);
+  if (!present.has(`${name}0`)) return undefined;
+  const out: string[] = [];
+  for (let i = 0; present.has(`${name}${i}`); i++) out.push(...attributeNames(file, obj, where, `${name}${i}`));
+  return out;
 }
 
 const MODELS_TO_DETECT = [VGG16, VGG19];
 
-function detectModel(file: string, layerNames: string[], models: readonly ModelSpec[]): ModelSpec {
+/**
+ * Which model the file holds, from its layer names. As in Keras' loader, only layers with weights count:
+ * a file may list layers without weights that the spec lacks (input_1, dropout) or leave some out.
+ */
+function detectModel(file: string, layerNames: string[], models: readonly ModelSpec[], hasWeights: (layer: string) => boolean): ModelSpec {
   const have = new Set(layerNames);
-  let best: { model: ModelSpec; missing: string[]; extra: string[] } | undefined;
+  let best: { model: ModelSpec; want: string[]; missing: string[]; extra: string[] } | undefined;
   for (const model of models) {
-    const want = model.layers.map((l) => l.name);
+    const all = new Set(model.layers.map((l) => l.name));
+    const want = [...new Set(weightSpecs(model).map((s) => s.layer))];
     const missing = want.filter((n) => !have.has(n));
-    const extra = layerNames.filter((n) => !want.includes(n));
+    const extra = layerNames.filter((n) => !all.has(n) && hasWeights(n));
     if (missing.length === 0 && extra.length === 0) return model;
-    if (!best || missing.length + extra.length < best.missing.length + best.extra.length) best = { model, missing, extra };
+    if (!best || missing.length + extra.length < best.missing.length + best.extra.length) best = { model, want, missing, extra };
   }
-  const overlap = best ? best.model.layers.length - best.missing.length : 0;
-  if (!best || overlap < best.model.layers.length / 2) {
+  const overlap = best ? best.want.length - best.missing.length : 0;
+  if (!best || overlap < best.want.length / 2) {
     const shown = layerNames.slice(0, 6).join(', ') + (layerNames.length > 6 ? ', …' : '');
     throw new Error(`${file}: does not hold ${models.map((m) => m.name.toUpperCase()).join(' or ')} weights: its layers are ${shown || '(none)'}; expected block1_conv1 … predictions`);
   }
@@ -141,38 +207,61 @@ export async function openKerasWeights(file: string, models: readonly ModelSpec[
   try {
     const name = basename(file);
     const tensors = new Map<string, KerasTensor>();
-    const layerNames = attrStrings(h5, 'layer_names');
+    // model.save('x.h5') keeps the weights in /model_weights; Keras' load_weights looks there when the
+    // root has no layer_names.
+    const hasNames = (g: Group) => Object.keys(g.attrs).some((a) => a === 'layer_names' || a === 'layer_names0');
+    const modelWeights = h5.get('model_weights');
+    const [root, prefix, rootName] = !hasNames(h5) && modelWeights instanceof Group && hasNames(modelWeights) ? [modelWeights, '/model_weights', '/model_weights'] : [h5, '', '/'];
+    const layerNames = attrStrings(file, root, rootName, 'layer_names');
+    const keras3Container = ['layers', '_layer_checkpoint_dependencies'].find((k) => h5.get(k) instanceof Group);
     let layout: KerasLayout;
     let model: ModelSpec;
     if (layerNames) {
-      model = detectModel(file, layerNames, models);
+      const backend = attrStrings(file, root, rootName, 'backend')?.[0];
+      const weightNames = new Map<string, string[]>();
+      for (const layer of layerNames) {
+        const group = root.get(layer);
+        if (!(group instanceof Group)) throw new Error(`${file}: layer '${layer}' is listed in layer_names but has no group`);
+        weightNames.set(layer, attrStrings(file, group, `layer '${layer}'`, 'weight_names') ?? []);
+      }
+      model = detectModel(file, layerNames, models, (layer) => weightNames.get(layer)!.length > 0);
+      if (backend === 'theano')
+        throw new Error(
+          `${file}: written by Keras' Theano backend (attribute 'backend' is 'theano'): its convolution kernels are flipped ` +
+            `relative to TensorFlow's, which this converter does not undo; use the TensorFlow-kernels file (${model.name}_weights_tf_dim_ordering_tf_kernels.h5)`,
+        );
       let nested = false;
       for (const l of inferShapes(model)) {
-        const group = h5.get(l.layer.name);
-        if (!(group instanceof Group)) throw new Error(`${file}: layer '${l.layer.name}' is listed in layer_names but has no group`);
-        const weightNames = attrStrings(group, 'weight_names') ?? [];
-        if (weightNames.length !== l.weights.length)
-          throw new Error(`${file}: layer '${l.layer.name}' has ${weightNames.length} weights (${weightNames.join(', ') || 'none'}), expected ${l.weights.length} (kernel, bias)`);
+        const names = weightNames.get(l.layer.name);
+        if (!names) continue; // a layer without weights that the file does not list
+        if (names.length !== l.weights.length) {
+          const expected = l.weights.map((w) => w.name.slice(w.name.lastIndexOf('/') + 1)).join(', ') || 'none';
+          throw new Error(`${file}: layer '${l.layer.name}' has ${names.length} weights (${names.join(', ') || 'none'}), expected ${l.weights.length} (${expected})`);
+        }
         l.weights.forEach((w, i) => {
-          const path = `/${l.layer.name}/${weightNames[i]}`;
-          nested ||= weightNames[i].includes('/');
+          const path = `${prefix}/${l.layer.name}/${names[i]}`;
+          nested ||= names[i].includes('/');
           const ds = h5.get(path);
           if (!(ds instanceof Dataset)) throw new Error(`${file}: ${path} (named in ${l.layer.name}'s weight_names) is missing`);
           tensors.set(w.name, tensorFrom(name, ds, w.name, path, w.shape));
         });
       }
       layout = nested ? 'keras2' : 'keras1';
-    } else if (h5.get('layers') instanceof Group) {
+    } else if (keras3Container) {
       layout = 'keras3';
-      const layersGroup = h5.get('layers') as Group;
+      const layersGroup = h5.get(keras3Container) as Group;
       const keys = layersGroup.keys();
       const counter = (k: string) => Number(/_(\d+)$/.exec(k)?.[1] ?? 0);
       const byClass = (cls: string) => keys.filter((k) => k === cls || k.startsWith(`${cls}_`) && /^\d+$/.test(k.slice(cls.length + 1))).sort((a, b) => counter(a) - counter(b));
+      const hasVars = (k: string) => {
+        const vars = layersGroup.get(`${k}/vars`);
+        return vars instanceof Group && vars.keys().length > 0;
+      };
       const shapes = (() => {
         // Keras 3 names groups by layer name when it can, else by class with counters.
         const direct = keys.some((k) => k.startsWith('block1_conv1'));
         if (direct) {
-          model = detectModel(file, keys.filter((k) => k.startsWith('block') || ['fc1', 'fc2', 'predictions', 'flatten'].includes(k)), models);
+          model = detectModel(file, keys, models, hasVars);
           return inferShapes(model).filter((l) => l.weights.length).map((l) => ({ l, group: l.layer.name }));
         }
         const convs = byClass('conv2d');
@@ -187,7 +276,7 @@ export async function openKerasWeights(file: string, models: readonly ModelSpec[
       })();
       for (const { l, group } of shapes) {
         l.weights.forEach((w, i) => {
-          const path = `/layers/${group}/vars/${i}`;
+          const path = `/${keras3Container}/${group}/vars/${i}`;
           const ds = h5.get(path);
           if (!(ds instanceof Dataset)) throw new Error(`${file}: ${path} (${w.name}) is missing`);
           tensors.set(w.name, tensorFrom(name, ds, w.name, path, w.shape));
