@@ -1,15 +1,23 @@
-// Decoded JPEG pixels must be the ones Keras sees (PIL → libjpeg-turbo defaults). Our decoder
-// (mozjpeg, i.e. libjpeg-turbo, in WebAssembly) against Debian's djpeg on JPEGs made here by cjpeg:
-// 4:2:0 and 4:4:4 chroma, odd sizes, progressive, grayscale. Every pixel must be equal.
+// Decoded JPEG pixels must be the ones Keras sees (PIL → libjpeg-turbo defaults). readImage (our
+// TypeScript decoder, scripts/lib/jpegDecode.ts) against Debian's djpeg, i.e. libjpeg-turbo itself, on
+// JPEGs made here by cjpeg: 4:2:0 and 4:4:4 chroma, odd sizes, progressive, grayscale. Every pixel must be
+// equal. (test/jpeg-pil.test.ts compares with PIL on many more kinds.) Then damaged files and the limit.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readImage } from '../scripts/lib/imageFiles.js';
+import { MAX_IMAGE_PIXELS } from '../src/engine/gradcam.js';
+import { MAX_DECODED_PIXELS, readImage } from '../scripts/lib/imageFiles.js';
 import { syntheticPhoto } from './support/images.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gradcam-jpeg-'));
+const AGAIN = 'download or export it again';
+const readError = (path: string) =>
+  readImage(path).then(
+    () => 'no error',
+    (e: unknown) => (e instanceof Error ? e.message : `not an Error: ${String(e)}`),
+  );
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function ppm(width: number, height: number, seed: number): string {
@@ -50,9 +58,84 @@ describe('JPEG decoding equals libjpeg-turbo’s djpeg, pixel for pixel', () => 
   it('a file that is neither PNG nor JPEG is refused by name', async () => {
     const bad = join(dir, 'notes.jpg');
     writeFileSync(bad, 'hello');
-    await expect(readImage(bad)).rejects.toThrow(/notes\.jpg: cannot read the image \(not a PNG or JPEG file\); pass a PNG or JPEG file/);
+    expect(await readError(bad)).toBe(`${bad}: not an image: it is plain text; pass a PNG or JPEG file`);
     const cut = join(dir, 'cut.jpg');
     writeFileSync(cut, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16]));
-    await expect(readImage(cut)).rejects.toThrow(/cut\.jpg: cannot read the image/);
+    expect(await readError(cut)).toBe(`${cut}: truncated JPEG: the file ends after 6 bytes, inside the APP0 marker; ${AGAIN}`);
+  });
+});
+
+describe('damaged or oversized JPEGs: one plain line (the damaged ones Pillow refuses too)', () => {
+  const made = (name: string, args: string[]) => {
+    const jpg = join(dir, `${name}.jpg`);
+    writeFileSync(jpg, execFileSync('cjpeg', [...args, ppm(64, 48, 5)]));
+    return readFileSync(jpg);
+  };
+  const write = (name: string, bytes: Uint8Array) => {
+    const path = join(dir, name);
+    writeFileSync(path, bytes);
+    return path;
+  };
+  /** [marker, offset of its FF] of each segment up to SOS. */
+  const segments = (b: Buffer) => {
+    const out: [number, number][] = [];
+    for (let o = 2; o < b.length && b[o] === 0xff; o += 2 + b.readUInt16BE(o + 2)) {
+      out.push([b[o + 1], o]);
+      if (b[o + 1] === 0xda) break;
+    }
+    return out;
+  };
+
+  it.each([
+    ['baseline', ['-quality', '85']],
+    ['progressive', ['-quality', '85', '-progressive']],
+  ])('%s JPEG cut in half, or missing only its end marker', async (name, args) => {
+    const whole = made(name, args);
+    const half = write(`${name}-half.jpg`, whole.subarray(0, whole.length >> 1));
+    expect(await readError(half)).toBe(`${half}: truncated JPEG: the file ends after ${whole.length >> 1} bytes, before the end of the image; ${AGAIN}`);
+    // Pillow refuses a JPEG without EOI even when only those two bytes are missing (libjpeg alone would
+    // fill in gray and decode it).
+    const noEoi = write(`${name}-no-eoi.jpg`, whole.subarray(0, whole.length - 2));
+    expect(await readError(noEoi)).toBe(`${noEoi}: truncated JPEG: the file ends after ${whole.length - 2} bytes, before the end of the image; ${AGAIN}`);
+  });
+
+  it('bytes after the end marker are ignored (as Pillow and libjpeg ignore them)', async () => {
+    const whole = made('trailing', ['-quality', '90']);
+    const path = write('trailing-garbage.jpg', Buffer.concat([whole, Buffer.from('\xff\xd8 some trailing bytes \xff\xd9', 'latin1')]));
+    const ours = await readImage(path);
+    const ref = djpeg(write('trailing-clean.jpg', whole));
+    let mismatches = 0;
+    for (let i = 0; i < ours.width * ours.height; i++) for (let c = 0; c < 3; c++) if (ours.data[4 * i + c] !== ref.pixels[3 * i + c]) mismatches++;
+    expect(mismatches).toBe(0);
+  });
+
+  it('a SOF claiming more than 40 megapixels is refused from the header, at once', async () => {
+    const b = Buffer.from(made('sof', ['-quality', '80']));
+    const [, sof] = segments(b).find(([m]) => m === 0xc0)!;
+    b.writeUInt16BE(5000, sof + 5); // height
+    b.writeUInt16BE(10000, sof + 7); // width
+    const path = write('huge-sof.jpg', b);
+    const t0 = performance.now();
+    expect(await readError(path)).toBe(`${path}: 10000×5000 is 50 megapixels, over the 40-megapixel limit; downscale it first`);
+    expect(performance.now() - t0).toBeLessThan(100);
+  });
+
+  it('the decoders refuse images above the limit the engine accepts, no more, no less', () => {
+    expect(MAX_DECODED_PIXELS).toBe(MAX_IMAGE_PIXELS);
+  });
+
+  it('a JPEG whose header ends without image data, and one with a zero height', async () => {
+    const b = made('noscan', ['-quality', '80']);
+    const [, sos] = segments(b).find(([m]) => m === 0xda)!;
+    const noScan = write('no-scan.jpg', Buffer.concat([b.subarray(0, sos), Buffer.from([0xff, 0xd9])]));
+    expect(await readError(noScan)).toBe(`${noScan}: corrupt JPEG: the file has a frame header but no image data (no SOS marker); ${AGAIN}`);
+    const z = Buffer.from(b);
+    const [, sof] = segments(z).find(([m]) => m === 0xc0)!;
+    z.writeUInt16BE(0, sof + 5);
+    const zero = write('zero-height.jpg', z);
+    // A height of 0 in SOF means "given later by a DNL marker", which libjpeg (and so PIL) cannot read.
+    expect(await readError(zero)).toBe(
+      `${zero}: unsupported JPEG: the height is given only after the image data (DNL marker), which libjpeg does not support; re-save it as a baseline JPEG or a PNG`,
+    );
   });
 });
