@@ -1,12 +1,9 @@
-// npm run bench [-- --host node|chrome|both] [--quick] [--runs N] [--size 224] [--layers a,b]
-//               [--batch 1,8] [--weights <dir>] [--no-peer] [--all-versions] [--tune auto|force|off] [--f16]
-//               [--out bench-results]
+// npm run bench [-- options] (see --help; --quick first)
 // Per-kernel GPU profiles for every version and VGG16 layer shape against the measured peaks, the
 // per-device kernel choice, end-to-end forward and Grad-CAM latency, batched forwards, cold start and
 // GPU memory, and TensorFlow.js (WebGPU on the same adapter, WASM as the CPU baseline) in the same run,
 // in Node (Dawn) and/or headless Chrome (a page driven by puppeteer). The measuring code is the same
 // for both hosts (src/bench/run.ts). Writes bench-results/ (see scripts/lib/benchReport.ts).
-import { parseArgs } from 'node:util';
 import type { ChromeBenchConfig } from '../src/bench/chrome.page.js';
 import { QUICK_LAYERS, runBench, type BenchConfig, type BenchReport } from '../src/bench/run.js';
 import { VGG16, type ModelSpec } from '../src/engine/model.js';
@@ -15,9 +12,9 @@ import { fileTuningStore } from '../src/engine/tuningStore.node.js';
 import { loadWeightsFromDir } from '../src/engine/weights/node.js';
 import { writeBenchResults } from './lib/benchReport.js';
 import { launchChromium, startDevServer } from './lib/chromium.js';
-import { runCli } from './lib/cli.js';
+import { choiceFlag, parseCommandLine, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
 import { nodePeer } from './lib/tfjsPeer.js';
-import { parseTuneMode } from './lib/tuning.js';
+import { parseTuneMode, TUNE_OPTIONS } from './lib/tuning.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -34,7 +31,7 @@ async function benchNode(config: BenchConfig, weightsDir: string | undefined): P
         weights: weightsDir
           ? async (d) => {
               const loaded = await loadWeightsFromDir(d, weightsDir);
-              return { weights: loaded.weights, from: `weights directory ${weightsDir}` };
+              return { weights: loaded.weights, from: `weights directory ${weightsDir}`, info: loaded.info };
             }
           : undefined,
       },
@@ -77,45 +74,79 @@ async function benchChrome(config: ChromeBenchConfig): Promise<BenchReport> {
   }
 }
 
+const SPEC = {
+  usage: 'npm run bench -- [options]',
+  summary:
+    'Benchmarks every kernel version on every VGG16 layer shape (median, GFLOP/s, GB/s, % of the measured peak),\n' +
+    'end-to-end forward and Grad-CAM latency, cold start and GPU memory, against TensorFlow.js (WebGPU on the same\n' +
+    'adapter, WASM as the CPU baseline) in the same run; Node (Dawn) and/or headless Chrome. Writes bench-results/.',
+  positionals: { min: 0, max: 0, what: 'none' },
+  options: {
+    quick: { type: 'boolean', help: 'start here: 3 runs, 8 representative layers, the chosen versions only, batch 1' },
+    host: { type: 'string', value: 'node|chrome|both', default: 'node', help: 'where to run: Node (Dawn) and/or headless Chromium' },
+    runs: { type: 'string', value: '<n>', help: 'timed runs per measurement (default: 3 with --quick, else 10)' },
+    size: { type: 'string', value: '<px>', default: '224', help: 'input size, a multiple of 32 (smaller is faster)' },
+    layers: { type: 'string', value: '<a,b,…>', help: 'only these layers in the per-kernel part' },
+    batch: { type: 'string', value: '<1,8>', help: 'batch sizes of the batched forward (default: 1 with --quick, else 1,8)' },
+    weights: { type: 'string', value: '<dir>', help: 'converted weights (node host; default: synthetic weights made in memory)' },
+    'no-peer': { type: 'boolean', help: 'leave TensorFlow.js out (it takes most of the time on a CPU adapter)' },
+    'all-versions': { type: 'boolean', help: 'every version of every kernel (the default without --quick)' },
+    f16: { type: 'boolean', help: 'dense weights as float16' },
+    out: { type: 'string', value: '<dir>', default: 'bench-results', help: 'where the JSON, markdown and charts go' },
+    tune: TUNE_OPTIONS.tune,
+  },
+  notes: [
+    'How long: on a CPU rasteriser (SwiftShader, 2 cores) --quick takes about 9 minutes per host at 224×224\n' +
+      '(3 without the peer); the full run well over an hour per host (every version of every kernel, 10 runs, and\n' +
+      'TF.js WebGPU at batch 8). On a real GPU both take a few minutes. The estimate is printed before it starts.',
+  ],
+} satisfies CommandSpec<Record<string, OptionSpec>>;
+
+/**
+ * Rough minutes on SwiftShader, from the runs quoted in the README (2-core machine): ours about 3 min
+ * quick / 30 min with every version; a batched forward ~9 s per image per run; the TF.js peer ~85 s
+ * per WebGPU pass, two passes (warm-up, timed) for each of forward and Grad-CAM, per image.
+ */
+function softwareMinutes(c: { quick: boolean; runs: number; size: number; batches: number[]; peer: boolean; allVersions: boolean }): number {
+  const area = (c.size / 224) ** 2;
+  const ours = (c.allVersions ? 30 : 3) * (c.runs / (c.quick ? 3 : 10)) + c.batches.filter((b) => b > 1).reduce((m, b) => m + (b * 9 * (c.runs + 1)) / 60, 0);
+  const peer = c.peer ? (2 * 2 * 85) / 60 + c.batches.filter((b) => b > 1).reduce((m, b) => m + (b * 85 * 2) / 60, 0) : 0;
+  return Math.max(1, Math.round((ours + peer) * area));
+}
+
 runCli(async () => {
-  const { values } = parseArgs({
-    options: {
-      host: { type: 'string', default: 'node' },
-      quick: { type: 'boolean' },
-      runs: { type: 'string' },
-      size: { type: 'string', default: '224' },
-      layers: { type: 'string' },
-      batch: { type: 'string' },
-      weights: { type: 'string' },
-      'no-peer': { type: 'boolean' },
-      'all-versions': { type: 'boolean' },
-      tune: { type: 'string', default: 'auto' },
-      f16: { type: 'boolean' },
-      out: { type: 'string', default: 'bench-results' },
-    },
-  });
-  const host = values.host!;
-  if (!['node', 'chrome', 'both'].includes(host)) throw new Error(`--host ${host}: choose node, chrome or both`);
-  const quick = values.quick ?? false;
+  const parsed = parseCommandLine('npm run bench --', SPEC);
+  if (!parsed) return;
+  const { values } = parsed;
+  const host = values.host;
+  choiceFlag('host', host, ['node', 'chrome', 'both'] as const);
+  const quick = values.quick;
   const runs = Number(values.runs ?? (quick ? 3 : 10));
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs ${values.runs}: must be a positive integer`);
+  if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs ${values.runs}: must be a positive integer`);
   const size = Number(values.size);
-  if (!Number.isInteger(size) || size < 32 || size % 32 !== 0) throw new Error(`--size ${values.size}: must be a multiple of 32, at least 32`);
+  if (!Number.isInteger(size) || size < 32 || size % 32 !== 0) throw new UsageError(`--size ${values.size}: must be a multiple of 32, at least 32`);
   // Batch 8 costs eight forwards per run (minutes for the peer on a software adapter): not in --quick.
   const batches = (values.batch ?? (quick ? '1' : '1,8')).split(',').map(Number);
-  if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new Error(`--batch ${values.batch}: comma-separated batch sizes between 1 and 64`);
-  if (values.weights && host !== 'node') throw new Error('--weights: only the node host reads a weights directory (the Chrome host generates synthetic weights in the page)');
+  if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new UsageError(`--batch ${values.batch}: comma-separated batch sizes between 1 and 64`);
+  if (values.weights && host !== 'node') throw new UsageError('--weights: only the node host reads a weights directory (the Chrome host generates synthetic weights in the page)');
   const model: ModelSpec = size === 224 ? VGG16 : { ...VGG16, name: `vgg16@${size}`, inputShape: [size, size, 3] };
   const common = {
     quick,
     runs,
     layers: values.layers?.split(',') ?? (quick ? QUICK_LAYERS : undefined),
-    allVersions: values['all-versions'] ?? !quick,
+    allVersions: values['all-versions'] || !quick,
     peer: !values['no-peer'],
     batches,
     tune: parseTuneMode(values.tune),
-    f16: values.f16 ?? false,
+    f16: values.f16,
   };
+  const hosts = host === 'both' ? 2 : 1;
+  const minutes = softwareMinutes({ ...common, size }) * hosts;
+  log(
+    `bench: ${quick ? 'quick' : 'full'} run on ${host === 'both' ? 'Node, then Chrome' : host}, ${size}×${size}, ${runs} runs, batch ${batches.join(',')}` +
+      `${common.peer ? ', with the TF.js peer' : ''}${common.allVersions ? ', every kernel version' : ''}: about ${minutes} min on a CPU rasteriser` +
+      ` like SwiftShader, a few minutes on a GPU${quick ? '' : " (try '--quick' first)"}`,
+  );
   const reports: BenchReport[] = [];
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, '');
   if (host === 'node' || host === 'both') reports.push(await benchNode({ ...common, model }, values.weights));

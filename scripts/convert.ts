@@ -1,24 +1,27 @@
-// npm run convert -- <keras.h5> <outDir> [--force] [--allow-nonfinite]
-import { parseArgs } from 'node:util';
-import { convertKerasH5 } from './lib/convert.js';
-import { describeConversion, runCli } from './lib/cli.js';
+// npm run convert -- <keras.h5> <outDir> [--force] [--allow-nonfinite] (see --help)
+import { describeConversion, parseCommandLine, runCli, type CommandSpec, type OptionSpec } from './lib/cli.js';
 
-const USAGE = 'usage: npm run convert -- <keras.h5> <outDir> [--force] [--allow-nonfinite]';
+const SPEC = {
+  usage: 'npm run convert -- <keras.h5> <outDir> [options]',
+  summary:
+    "Converts Keras' VGG16/VGG19 weights (.h5 in the Keras 1 layout of the official files, Keras 2's save_weights,\n" +
+    "or Keras 3's .weights.h5) into outDir as manifest.json + 64 MiB float32 shards. Every layer, shape and dtype\n" +
+    'is checked before anything is written; the output appears only when complete.',
+  positionals: { min: 2, max: 2, what: 'the input .h5 file and the output directory' },
+  options: {
+    force: { type: 'boolean', help: 'replace a non-empty output directory' },
+    'allow-nonfinite': { type: 'boolean', help: 'keep NaN/Inf weights instead of refusing the file' },
+  },
+} satisfies CommandSpec<Record<string, OptionSpec>>;
 
 runCli(async () => {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { force: { type: 'boolean' }, 'allow-nonfinite': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help) {
-    console.log(`${USAGE}\n\nConverts Keras' VGG16/VGG19 ImageNet weights (.h5, Keras 1/2/3 layouts) into weights/<model>-style\nshards + manifest.json. --force replaces a non-empty outDir; --allow-nonfinite keeps NaN/Inf weights.`);
-    return;
-  }
-  if (positionals.length !== 2) throw new Error(`expected an input .h5 file and an output directory; ${USAGE}`);
-  const [file, outDir] = positionals;
+  const parsed = parseCommandLine('npm run convert --', SPEC);
+  if (!parsed) return;
+  const [file, outDir] = parsed.positionals;
+  const { convertKerasH5 } = await import('./lib/convert.js'); // libhdf5 in WebAssembly: after the arguments
   const result = await convertKerasH5(file, outDir, {
-    force: values.force,
-    allowNonfinite: values['allow-nonfinite'],
+    force: parsed.values.force,
+    allowNonfinite: parsed.values['allow-nonfinite'],
     log: (line) => console.error(line),
   });
   console.log(`${describeConversion(result)}; source layout ${String(result.manifest.source?.layout)}`);

@@ -1,78 +1,87 @@
-// gradcam <image.(png|jpg)> [--weights <dir>] [--class <0-999>] [--layer <conv layer name>]
-//         [--score prob|logit] [--top <k>] [--alpha <0..1>] [--out <overlay.png|.jpg>]
-//         [--heatmap <file.npy>] [--json] [--f16] [--tune auto|force|off] [--verbose]
+// gradcam <image.(png|jpg)> [options]: Grad-CAM of one image with VGG16 on WebGPU (see --help).
+// Every argument is checked before the weights are loaded or a GPU is opened, so a mistake is answered
+// at once; outputs are written together or not at all.
 import { existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
-import { GradCam } from '../src/engine/gradcam.js';
+import { dirname, resolve } from 'node:path';
+import { checkGradCamOptions } from '../src/engine/gradcam.js';
 import { formatPredictions } from '../src/engine/imagenet.js';
-import { requestNodeDevice } from '../src/engine/node.js';
-import { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir } from '../src/engine/weights/node.js';
-import { runCli } from './lib/cli.js';
-import { cliTuning, parseTuneMode, TUNE_USAGE } from './lib/tuning.js';
-import { encodeImage, readImage, writeFilesAtomically } from './lib/imageFiles.js';
-import { encodeNpy } from './lib/npy.js';
+import { convLayerNames, MODELS } from '../src/engine/model.js';
+import { randomWeightsNotice } from '../src/engine/weights/format.js';
+import { DEFAULT_WEIGHTS_DIR, readWeightsManifest } from '../src/engine/weights/node.js';
+import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError, type CommandSpec } from './lib/cli.js';
+import { TUNE_OPTIONS, parseTuneMode } from './lib/tuning.js';
 
-const USAGE = `usage: gradcam <image.(png|jpg)> [--weights <dir>] [--class <0-999>] [--layer <conv layer name>]
-               [--score prob|logit] [--top <k>] [--alpha <0..1>] [--out <overlay.png|.jpg>]
-               [--heatmap <file.npy>] [--json] [--f16] ${TUNE_USAGE}`;
-
-function integer(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new Error(`--${name} ${value}: must be a non-negative integer`);
-  return n;
-}
+const SPEC = {
+  usage: 'gradcam <image.(png|jpg)> [options]   (or: npm run gradcam -- <image> [options])',
+  summary:
+    'Grad-CAM heatmap of one image with VGG16 on WebGPU, as the Keras recipe computes it: the gradient of the\n' +
+    "class score at a conv layer, channel weights = mean gradient, ReLU(Σ weights·activations) / max. Prints the\n" +
+    'top predictions; writes the overlay and the raw heatmap on request. PNG and JPEG input, decoded as PIL does.',
+  positionals: { min: 1, max: 1, what: 'the image file' },
+  options: {
+    weights: { type: 'string', value: '<dir>', default: DEFAULT_WEIGHTS_DIR, help: "converted weights ('npm run weights')" },
+    class: { type: 'string', value: '<0-999>', help: 'ImageNet class to explain (default: the top-1 prediction)' },
+    layer: { type: 'string', value: '<name>', default: 'block5_conv3', help: 'conv layer whose activations and gradients make the map' },
+    score: { type: 'string', value: 'prob|logit', default: 'prob', help: "differentiate the softmax probability (the recipe's) or the logit" },
+    top: { type: 'string', value: '<k>', default: '3', help: 'how many predictions to print (1..1000)' },
+    alpha: { type: 'string', value: '<0..1>', default: '0.4', help: 'overlay = alpha·JET(heatmap) + image' },
+    out: { type: 'string', value: '<file.png|.jpg>', help: 'write the overlay, at the image size' },
+    heatmap: { type: 'string', value: '<file.npy>', help: "write the normalised heatmap (the layer's size, e.g. 14×14) as float32 .npy" },
+    json: { type: 'boolean', help: 'print one JSON object on stdout (predictions, class, layer, score, weights, heatmapShape, timingsMs)' },
+    f16: { type: 'boolean', help: 'store the dense layers’ weights as float16 (247 MB less GPU memory, ~5e-4 relative error)' },
+    ...TUNE_OPTIONS,
+  },
+} satisfies CommandSpec<Record<string, import('./lib/cli.js').OptionSpec>>;
 
 function checkOutput(flag: string, path: string | undefined, pattern: RegExp, what: string): void {
   if (path === undefined) return;
-  if (!pattern.test(path)) throw new Error(`--${flag} ${path}: ${what}`);
+  if (!pattern.test(path)) throw new UsageError(`--${flag} ${path}: ${what}`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${flag} ${path}: is a directory; give a file name`);
   const dir = dirname(path) || '.';
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--${flag} ${path}: directory '${dir}' does not exist`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--${flag} ${path}: directory '${dir}' does not exist`);
 }
 
-runCli(async () => {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      weights: { type: 'string', default: DEFAULT_WEIGHTS_DIR },
-      class: { type: 'string' },
-      layer: { type: 'string' },
-      score: { type: 'string', default: 'prob' },
-      top: { type: 'string', default: '3' },
-      alpha: { type: 'string', default: '0.4' },
-      out: { type: 'string' },
-      heatmap: { type: 'string' },
-      json: { type: 'boolean' },
-      f16: { type: 'boolean' },
-      tune: { type: 'string', default: 'auto' },
-      verbose: { type: 'boolean', short: 'v' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
-  if (positionals.length !== 1) throw new Error(`expected one image file\n${USAGE}`);
-  const score = values.score;
-  if (score !== 'prob' && score !== 'logit') throw new Error(`--score ${score}: choose prob or logit`);
-  const alpha = Number(values.alpha);
-  if (!(alpha >= 0 && alpha <= 1)) throw new Error(`--alpha ${values.alpha}: must be a number between 0 and 1`);
-  const top = integer('top', values.top)!;
-  if (top < 1 || top > 1000) throw new Error(`--top ${top}: must be between 1 and 1000`);
-  const classIndex = integer('class', values.class);
-  checkOutput('out', values.out, /\.(png|jpe?g)$/i, 'the overlay is written as .png or .jpg');
-  checkOutput('heatmap', values.heatmap, /\.npy$/i, 'the heatmap is written as a NumPy .npy file');
-  const tuneMode = parseTuneMode(values.tune);
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+const ALL_CONV_LAYERS = new Set(Object.values(MODELS).flatMap(convLayerNames));
 
-  const image = await readImage(positionals[0]);
-  const device = await requestNodeDevice();
+runCli(async () => {
+  const parsed = parseCommandLine('gradcam', SPEC);
+  if (!parsed) return;
+  const { values } = parsed;
+  const [imagePath] = parsed.positionals;
+  // Arguments first, from the flags alone: nothing is read yet.
+  const score = choiceFlag('score', values.score, ['prob', 'logit'] as const);
+  const alpha = Number(values.alpha);
+  if (!/^\s*[\d.]+(e-?\d+)?\s*$/i.test(values.alpha) || !(alpha >= 0 && alpha <= 1)) throw new UsageError(`--alpha ${values.alpha}: must be a number between 0 and 1`);
+  const top = integerFlag('top', values.top, 1, 1000)!;
+  const classIndex = integerFlag('class', values.class, 0, 999);
+  if (!ALL_CONV_LAYERS.has(values.layer))
+    throw new UsageError(`--layer ${values.layer}: not a conv layer of ${Object.keys(MODELS).join(' or ')}; choose one of ${convLayerNames(MODELS.vgg16).join(', ')}`);
+  const tuneMode = parseTuneMode(values.tune);
+  checkOutput('out', values.out, /\.(png|jpe?g)$/i, 'the overlay is written as .png or .jpg; choose one of those extensions');
+  checkOutput('heatmap', values.heatmap, /\.npy$/i, 'the heatmap is written as a NumPy .npy file; use the .npy extension');
+  if (values.out && values.heatmap && resolve(values.out) === resolve(values.heatmap)) throw new UsageError(`--out and --heatmap name the same file`);
+  // Then the manifest (a few kB): the model decides which layers and classes exist.
+  const { model, info } = readWeightsManifest(values.weights);
+  checkGradCamOptions(model, { layer: values.layer, classIndex });
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const notice = randomWeightsNotice(info, values.weights);
+  if (notice) log(`warning: ${notice}`);
+
+  // The heavy parts (image decoding, Dawn, the engine) only once everything above holds.
+  const [{ readImage, encodeImage, writeFilesAtomically }, { encodeNpy }, { requestNodeDevice }, { loadWeightsFromDir }, { GradCam }, { cliTuning }] = await Promise.all([
+    import('./lib/imageFiles.js'),
+    import('./lib/npy.js'),
+    import('../src/engine/node.js'),
+    import('../src/engine/weights/node.js'),
+    import('../src/engine/gradcam.js'),
+    import('./lib/tuning.js'),
+  ]);
+  const image = await readImage(imagePath);
+  const device = await requestNodeDevice(model);
   try {
-    const loaded = await loadWeightsFromDir(device, values.weights!);
+    const loaded = await loadWeightsFromDir(device, values.weights);
     log(`loaded ${loaded.weights.model.name} weights from ${values.weights} (${(loaded.bytes / 1e6).toFixed(0)} MB in ${loaded.seconds.toFixed(1)} s)`);
-    const tuning = await cliTuning(device, loaded.weights.model, tuneMode, values.verbose ?? false, log);
+    const tuning = await cliTuning(device, loaded.weights.model, tuneMode, values.verbose, log);
     const cam = await GradCam.create(device, loaded.weights.model, loaded.weights, { choices: tuning.choices, f16: values.f16 });
     try {
       const r = await cam.run(image, { classIndex, layer: values.layer, score, alpha, top });
@@ -92,12 +101,13 @@ runCli(async () => {
           class: r.classIndex,
           layer: r.layer,
           score: r.score,
+          weights: info,
           heatmapShape: [r.heatmap.height, r.heatmap.width],
           timingsMs: r.timingsMs,
         };
         process.stdout.write(`${JSON.stringify(json)}\n`);
       } else {
-        console.log(`Predicted: ${formatPredictions(r.predictions)}`);
+        console.log(`Predicted: ${formatPredictions(r.predictions)}${info.synthetic ? '   (RANDOM weights: meaningless)' : ''}`);
         console.log(`Grad-CAM of class ${r.classIndex} at ${r.layer} (score ${r.score}), heatmap ${r.heatmap.height}×${r.heatmap.width}`);
         for (const f of files) console.log(`wrote ${f.path}`);
       }

@@ -1,5 +1,4 @@
-// npm run verify -- [image] [--weights <dir>] [--reference builtin|<dir>] [--layer <conv>] [--class <n>]
-//                   [--score prob|logit] [--save-reference <dir>] [--json] [--f16] [--tune auto|force|off] [--verbose]
+// npm run verify -- [image] [options] (see --help)
 // Runs the network and Grad-CAM on an image and compares every layer's output, the gradient at the
 // target layer, the heatmap and the probabilities with reference outputs:
 //   builtin: TensorFlow.js' CPU backend (an independent implementation) on the same weights and input;
@@ -8,13 +7,13 @@
 // Exit code 1 when any tensor is outside its tolerance, so it can gate a CI.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { GradCam } from '../src/engine/gradcam.js';
+import { checkGradCamOptions, GradCam } from '../src/engine/gradcam.js';
 import { requestNodeDevice } from '../src/engine/node.js';
-import { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir } from '../src/engine/weights/node.js';
+import { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir, readWeightsManifest } from '../src/engine/weights/node.js';
+import { randomWeightsNotice } from '../src/engine/weights/format.js';
 import { gradcamChannelWeightsRef, gradcamHeatmapRef } from '../src/kernels/gradcam.ref.js';
-import { cliTuning, parseTuneMode } from './lib/tuning.js';
-import { runCli } from './lib/cli.js';
+import { cliTuning, parseTuneMode, TUNE_OPTIONS } from './lib/tuning.js';
+import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
 import { readImage } from './lib/imageFiles.js';
 import { decodeNpy, encodeNpy } from './lib/npy.js';
 import { Readback } from '../src/engine/gpuTimer.js';
@@ -63,44 +62,60 @@ export function compareTensor(tensor: string, shape: number[], ours: Float32Arra
   return { tensor, shape, maxAbs, maxRel, relL2, criterion, pass };
 }
 
-runCli(async () => {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      weights: { type: 'string', default: DEFAULT_WEIGHTS_DIR },
-      reference: { type: 'string', default: 'builtin' },
-      layer: { type: 'string', default: 'block5_conv3' },
-      class: { type: 'string' },
-      score: { type: 'string', default: 'prob' },
-      'save-reference': { type: 'string' },
-      json: { type: 'boolean' },
-      tune: { type: 'string', default: 'auto' },
-      f16: { type: 'boolean' },
-      verbose: { type: 'boolean', short: 'v' },
-      help: { type: 'boolean', short: 'h' },
+const SPEC = {
+  usage: 'npm run verify -- [image] [options]',
+  summary:
+    'Runs the network and Grad-CAM on an image (a built-in test image if none) and compares every layer, the\n' +
+    'logits, the probabilities, the gradient at the target layer and the heatmap with a reference; prints one\n' +
+    'row per tensor (max |Δ|, max relative Δ, relative L2, pass/fail) and exits 1 if any tensor fails.',
+  positionals: { min: 0, max: 1, what: 'an optional PNG or JPEG image' },
+  options: {
+    weights: { type: 'string', value: '<dir>', default: DEFAULT_WEIGHTS_DIR, help: "converted weights ('npm run weights')" },
+    reference: {
+      type: 'string',
+      value: 'builtin|<dir>',
+      default: 'builtin',
+      help: "builtin: TensorFlow.js' CPU backend on the same weights; <dir>: .npy files named by Keras layer",
     },
-  });
-  if (values.help) {
-    console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(0, 8).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-    return;
-  }
-  const score = values.score;
-  if (score !== 'prob' && score !== 'logit') throw new Error(`--score ${score}: choose prob or logit`);
-  const classIndex = values.class === undefined ? undefined : Number(values.class);
-  const layer = values.layer!;
-  const image = positionals[0] ? await readImage(positionals[0]) : syntheticPhoto(320, 240);
+    layer: { type: 'string', value: '<name>', default: 'block5_conv3', help: 'Grad-CAM target conv layer' },
+    class: { type: 'string', value: '<0-999>', help: 'class to explain (default: the top-1 prediction)' },
+    score: { type: 'string', value: 'prob|logit', default: 'prob', help: 'differentiate the probability or the logit' },
+    'save-reference': { type: 'string', value: '<dir>', help: 'also write the reference tensors there as .npy' },
+    json: { type: 'boolean', help: 'print one JSON object instead of the table' },
+    f16: { type: 'boolean', help: 'dense weights as float16 (tolerance 1e-2 instead of 1e-4)' },
+    ...TUNE_OPTIONS,
+  },
+  notes: [
+    'Tolerances: relative L2 ≤ 1e-4 for activations, logits and gradients; max |Δ| ≤ 1e-4 for the\n' +
+      'probabilities and the heatmap (float32 sums in other orders give ~3e-6; a bug gives O(1)).',
+  ],
+} satisfies CommandSpec<Record<string, OptionSpec>>;
+
+runCli(async () => {
+  const parsed = parseCommandLine('npm run verify --', SPEC);
+  if (!parsed) return;
+  const { values, positionals } = parsed;
+  const score = choiceFlag('score', values.score, ['prob', 'logit'] as const);
+  const classIndex = integerFlag('class', values.class, 0, 999);
+  const layer = values.layer;
   const tuneMode = parseTuneMode(values.tune);
-  const refDir = values.reference === 'builtin' ? undefined : values.reference!;
-  if (refDir && !existsSync(refDir)) throw new Error(`--reference ${refDir}: no such directory (pass 'builtin' or a directory of .npy files)`);
+  const refDir = values.reference === 'builtin' ? undefined : values.reference;
+  if (refDir && !existsSync(refDir)) throw new UsageError(`--reference ${refDir}: no such directory (pass 'builtin' or a directory of .npy files)`);
+  const { model: manifestModel, info } = readWeightsManifest(values.weights);
+  checkGradCamOptions(manifestModel, { layer, classIndex });
+  const notice = randomWeightsNotice(info, values.weights);
+  // Random weights verify the arithmetic as well as real ones do; the line only says what they are.
+  if (notice) process.stderr.write(`note: ${notice.replace('predictions and heatmaps are meaningless', 'the comparison is valid, the predictions are not')}\n`);
+  const image = positionals[0] ? await readImage(positionals[0]) : syntheticPhoto(320, 240);
 
   const device = await requestNodeDevice();
   try {
-    const { weights } = await loadWeightsFromDir(device, values.weights!);
+    const { weights } = await loadWeightsFromDir(device, values.weights);
     const model = weights.model;
     // Keep a CPU copy of the weights for the built-in reference before the GPU takes them.
     const cpuWeights = refDir ? undefined : await readWeightsToCpu(device, weights);
     // The kernels users run (this GPU's tuned choice) are the ones verified.
-    const tuning = await cliTuning(device, model, tuneMode, values.verbose ?? false, (line) => process.stderr.write(`${line}\n`));
+    const tuning = await cliTuning(device, model, tuneMode, values.verbose, (line) => process.stderr.write(`${line}\n`));
     const tolerance = values.f16 ? TOLERANCE_F16 : TOLERANCE;
     const cam = await GradCam.create(device, model, weights, { choices: tuning.choices, f16: values.f16 });
     try {
@@ -144,10 +159,11 @@ runCli(async () => {
       }
       const failed = rows.filter((r) => !r.pass);
       if (values.json) {
-        process.stdout.write(`${JSON.stringify({ reference: refDir ?? 'builtin:tfjs-cpu', layer, class: ours.classIndex, score, weights: values.f16 ? 'dense layers float16' : 'float32', tolerance, tensors: rows, pass: failed.length === 0 })}\n`);
+        process.stdout.write(`${JSON.stringify({ reference: refDir ?? 'builtin:tfjs-cpu', layer, class: ours.classIndex, score, weights: { ...info, storage: values.f16 ? 'dense layers float16' : 'float32' }, tolerance, tensors: rows, pass: failed.length === 0 })}\n`);
       } else {
         const e = (v: number) => (Number.isFinite(v) ? v.toExponential(2) : String(v));
         console.log(`reference: ${refDir ?? 'TensorFlow.js CPU backend (built in)'}; Grad-CAM of class ${ours.classIndex} at ${layer}, score ${score}${values.f16 ? '; dense weights stored as float16' : ''}`);
+        console.log(`weights: ${values.weights} (${info.model}${info.synthetic ? `, RANDOM: synthetic, seed ${info.seed}` : ''})`);
         console.log(`${'tensor'.padEnd(22)} ${'shape'.padEnd(14)} ${'max |Δ|'.padStart(9)} ${'max rel Δ'.padStart(9)} ${'rel L2'.padStart(9)}  result`);
         for (const r of rows) {
           const bound = r.criterion === 'relL2' ? `rel L2 ≤ ${tolerance.relL2}` : `max |Δ| ≤ ${tolerance.maxAbs}`;

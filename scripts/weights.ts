@@ -1,17 +1,12 @@
-// npm run weights [-- --model vgg16|vgg19] [--out DIR] [--force]
-//   Downloads Keras' official ImageNet weights (resumable, md5-checked) and converts them.
-// npm run weights -- --synthetic [--seed N] [--model vgg19] [--out DIR]
-//   Writes seeded He-normal weights in the official file's layout and converts them (offline).
+// npm run weights [-- options] (see --help): Keras' official ImageNet weights, downloaded and converted;
+// or, with --synthetic, seeded He-normal weights in the official file's layout, converted (offline).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { MODELS } from '../src/engine/model.js';
 import { MANIFEST_FILE } from '../src/engine/weights/format.js';
-import { describeConversion, progressPrinter, runCli } from './lib/cli.js';
-import { convertKerasH5 } from './lib/convert.js';
+import { describeConversion, parseCommandLine, progressPrinter, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
 import { downloadWithResume, formatProgress, md5File, OfflineError } from './lib/download.js';
-import { writeSyntheticKerasH5 } from './lib/syntheticH5.js';
 
 /** What keras.applications downloads (file_hash is the md5). */
 export const OFFICIAL_WEIGHTS: Record<string, { url: string; file: string; md5: string }> = {
@@ -34,25 +29,33 @@ function cacheDir(): string {
   return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'gradcam-webgpu');
 }
 
+const SPEC = {
+  usage: 'npm run weights -- [options]',
+  summary:
+    "Downloads Keras' official ImageNet weights for VGG16 (553 MB) or VGG19 (575 MB), resumable and md5-checked\n" +
+    "(Keras' own cache ~/.keras/models is used when it holds the file), and converts them into weights/<model>.\n" +
+    "Offline: --synthetic writes seeded random weights in the same format (predictions then mean nothing).",
+  positionals: { min: 0, max: 0, what: 'none' },
+  options: {
+    model: { type: 'string', value: 'vgg16|vgg19', default: 'vgg16', help: 'which network' },
+    out: { type: 'string', value: '<dir>', help: 'output directory (default: weights/<model>)' },
+    force: { type: 'boolean', help: 'replace weights that are already there' },
+    synthetic: { type: 'boolean', help: 'no download: seeded He-normal weights (for tests and offline demos)' },
+    seed: { type: 'string', value: '<n>', default: '1', help: 'seed of --synthetic' },
+    url: { type: 'string', value: '<url>', help: 'download from this URL instead of Keras’ (a mirror)' },
+    md5: { type: 'string', value: '<hex>', help: 'expected md5 of the file at --url' },
+  },
+  notes: ["A local copy of the .h5 file: 'npm run convert -- <file.h5> weights/vgg16'."],
+} satisfies CommandSpec<Record<string, OptionSpec>>;
+
 runCli(async () => {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string', default: 'vgg16' },
-      out: { type: 'string' },
-      force: { type: 'boolean' },
-      synthetic: { type: 'boolean' },
-      seed: { type: 'string', default: '1' },
-      url: { type: 'string' },
-      md5: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(0, 5).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-    return;
-  }
-  const model = MODELS[values.model!];
-  if (!model) throw new Error(`--model ${values.model}: unknown; choose one of ${Object.keys(MODELS).join(', ')}`);
+  const parsed = parseCommandLine('npm run weights --', SPEC);
+  if (!parsed) return;
+  const { values } = parsed;
+  // The HDF5 reader (libhdf5 in WebAssembly) loads only once the arguments are known to be good.
+  const [{ convertKerasH5 }, { writeSyntheticKerasH5 }] = await Promise.all([import('./lib/convert.js'), import('./lib/syntheticH5.js')]);
+  const model = MODELS[values.model];
+  if (!model) throw new UsageError(`--model ${values.model}: unknown; choose one of ${Object.keys(MODELS).join(', ')}`);
   const out = values.out ?? join('weights', model.name);
   if (existsSync(join(out, MANIFEST_FILE)) && !values.force) {
     const m = JSON.parse(readFileSync(join(out, MANIFEST_FILE), 'utf8'));
@@ -63,7 +66,7 @@ runCli(async () => {
 
   if (values.synthetic) {
     const seed = Number(values.seed);
-    if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed ${values.seed}: must be a non-negative integer`);
+    if (!/^\d+$/.test(values.seed) || !Number.isSafeInteger(seed)) throw new UsageError(`--seed ${values.seed}: must be a non-negative integer`);
     const tmp = mkdtempSync(join(tmpdir(), 'gradcam-synthetic-'));
     try {
       const h5 = join(tmp, `synthetic-${model.name}-seed${seed}.h5`);
@@ -104,7 +107,10 @@ runCli(async () => {
     } catch (e) {
       bar.done();
       if (e instanceof OfflineError)
-        throw new Error(`${e.message}; to use a local copy of ${official.file}, run: npm run convert -- path/to/${official.file} ${out}`);
+        throw new Error(
+          `${e.message}; with a local copy of ${official.file}, run: npm run convert -- path/to/${official.file} ${out}; ` +
+            `or, for seeded random weights that run everything offline (predictions mean nothing): npm run weights -- --synthetic`,
+        );
       throw e;
     }
     bar.done();

@@ -51,12 +51,17 @@ describe('npm run bench --host both (quick)', () => {
     expect(stdout.match(/\| forward, batch 2 \| [\d.]+ \([\d.]+ per image\) \| [\d.]+ \| [\d.]+× \| – \|/g)).toHaveLength(2);
     expect(stdout.match(/\| block5_conv3 \| [\d.]+ \| [\d.]+ \| [\d.]+× \|/g)).toHaveLength(2);
     expect(stderr).toMatch(/^chrome peaks \(/m);
+    // It said what it was about to run and for how long; the weights are said to be random; no banners.
+    expect(stderr).toMatch(/^bench: quick run on Node, then Chrome, 64×64, .*: about \d+ min on a CPU rasteriser/m);
+    expect(stdout.match(/random weights \(synthetic, seed 1; timings do not depend on the values\)/g)).toHaveLength(2);
+    expect(stderr).not.toMatch(/Hi, looks like you are running TensorFlow\.js|vkCreateInstance/);
   });
 
   it.each(['node', 'chrome'])('%s: a complete report with the peer in the same run', (host) => {
     const report = JSON.parse(readFileSync(join(dir, `latest-${host}.json`), 'utf8'));
     expect(Object.keys(report)).toEqual(expect.arrayContaining(['date', 'host', 'device', 'endToEnd', 'kernels', 'peaks', 'tuning', 'layers', 'coldStartMs', 'gpuMemoryBytes']));
     expect(report.host).toBe(host);
+    expect(report.weights).toEqual({ model: 'vgg16@64', synthetic: true, seed: 1 });
     expect(typeof report.device.vendor).toBe('string');
     expect(report.device.features).toContain('timestamp-query');
     for (const k of ['forward', 'gradcam'] as const) for (const f of ['oursMs', 'peerMs', 'ratio', 'wasmMs']) positive(report.endToEnd[k][f], `endToEnd.${k}.${f}`);

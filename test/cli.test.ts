@@ -41,7 +41,15 @@ describe('gradcam CLI', () => {
     const r = await gradcam(image, '--weights', weights, '--json', '--out', out, '--heatmap', npy, '--top', '4');
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
-    expect(Object.keys(json)).toEqual(['predictions', 'class', 'layer', 'score', 'heatmapShape', 'timingsMs']);
+    expect(Object.keys(json)).toEqual(['predictions', 'class', 'layer', 'score', 'weights', 'heatmapShape', 'timingsMs']);
+    // Random weights are said: in the JSON, and in one warning line on stderr.
+    expect(json.weights).toEqual({ model: 'vgg16', synthetic: true, seed: 3 });
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('warning:'))).toEqual([
+      `warning: ${weights} holds RANDOM vgg16 weights (synthetic, seed 3): predictions and heatmaps are meaningless; run 'npm run weights -- --force' for Keras' ImageNet weights`,
+    ]);
+    // Quiet: no Vulkan-probe warning from Dawn, no stack locations, nothing but our own lines.
+    expect(r.stderr).not.toMatch(/vkCreateInstance|CheckVkSuccessImpl|VK_ERROR|Warning:/);
+    for (const line of r.stderr.trim().split('\n')) expect(line).toMatch(/^(warning: |loaded |tuning kernels |kernel choice|tuned )/);
     expect(json.predictions).toHaveLength(4);
     expect(Object.keys(json.predictions[0])).toEqual(['index', 'wnid', 'label', 'probability']);
     expect(json.class).toBe(json.predictions[0].index);
@@ -91,19 +99,20 @@ describe('gradcam CLI', () => {
   };
 
   it('unknown --tune mode', () => failsCleanly([image, '--weights', weights, '--tune', 'fast'], /--tune fast: choose auto/));
-  it('unknown layer', () => failsCleanly([image, '--weights', weights, '--layer', 'block6_conv1'], /layer 'block6_conv1' is not a conv layer of vgg16; choose one of block1_conv1/), 120_000);
+  it('unknown layer', () => failsCleanly([image, '--weights', weights, '--layer', 'block6_conv1'], /--layer block6_conv1: not a conv layer of vgg16 or vgg19; choose one of block1_conv1/), 120_000);
+  it('a VGG19 layer with VGG16 weights', () => failsCleanly([image, '--weights', weights, '--layer', 'block5_conv4'], /layer 'block5_conv4' is not a conv layer of vgg16; choose one of block1_conv1/), 120_000);
   it('class out of range', () => failsCleanly([image, '--weights', weights, '--class', '1000'], /class 1000: must be an integer in 0\.\.999/), 120_000);
   it('missing weights directory', () => failsCleanly([image, '--weights', join(dir, 'nope')], /weights directory '.*nope' not found .* run 'npm run weights'/));
   it('unreadable image', async () => {
     const bad = join(dir, 'bad.jpg');
     writeFileSync(bad, 'not an image');
-    await failsCleanly([bad, '--weights', weights], /bad\.jpg: cannot read the image/);
+    await failsCleanly([bad, '--weights', weights], /bad\.jpg: not an image: it is plain text; pass a PNG or JPEG file/);
     await failsCleanly([join(dir, 'absent.png'), '--weights', weights], /absent\.png: no such file/);
   });
   it('bad options', async () => {
     await failsCleanly([image, '--score', 'softmax'], /--score softmax: choose prob or logit/);
     await failsCleanly([image, '--alpha', '2'], /--alpha 2: must be a number between 0 and 1/);
-    await failsCleanly([image, '--class', 'seven'], /--class seven: must be a non-negative integer/);
+    await failsCleanly([image, '--class', 'seven'], /--class seven: must be an integer in 0\.\.999/);
     const r = await gradcam(image, '--out', join(dir, 'x.gif'));
     expect(r.stderr).toMatch(/error: --out .*x\.gif: the overlay is written as \.png or \.jpg/);
   });

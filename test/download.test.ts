@@ -102,7 +102,7 @@ describe('npm run weights (CLI)', () => {
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
     );
 
-  it('offline: one line that says so and how to convert a local file', async () => {
+  it('offline: one line that says so, how to convert a local file, and --synthetic', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
@@ -112,7 +112,9 @@ describe('npm run weights (CLI)', () => {
     expect(r.code).toBe(1);
     const errorLines = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
     expect(errorLines).toHaveLength(1);
-    expect(errorLines[0]).toMatch(/^error: offline: cannot reach 127\.0\.0\.1:\d+ \(ECONNREFUSED\); to use a local copy of vgg16_weights_tf_dim_ordering_tf_kernels\.h5, run: npm run convert -- path\/to\/vgg16_weights_tf_dim_ordering_tf_kernels\.h5 /);
+    expect(errorLines[0]).toMatch(
+      /^error: offline: cannot reach 127\.0\.0\.1:\d+ \(ECONNREFUSED\); with a local copy of vgg16_weights_tf_dim_ordering_tf_kernels\.h5, run: npm run convert -- path\/to\/vgg16_weights_tf_dim_ordering_tf_kernels\.h5 \S+; or, for seeded random weights that run everything offline \(predictions mean nothing\): npm run weights -- --synthetic$/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 

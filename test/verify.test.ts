@@ -33,6 +33,10 @@ describe('npm run verify', () => {
     expect(report.tensors.map((t: { tensor: string }) => t.tensor)).toEqual(expect.arrayContaining(['block1_conv1', 'fc2', 'predictions', 'grad_block5_conv3', 'heatmap']));
     expect(report.tensors).toHaveLength(25);
     for (const t of report.tensors) for (const k of ['maxAbs', 'maxRel', 'relL2']) expect(Number.isFinite(t[k]), `${t.tensor} ${k}`).toBe(true);
+    // The weights are said to be random (JSON and one stderr line); no TF.js or Dawn banner in between.
+    expect(report.weights).toEqual({ model: 'vgg16', synthetic: true, seed: 9, storage: 'float32' });
+    expect(r.stderr).toMatch(/^note: .* holds RANDOM vgg16 weights \(synthetic, seed 9\): the comparison is valid, the predictions are not; run 'npm run weights -- --force'/m);
+    expect(r.stderr).not.toMatch(/Hi, looks like you are running TensorFlow\.js|tfjs-node|vkCreateInstance|Warning:/);
     const heat = decodeNpy(readFileSync(join(refDir, 'heatmap.npy')), 'heatmap.npy');
     expect(heat.shape).toEqual([14, 14]);
   }, 400_000);
@@ -41,6 +45,7 @@ describe('npm run verify', () => {
     const ok = await run('scripts/verify.ts', ['--weights', weights, '--reference', refDir]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/all \d+ tensors pass/);
+    expect(ok.stdout).toMatch(/^weights: .*vgg16 \(vgg16, RANDOM: synthetic, seed 9\)$/m);
     const file = join(refDir, 'block3_conv2.npy');
     const t = decodeNpy(readFileSync(file), file);
     for (let i = 0; i < t.data.length; i += 97) t.data[i] += 0.5;

@@ -15,12 +15,17 @@ export function deviceName(r: BenchReport): string {
   return `${[d.vendor, d.architecture, d.description].filter(Boolean).join(' ')}${d.software ? ' (software)' : ''}`;
 }
 
+function weightsLine(r: BenchReport): string {
+  const w = r.weights;
+  return w.synthetic ? `random weights (synthetic${w.seed !== undefined ? `, seed ${w.seed}` : ''}; timings do not depend on the values)` : `${w.model} weights converted from Keras`;
+}
+
 export function reportMarkdown(r: BenchReport, command: string): string {
   const e = r.endToEnd;
   const lines = [
     `## ${r.host === 'node' ? 'Node (Dawn)' : 'Chrome'}: ${deviceName(r)}, ${r.date.slice(0, 10)}`,
     '',
-    `Command: \`${command}\`; ${r.runs} runs, median; model ${r.model}${r.f16 ? ', our dense weights float16' : ''}; measured peaks ${r.peaks.gflops.toFixed(2)} GFLOP/s, ${r.peaks.gbps.toFixed(2)} GB/s (${r.peaks.timing}).`,
+    `Command: \`${command}\`; ${r.runs} runs, median; model ${r.model}${r.f16 ? ', our dense weights float16' : ''}; ${weightsLine(r)}; measured peaks ${r.peaks.gflops.toFixed(2)} GFLOP/s, ${r.peaks.gbps.toFixed(2)} GB/s (${r.peaks.timing}).`,
     '',
     '| end to end | ours (ms) | TF.js WebGPU (ms) | speed-up | TF.js WASM (ms) |',
     '| --- | ---: | ---: | ---: | ---: |',

@@ -1,11 +1,128 @@
-// Small helpers shared by the command-line scripts: one-line errors, progress lines on stderr.
+// Small helpers shared by the command-line scripts: one option table per command from which both the
+// parser and `--help` are made (so the help cannot drift from the flags), one-line errors, progress
+// lines on stderr.
+import { parseArgs } from 'node:util';
 import type { ConvertResult } from './convert.js';
 
-/** Runs a CLI main: any error becomes one 'error: …' line on stderr and exit code 1. */
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Placeholder shown in the help, e.g. '<dir>'. */
+  value?: string;
+  default?: string;
+  /** One line on what it does. */
+  help: string;
+}
+
+export interface CommandSpec<O extends Record<string, OptionSpec>> {
+  /** How it is run, e.g. 'npm run verify -- [image]'. */
+  usage: string;
+  /** A few lines on what the command does. */
+  summary: string;
+  options: O;
+  /** Paragraphs after the option list. */
+  notes?: string[];
+  /** How many positional arguments it takes. */
+  positionals: { min: number; max: number; what: string };
+}
+
+export type OptionValues<O extends Record<string, OptionSpec>> = {
+  [K in keyof O]: O[K]['type'] extends 'boolean' ? boolean : O[K] extends { default: string } ? string : string | undefined;
+};
+
+export class UsageError extends Error {}
+
+export function helpText<O extends Record<string, OptionSpec>>(spec: CommandSpec<O>): string {
+  const rows = Object.entries(spec.options).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`;
+    const def = o.default !== undefined ? ` (default: ${o.default})` : '';
+    return [flag, `${o.help}${def}`] as const;
+  });
+  rows.push(['-h, --help', 'print this help and exit']);
+  const width = Math.min(30, Math.max(...rows.map(([f]) => f.length)) + 2);
+  const lines = rows.map(([f, h]) => (f.length + 2 > width ? `  ${f}\n  ${' '.repeat(width)}${h}` : `  ${f.padEnd(width)}${h}`));
+  return [`usage: ${spec.usage}`, '', spec.summary, '', 'options:', ...lines, ...(spec.notes ?? []).flatMap((n) => ['', n])].join('\n');
+}
+
+/**
+ * Parses argv by the spec. `--help` anywhere prints the help and returns undefined. A string option's
+ * value may start with '-' (`--class -1` reaches our range check rather than Node's parser hint);
+ * every mistake is a UsageError naming the flag and pointing at --help.
+ */
+export function parseCommandLine<O extends Record<string, OptionSpec>>(
+  command: string,
+  spec: CommandSpec<O>,
+  argv: string[] = process.argv.slice(2),
+): { values: OptionValues<O>; positionals: string[] } | undefined {
+  const see = `see '${command} --help'`;
+  const byShort = new Map(Object.entries(spec.options).filter(([, o]) => o.short).map(([name, o]) => [`-${o.short}`, name]));
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--help' || a === '-h') {
+      console.log(helpText(spec));
+      return undefined;
+    }
+    const name = a.startsWith('--') ? a.slice(2) : byShort.get(a);
+    const option = name !== undefined && !name.includes('=') ? spec.options[name] : undefined;
+    if (option?.type === 'string') {
+      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value${option.value ? ` ${option.value}` : ''}; ${see}`);
+      args.push(`--${name}=${argv[++i]}`);
+    } else args.push(a);
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: Object.fromEntries(Object.entries(spec.options).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}) }])),
+    });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const flag = /'(-[^'\s]*)/.exec(e instanceof Error ? e.message : '')?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${flag ?? ''}; ${see}`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${flag ?? 'an option'} takes no value; ${see}`);
+    throw new UsageError(`${e instanceof Error ? e.message : String(e)}; ${see}`);
+  }
+  const { min, max, what } = spec.positionals;
+  const positionals = parsed.positionals;
+  if (positionals.length < min || positionals.length > max) {
+    const expected = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
+    throw new UsageError(`expected ${expected} argument${max === 1 ? '' : 's'} (${what}), got ${positionals.length}${positionals.length ? `: ${positionals.join(' ')}` : ''}; ${see}`);
+  }
+  const values: Record<string, string | boolean | undefined> = {};
+  for (const [name, o] of Object.entries(spec.options)) {
+    const v = parsed.values[name];
+    values[name] = o.type === 'boolean' ? v === true : typeof v === 'string' ? v : o.default;
+  }
+  return { values: values as OptionValues<O>, positionals };
+}
+
+/** An integer flag within [min, max], with our own message (not Number()'s silent coercions). */
+export function integerFlag(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} ${value}: must be an integer in ${min}..${max}`);
+  return n;
+}
+
+/** One of a fixed list of words. */
+export function choiceFlag<T extends string>(name: string, value: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${name} ${value}: choose ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`);
+  return value as T;
+}
+
+/** Runs a CLI main: any error becomes one 'error: …' line on stderr and exit code 1 (2 for usage errors). */
 export function runCli(main: () => Promise<void>): void {
   main().catch((e: unknown) => {
     process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
+    process.exitCode = e instanceof UsageError ? 2 : 1;
   });
 }
 

@@ -10,6 +10,7 @@ type Tf = typeof import('@tensorflow/tfjs-core');
 /** TF.js with `backend` selected. */
 export async function nodePeer(backend: PeerBackend): Promise<Tf> {
   const tf = require('@tensorflow/tfjs') as Tf;
+  tf.enableProdMode(); // no "running TensorFlow.js in Node.js" banner in the bench output
   if (backend === 'webgpu') {
     if (!(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
       const { gpu } = await requestNodeAdapter();

@@ -17,6 +17,9 @@ import { tfjsVggLayer } from '../../src/bench/tfjsVgg.js';
 let ready: Promise<boolean> | undefined;
 
 export async function tfjsCpu(): Promise<typeof tf> {
+  // Production mode silences TF.js' "looks like you are running TensorFlow.js in Node.js" banner,
+  // which users of `verify` read as a problem; it changes no arithmetic.
+  tf.enableProdMode();
   ready ??= tf.setBackend('cpu');
   await ready;
   return tf;

@@ -1,14 +1,24 @@
 // `--tune auto|force|off` and `--verbose` for the command-line scripts: the per-device kernel choice,
 // cached on disk (src/engine/tuningStore.node.ts), with one line on stderr saying where it came from.
 import type { ModelSpec } from '../../src/engine/model.js';
+import { UsageError, type OptionSpec } from './cli.js';
 import { describeTuning, loadOrTune, type Tuning, type TuningMode } from '../../src/engine/tuning.js';
 import { fileTuningStore } from '../../src/engine/tuningStore.node.js';
 
-export const TUNE_USAGE = '[--tune auto|force|off] [--verbose]';
+/** The flags every command that runs the engine takes, for its option table. */
+export const TUNE_OPTIONS = {
+  tune: {
+    type: 'string',
+    value: 'auto|force|off',
+    default: 'auto',
+    help: 'kernel choice for this GPU: auto (measure once, then cached), force (measure again), off (default versions)',
+  },
+  verbose: { type: 'boolean', short: 'v', help: 'print the kernel choice, the kernel of every layer and the GPU time per stage' },
+} as const satisfies Record<string, OptionSpec>;
 
 export function parseTuneMode(value: string | undefined): TuningMode {
   const v = value ?? 'auto';
-  if (v !== 'auto' && v !== 'force' && v !== 'off') throw new Error(`--tune ${v}: choose auto (tune once per GPU, then use the cache), force (tune again) or off (default versions)`);
+  if (v !== 'auto' && v !== 'force' && v !== 'off') throw new UsageError(`--tune ${v}: choose auto (tune once per GPU, then use the cache), force (tune again) or off (default versions)`);
   return v;
 }
 

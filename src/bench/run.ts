@@ -11,8 +11,12 @@ import { Network } from '../engine/network.js';
 import { heNormalWeights, syntheticPhoto } from '../engine/synthetic.js';
 import { describeTuning, loadOrTune, type TuningMode, type TuningStore } from '../engine/tuning.js';
 import type { GpuWeights } from '../engine/weights/gpuWeights.js';
+import type { WeightsInfo } from '../engine/weights/format.js';
 import { benchCases, benchKernels, formatKernelRow, measurePeaks, type KernelRow, type Peaks } from './kernelBench.js';
 import { TfjsVgg, type PeerBackend } from './tfjsVgg.js';
+
+/** Seed of the synthetic weights made in memory when the host brings none. */
+const SYNTHETIC_SEED = 1;
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 
@@ -43,7 +47,7 @@ export interface BenchHost {
    * Weights for the end-to-end runs, timed as part of the cold start: from disk when the host has a
    * weights directory, otherwise generated (and then also kept on the CPU for the peer).
    */
-  weights?(device: GPUDevice, model: ModelSpec): Promise<{ weights: GpuWeights; from: string }>;
+  weights?(device: GPUDevice, model: ModelSpec): Promise<{ weights: GpuWeights; from: string; info: WeightsInfo }>;
 }
 
 export interface Latency {
@@ -67,6 +71,8 @@ export interface BenchReport {
   endToEnd: { forward: Latency; gradcam: Latency; batched: (Latency & { batch: number; oursPerImageMs: number })[] };
   coldStartMs: number;
   coldStartFrom: string;
+  /** Which weights ran (speed does not depend on their values; synthetic ones are the default). */
+  weights: WeightsInfo;
   gpuMemoryBytes: number;
   heatmapAgreement?: { maxAbsDiff: number; agree: boolean };
   peer: Record<string, { forwardMs: number; gradcamMs: number; firstForwardMs: number; firstGradcamMs: number; runs: number }>;
@@ -128,7 +134,7 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
   // End to end, ours.
   const image = syntheticPhoto(320, 240);
   const t0 = performance.now();
-  const cpuWeights = host.weights ? undefined : heNormalWeights(model, { seed: 1, classifierGain: 0.01 });
+  const cpuWeights = host.weights ? undefined : heNormalWeights(model, { seed: SYNTHETIC_SEED, classifierGain: 0.01 });
   const loaded = host.weights ? await host.weights(device, model) : undefined;
   const cam = await GradCam.create(device, model, loaded?.weights ?? cpuWeights!, { choices: tuning.choices, f16: config.f16 });
   // The first run also copies out the preprocessed input (600 kB) that the peer is given.
@@ -136,6 +142,7 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
   const coldStartMs = performance.now() - t0;
   const input = Float32Array.from(lastCam.tensors.get('input')!);
   const coldStartFrom = loaded ? loaded.from : 'weights generated in memory (synthetic)';
+  const weightsUsed: WeightsInfo = loaded ? loaded.info : { model: model.name, synthetic: true, seed: SYNTHETIC_SEED };
   const forward = await timeRuns(runs, () => cam.network.forward(image));
   const gradcam = await timeRuns(runs, async () => (lastCam = await cam.run(image)));
   log(`ours: forward ${forward.median.toFixed(1)} ms, Grad-CAM ${gradcam.median.toFixed(1)} ms (stages: ${Object.entries(lastCam.timingsMs).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}), cold start ${coldStartMs.toFixed(0)} ms`);
@@ -216,6 +223,7 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
     endToEnd,
     coldStartMs,
     coldStartFrom,
+    weights: weightsUsed,
     gpuMemoryBytes,
     heatmapAgreement,
     peer,

@@ -11,7 +11,7 @@ import { packResizeTable } from '../kernels/preprocessImage.js';
 import { packSoftmaxScoreParams, softmaxScoreBackwardVersions, TOP_CLASS, type ScoreKind } from '../kernels/softmaxScoreBackward.js';
 import { PassTimer, Readback, type PassTiming } from './gpuTimer.js';
 import { decodePredictions, topK, type Prediction } from './imagenet.js';
-import { elementCount, type ModelSpec } from './model.js';
+import { classCount, convLayerNames, elementCount, type ModelSpec } from './model.js';
 import { Network, type ImageInput, type NetworkOptions, type StagedInput } from './network.js';
 import type { ResizeMethod } from '../kernels/preprocessImage.js';
 import type { GpuWeights, WeightMap } from './weights/gpuWeights.js';
@@ -63,6 +63,22 @@ export interface GradCamResult {
   passTimings: PassTiming[];
 }
 
+/**
+ * Checks a run's options against the model alone, so a caller can refuse bad arguments before any
+ * weight is loaded or GPU work is done (the CLI does); run() checks the same way.
+ */
+export function checkGradCamOptions(model: ModelSpec, options: Pick<GradCamOptions, 'layer' | 'score' | 'alpha' | 'classIndex'>): void {
+  const convLayers = convLayerNames(model);
+  const { layer, score, alpha, classIndex } = options;
+  if (layer !== undefined && !convLayers.includes(layer))
+    throw new Error(`layer '${layer}' is not a conv layer of ${model.name}; choose one of ${convLayers.join(', ')}`);
+  if (score !== undefined && score !== 'prob' && score !== 'logit') throw new Error(`score '${String(score)}': choose 'prob' or 'logit'`);
+  if (alpha !== undefined && !(alpha >= 0 && alpha <= 1)) throw new Error(`alpha ${alpha}: must be between 0 and 1`);
+  const classes = classCount(model);
+  if (classIndex !== undefined && !(Number.isInteger(classIndex) && classIndex >= 0 && classIndex < classes))
+    throw new Error(`class ${classIndex}: must be an integer in 0..${classes - 1}`);
+}
+
 /** The largest image the overlay accepts: its RGBA buffer and output stay far below binding limits. */
 export const MAX_IMAGE_PIXELS = 40_000_000;
 
@@ -107,7 +123,7 @@ export class GradCam {
     if ((options.batch ?? 1) !== 1) throw new Error(`GradCam: one image at a time (batch ${options.batch} asked); use Network for batched forwards`);
     const all = model.layers.map((l) => l.name);
     const network = await Network.create(device, model, weights, { ...options, keep: ['input', ...all] });
-    return new GradCam(network, model.layers.filter((l) => l.kind === 'conv3x3').map((l) => l.name), options);
+    return new GradCam(network, convLayerNames(model), options);
   }
 
   get model(): ModelSpec {
@@ -196,17 +212,12 @@ export class GradCam {
 
   async run(image: ImageInput | Float32Array<ArrayBuffer>, options: GradCamOptions = {}): Promise<GradCamResult> {
     if (this.disposed) throw new Error('GradCam: run() after dispose()');
+    checkGradCamOptions(this.model, options);
     const layer = options.layer ?? this.defaultLayer;
-    if (!this.convLayers.includes(layer))
-      throw new Error(`layer '${layer}' is not a conv layer of ${this.model.name}; choose one of ${this.convLayers.join(', ')}`);
     const score = options.score ?? 'prob';
-    if (score !== 'prob' && score !== 'logit') throw new Error(`score '${String(score)}': choose 'prob' or 'logit'`);
     const alphaBlend = options.alpha ?? 0.4;
-    if (!(alphaBlend >= 0 && alphaBlend <= 1)) throw new Error(`alpha ${alphaBlend}: must be between 0 and 1`);
     const classes = elementCount(this.network.tensorShape(this.network.plan.output));
     const classIndex = options.classIndex;
-    if (classIndex !== undefined && !(Number.isInteger(classIndex) && classIndex >= 0 && classIndex < classes))
-      throw new Error(`class ${classIndex}: must be an integer in 0..${classes - 1}`);
     if (!(image instanceof Float32Array) && image.width * image.height > MAX_IMAGE_PIXELS)
       throw new Error(`image ${image.width}×${image.height} is larger than the ${MAX_IMAGE_PIXELS / 1e6} megapixel limit; downscale it first`);
 

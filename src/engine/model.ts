@@ -51,6 +51,18 @@ export const VGG19: ModelSpec = {
 
 export const MODELS: Readonly<Record<string, ModelSpec>> = { vgg16: VGG16, vgg19: VGG19 };
 
+/** The layers a CAM can target: every conv layer, in order. */
+export function convLayerNames(model: ModelSpec): string[] {
+  return model.layers.filter((l) => l.kind === 'conv3x3').map((l) => l.name);
+}
+
+/** The number of classes: the units of the last layer. */
+export function classCount(model: ModelSpec): number {
+  const last = model.layers[model.layers.length - 1];
+  if (last?.kind !== 'dense') throw new Error(`${model.name}: the last layer is not a dense classifier`);
+  return last.units;
+}
+
 export interface WeightSpec {
   /** `${layer}/kernel` or `${layer}/bias`. */
   name: string;

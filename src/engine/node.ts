@@ -1,8 +1,8 @@
 // Node host: a GPUDevice from Dawn (npm package `webgpu`). A hardware adapter is used when Dawn finds
 // one; otherwise the SwiftShader Vulkan driver that Debian's chromium package ships is tried.
 import { create, globals } from 'webgpu';
-import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requestEngineDevice, type EngineDeviceOptions } from './device.js';
 import { VGG16, type ModelSpec } from './model.js';
@@ -57,13 +57,39 @@ function dawnInstance(): GPU {
   return gpu;
 }
 
+/**
+ * The Vulkan drivers the loader would find: the ICD manifests in its search path (XDG config and data
+ * directories, /etc). Lavapipe's are left out: Dawn rejects that driver.
+ */
+export function installedVulkanDrivers(env: NodeJS.ProcessEnv = process.env): string[] {
+  const home = homedir();
+  const config = [env.XDG_CONFIG_HOME ?? join(home, '.config'), ...(env.XDG_CONFIG_DIRS ?? '/etc/xdg').split(':'), '/etc'];
+  const data = [env.XDG_DATA_HOME ?? join(home, '.local/share'), ...(env.XDG_DATA_DIRS ?? '/usr/local/share:/usr/share').split(':')];
+  const found: string[] = [];
+  for (const base of [...config, ...data].filter(Boolean)) {
+    const dir = join(base, 'vulkan', 'icd.d');
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) if (n.endsWith('.json') && !/^lvp_icd/.test(n)) found.push(join(dir, n));
+  }
+  return found;
+}
+
 export async function requestNodeAdapter(powerPreference: GPUPowerPreference = 'high-performance'): Promise<NodeAdapter> {
   ensureRuntimeDir();
+  // With no GPU driver installed, go to SwiftShader directly: probing first makes Dawn print
+  // "vkCreateInstance: Found no drivers!" and a stack location, which users read as a failure.
+  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && installedVulkanDrivers().length === 0 && existsSync(SWIFTSHADER_ICD))
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   const userIcd = process.env.VK_ICD_FILENAMES;
   let gpu = dawnInstance();
   let adapter = await gpu.requestAdapter({ powerPreference });
   if (adapter) return { adapter, software: isSwiftShader(adapter), gpu };
-  if (userIcd) throw new NoAdapterError(`Dawn found none with VK_ICD_FILENAMES=${userIcd}`);
+  if (userIcd) throw new NoAdapterError(`Dawn found none with VK_ICD_FILENAMES=${userIcd}${userIcd === SWIFTSHADER_ICD ? ' (is libvulkan1 installed?)' : ''}`);
   if (!existsSync(SWIFTSHADER_ICD)) throw new NoAdapterError(`Dawn found no hardware adapter and ${SWIFTSHADER_ICD} does not exist`);
   // The Vulkan loader reads VK_ICD_FILENAMES each time Dawn creates an instance, so a second instance
   // created after setting it sees SwiftShader.

@@ -57,6 +57,29 @@ export function layoutManifest(model: ModelSpec, source?: Record<string, unknown
   return { format: WEIGHTS_FORMAT, formatVersion: WEIGHTS_FORMAT_VERSION, model: model.name, littleEndian: true, shards, tensors, source };
 }
 
+/** What the weights are, from the manifest: every output made with them says so when they are random. */
+export interface WeightsInfo {
+  model: string;
+  /** Seeded He-normal weights (`npm run weights -- --synthetic`): predictions and maps mean nothing. */
+  synthetic: boolean;
+  seed?: number;
+}
+
+export function weightsInfo(manifest: Pick<WeightsManifest, 'model' | 'source'>): WeightsInfo {
+  const synthetic = manifest.source?.synthetic === true;
+  const seed = manifest.source?.seed;
+  return { model: manifest.model, synthetic, ...(synthetic && typeof seed === 'number' ? { seed } : {}) };
+}
+
+/** The one line that says the weights are random, and the documented command that replaces them. */
+export function randomWeightsNotice(info: WeightsInfo, where: string): string | undefined {
+  if (!info.synthetic) return undefined;
+  return (
+    `${where} holds RANDOM ${info.model} weights (synthetic${info.seed !== undefined ? `, seed ${info.seed}` : ''}): ` +
+    `predictions and heatmaps are meaningless; run 'npm run weights -- --force' for Keras' ImageNet weights`
+  );
+}
+
 /** Parses and checks a manifest against the model it names; errors name the file and the field. */
 export function parseManifest(
   text: string,

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelSpec } from '../model.js';
-import { MANIFEST_FILE, parseManifest } from './format.js';
+import { MANIFEST_FILE, parseManifest, weightsInfo, type WeightsInfo, type WeightsManifest } from './format.js';
 import { streamShardsToGpu, type GpuWeights, type ShardStreamOptions } from './gpuWeights.js';
 
 export const DEFAULT_WEIGHTS_DIR = 'weights/vgg16';
@@ -19,6 +19,7 @@ export function missingWeightsMessage(dir: string): string {
 
 export interface NodeLoadResult {
   weights: GpuWeights;
+  info: WeightsInfo;
   seconds: number;
   bytes: number;
 }
@@ -28,10 +29,22 @@ export interface NodeLoadOptions extends ShardStreamOptions {
   models?: Readonly<Record<string, ModelSpec>>;
 }
 
-export async function loadWeightsFromDir(device: GPUDevice, dir: string, options: NodeLoadOptions = {}): Promise<NodeLoadResult> {
+/**
+ * Reads and checks a weights directory's manifest (a few kB): which model and whether the weights are
+ * random, known before any device or weight byte is touched, so that arguments can be checked first.
+ */
+export function readWeightsManifest(
+  dir: string,
+  models?: NodeLoadOptions['models'],
+): { manifest: WeightsManifest; model: ModelSpec; info: WeightsInfo } {
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!existsSync(manifestPath)) throw new Error(missingWeightsMessage(dir));
-  const { manifest, model } = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath, options.models);
+  const { manifest, model } = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath, models);
+  return { manifest, model, info: weightsInfo(manifest) };
+}
+
+export async function loadWeightsFromDir(device: GPUDevice, dir: string, options: NodeLoadOptions = {}): Promise<NodeLoadResult> {
+  const { manifest, model, info } = readWeightsManifest(dir, options.models);
   for (const s of manifest.shards) {
     const path = join(dir, s.file);
     if (!existsSync(path)) throw new Error(`${path}: missing (manifest.json lists it); convert the weights again`);
@@ -51,5 +64,5 @@ export async function loadWeightsFromDir(device: GPUDevice, dir: string, options
     },
     options,
   );
-  return { weights, seconds: (performance.now() - t0) / 1000, bytes: weights.bytes };
+  return { weights, info, seconds: (performance.now() - t0) / 1000, bytes: weights.bytes };
 }

@@ -1,0 +1,118 @@
+// Every command answers a mistake at once, before reading weights or opening a GPU: each bad flag of
+// `gradcam` gives one line naming the flag (our words, no stack, exit 2) in under 2 s, with a weights
+// directory that does not exist (so the answer cannot have come from loading it). And `--help` on every
+// command lists each flag with what it does and its default.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { VGG16 } from '../src/engine/model.js';
+import { layoutManifest, MANIFEST_FILE } from '../src/engine/weights/format.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gradcam-args-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const nowhere = join(dir, 'no-weights-here');
+
+async function run(args: string[]) {
+  const t0 = performance.now();
+  const r = await promisify(execFile)(process.execPath, args, { env: { ...process.env, GRADCAM_CACHE_DIR: join(dir, 'cache') } }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+  return { ...r, seconds: (performance.now() - t0) / 1000 };
+}
+const gradcam = (...args: string[]) => run(['bin/gradcam.js', ...args]);
+const script = (name: string, ...args: string[]) => run(['--import', 'tsx', '--import', './scripts/lib/registerRaw.js', `scripts/${name}.ts`, ...args]);
+
+function oneErrorLine(r: { code: number; stdout: string; stderr: string }): string {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: /);
+  expect(lines[0]).not.toMatch(/\bat .*\.(ts|js):\d+|\[object Object\]|ERR_PARSE_ARGS/);
+  return lines[0];
+}
+
+describe('gradcam refuses each bad flag before reading anything', () => {
+  // Wall time of each refusal, including Node's and tsx's start (about 1 s here): the bound is on the
+  // median, so that one run slowed by a busy machine does not fail the suite; each must stay far below
+  // the 8–9 s that loading the weights and tuning took before these checks came first.
+  const seconds: number[] = [];
+  afterAll(() => {
+    const sorted = [...seconds].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    console.log(`bad-flag refusals: median ${median.toFixed(2)} s, max ${sorted.at(-1)!.toFixed(2)} s over ${sorted.length}`);
+    expect(median).toBeLessThan(2);
+  });
+  it.each([
+    [['--class', '5000'], /^error: --class 5000: must be an integer in 0\.\.999$/],
+    [['--class', '-1'], /^error: --class -1: must be an integer in 0\.\.999$/],
+    [['--class', 'seven'], /^error: --class seven: must be an integer in 0\.\.999$/],
+    [['--layer', 'fc1'], /^error: --layer fc1: not a conv layer of vgg16 or vgg19; choose one of block1_conv1, .*, block5_conv3$/],
+    [['--score', 'softmax'], /^error: --score softmax: choose prob or logit$/],
+    [['--alpha', '2'], /^error: --alpha 2: must be a number between 0 and 1$/],
+    [['--alpha', 'half'], /^error: --alpha half: must be a number between 0 and 1$/],
+    [['--top', '0'], /^error: --top 0: must be an integer in 1\.\.1000$/],
+    [['--tune', 'fast'], /^error: --tune fast: choose auto .*, force .* or off/],
+    [['--out', 'overlay.gif'], /^error: --out overlay\.gif: the overlay is written as \.png or \.jpg/],
+    [['--out', join(dir, 'missing', 'o.png')], /^error: --out .*o\.png: directory '.*missing' does not exist$/],
+    [['--out', dir + '/'], /^error: --out .*: the overlay is written as \.png or \.jpg/],
+    [['--heatmap', 'heat.png'], /^error: --heatmap heat\.png: the heatmap is written as a NumPy \.npy file/],
+    [['--colour', 'red'], /^error: unknown option --colour; see 'gradcam --help'$/],
+    [['--json', 'yes'], /^error: expected 1 argument \(the image file\), got 2: photo\.png yes; see 'gradcam --help'$/],
+    [['--out'], /^error: --out needs a value <file\.png\|\.jpg>; see 'gradcam --help'$/],
+  ])('%j', async (flags, pattern) => {
+    const r = await gradcam('photo.png', '--weights', nowhere, ...flags);
+    expect(oneErrorLine(r)).toMatch(pattern);
+    seconds.push(r.seconds);
+    expect(r.seconds).toBeLessThan(5);
+  });
+
+  it('a layer of the other model is checked against the manifest (a few kB), before any shard is read', async () => {
+    // A valid manifest and no shards: loading would fail on the missing shard-000.bin.
+    const weights = join(dir, 'manifest-only');
+    mkdirSync(weights);
+    const manifest = layoutManifest(VGG16);
+    for (const s of manifest.shards) s.sha256 = '0'.repeat(64);
+    writeFileSync(join(weights, MANIFEST_FILE), JSON.stringify(manifest));
+    const r = await gradcam('photo.png', '--weights', weights, '--layer', 'block5_conv4');
+    expect(oneErrorLine({ ...r, code: r.code === 1 ? 2 : r.code })).toMatch(/^error: layer 'block5_conv4' is not a conv layer of vgg16; choose one of block1_conv1, /);
+    seconds.push(r.seconds);
+  });
+
+  it('no weights: the one-line hint, before the image is decoded', async () => {
+    const r = await gradcam('photo.png', '--weights', nowhere);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^error: weights directory '.*no-weights-here' not found or has no manifest\.json: run 'npm run weights'/);
+  });
+});
+
+describe('--help on every command: each flag, what it does, its default', () => {
+  const flagsOf = (help: string) => [...help.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]);
+  it.each([
+    ['gradcam', ['--weights', '--class', '--layer', '--score', '--top', '--alpha', '--out', '--heatmap', '--json', '--f16', '--tune', '--verbose', '--help']],
+    ['verify', ['--weights', '--reference', '--layer', '--class', '--score', '--save-reference', '--json', '--f16', '--tune', '--verbose', '--help']],
+    ['bench', ['--quick', '--host', '--runs', '--size', '--layers', '--batch', '--weights', '--no-peer', '--all-versions', '--f16', '--out', '--tune', '--help']],
+    ['weights', ['--model', '--out', '--force', '--synthetic', '--seed', '--url', '--md5', '--help']],
+    ['convert', ['--force', '--allow-nonfinite', '--help']],
+  ] as const)('%s --help', async (name, flags) => {
+    const r = name === 'gradcam' ? await gradcam('--help') : await script(name, '--help');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^usage: /);
+    expect(flagsOf(r.stdout)).toEqual(flags);
+    // Every option line says something, and the defaults are shown where there are any.
+    for (const line of r.stdout.split('\n').filter((l) => /^ {2}-/.test(l))) expect(line.replace(/^ {2}\S+( \S+)?\s*/, '').length, line).toBeGreaterThan(8);
+    if (name === 'gradcam') expect(r.stdout).toMatch(/--layer <name> +.*\(default: block5_conv3\)/);
+    if (name === 'bench') expect(r.stdout).toMatch(/How long: .*--quick takes about \d+ minutes/s);
+  });
+
+  it('bench says how long what it is about to run will take, and -- --quick first', async () => {
+    // A size that is refused after the estimate would be printed: only the estimate line is wanted.
+    const r = await script('bench', '--host', 'nowhere');
+    expect(oneErrorLine(r)).toMatch(/^error: --host nowhere: choose node, chrome or both$/);
+  });
+});
