@@ -36,6 +36,9 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
   return puppeteer.launch({
     executablePath: chromiumPath(),
     headless: true,
+    // A waitForFunction is one protocol call that stays open until the page is done; on a CPU adapter
+    // a page of full-size work outlasts puppeteer's default 180 s, so the callers' own timeouts rule.
+    protocolTimeout: 1_800_000,
     args: [
       '--enable-unsafe-webgpu',
       '--no-sandbox',

@@ -1,6 +1,9 @@
-// Which kernels a planned op runs, forward and backward, with every version that supports its shape:
+// Which kernels a planned op (conv3x3, maxpool2x2, dense, softmax) runs, forward and backward, with every
+// version that supports its shape (and weight format: the f16 versions take packed float16 weights only):
 // the one table the network, the Grad-CAM backward pass, the tuner and the benchmark read, so a new
-// kernel version is picked up by all of them at once.
+// kernel version is picked up by all of them at once. Kernels outside a plan's ops (preprocessImage,
+// packHalf, softmaxScoreBackward, the CAM and overlay kernels, the benchmark's peak probes) have one
+// version each and are called directly.
 import { conv3x3BackwardInputVersions } from '../kernels/conv3x3BackwardInput.js';
 import { conv3x3BiasReluVersions, type Conv3x3Shape } from '../kernels/conv3x3BiasRelu.js';
 import { denseBackwardInputVersions } from '../kernels/denseBackwardInput.js';

@@ -1,7 +1,7 @@
 import code from './conv3x3BackwardInput.wgsl?raw';
 import unrolledCode from './conv3x3BackwardInput.unrolled.wgsl?raw';
 import { packConv3x3Params, type Conv3x3Shape } from './conv3x3BiasRelu.js';
-import { ceilDiv, checkedWorkgroups, kernelVersion, type KernelSource } from './kernel.js';
+import { ceilDiv, checkedWorkgroups, kernelVersion, wgslConstU32, type KernelSource } from './kernel.js';
 
 export interface Conv3x3BackwardBuffers {
   dy: GPUBuffer;
@@ -20,6 +20,8 @@ const source: KernelSource = {
 };
 
 const UNROLLED_WORKGROUP: readonly [number, number] = [8, 8];
+/** Input pixels per invocation of the unrolled version (× one vec4 of input channels), from its shader. */
+export const BACKWARD_UNROLLED_PIXELS = wgslConstU32(unrolledCode, 'PIXELS');
 const bind = (b: Conv3x3BackwardBuffers) => [b.dy, b.y, b.weights, b.dx];
 
 /**
@@ -35,10 +37,14 @@ export const conv3x3BackwardInputVersions = [
       entryPoint: 'conv3x3BackwardInputUnrolled',
       bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'],
     },
-    // 4 input pixels × 4 input channels per invocation, vec4 over output channels.
+    // PIXELS input pixels × 4 input channels per invocation, vec4 over output channels.
     supports: (s) => s.cIn % 4 === 0 && s.cOut % 4 === 0,
     workgroups: (s) =>
-      checkedWorkgroups('conv3x3BackwardInput.unrolled', [ceilDiv(s.cIn / 4, UNROLLED_WORKGROUP[0]), ceilDiv(ceilDiv(s.w, 4), UNROLLED_WORKGROUP[1]), s.n * s.h]),
+      checkedWorkgroups('conv3x3BackwardInput.unrolled', [
+        ceilDiv(s.cIn / 4, UNROLLED_WORKGROUP[0]),
+        ceilDiv(ceilDiv(s.w, BACKWARD_UNROLLED_PIXELS), UNROLLED_WORKGROUP[1]),
+        s.n * s.h,
+      ]),
     constants: (s) => ({ WORKGROUP_X: UNROLLED_WORKGROUP[0], WORKGROUP_Y: UNROLLED_WORKGROUP[1], RELU: s.relu }),
     params: packConv3x3Params,
     bind,

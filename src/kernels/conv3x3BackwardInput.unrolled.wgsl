@@ -16,6 +16,10 @@ struct Params {
   cOut: u32,
 }
 
+// Input pixels per invocation: the named accumulators a0…a3 below (each a vec4 of input channels).
+// The TS wrapper reads it from this file for its dispatch math.
+const PIXELS: u32 = 4u;
+
 override WORKGROUP_X: u32 = 8u;
 override WORKGROUP_Y: u32 = 8u;
 override RELU: bool = true;
@@ -40,7 +44,7 @@ fn conv3x3BackwardInputUnrolled(@builtin(global_invocation_id) gid: vec3u) {
   let cOut4 = p.cOut / 4u;
   let width = p.w;
   let ci4 = gid.x;
-  let ix0 = gid.y * 4u;
+  let ix0 = gid.y * PIXELS;
   let niy = gid.z;
   if (ci4 >= cIn4 || ix0 >= width || niy >= p.n * p.h) {
     return;

@@ -24,7 +24,7 @@ export interface Conv3x3Buffers {
 
 const BINDINGS = ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'] as const;
 
-/** Uniform block layout shared by both versions: struct Params { n, h, w, cIn, cOut }. */
+/** Uniform block layout shared by every version (and conv3x3BackwardInput's): struct Params { n, h, w, cIn, cOut }. */
 export function packConv3x3Params(s: Conv3x3Shape): Uint32Array<ArrayBuffer> {
   return packU32Params([s.n, s.h, s.w, s.cIn, s.cOut]);
 }
@@ -78,8 +78,15 @@ const tiled = kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
   bind,
 });
 
-/** Output pixels × output channels per invocation of the unrolled version (its accumulators are named). */
-export const UNROLLED_TILE = { pixels: 4, channels: 8 } as const;
+/** Output pixels × output channels per invocation, as the shader declares them (its accumulators are named). */
+export interface Conv3x3Tile {
+  pixels: number;
+  channels: number;
+}
+
+const tileOf = (code: string): Conv3x3Tile => ({ pixels: wgslConstU32(code, 'PIXELS'), channels: wgslConstU32(code, 'CHANNELS') });
+
+export const UNROLLED_TILE = tileOf(unrolledCode);
 const UNROLLED_WORKGROUP: readonly [number, number] = [8, 8];
 const unrolledSource: KernelSource = {
   label: 'conv3x3BiasRelu.unrolled',
@@ -103,22 +110,35 @@ const unrolled = kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
   bind,
 });
 
-/** The blocked versions: 8 output channels × a block of pixels along the row per invocation. */
-function blockedVersion(name: string, code: string, entryPoint: string, pixels: number) {
+/**
+ * The blocked versions (generated from one template, conv3x3BiasRelu.blocked.wgsl.tmpl): a block of
+ * pixels along the row × 8 output channels per invocation, the tile read from each shader.
+ */
+function blockedVersion(name: string, code: string, entryPoint: string) {
   const workgroup: readonly [number, number] = [8, 8];
+  const tile = tileOf(code);
   return kernelVersion<Conv3x3Shape, Conv3x3Buffers>({
     name,
     source: { label: `conv3x3BiasRelu.${name}`, code, entryPoint, bindings: BINDINGS },
-    supports: (s) => s.cIn % 4 === 0 && s.cOut % 8 === 0,
-    workgroups: (s) => checkedWorkgroups(`conv3x3BiasRelu.${name}`, [ceilDiv(s.cOut / 8, workgroup[0]), ceilDiv(ceilDiv(s.w, pixels), workgroup[1]), s.n * s.h]),
+    supports: (s) => s.cIn % 4 === 0 && s.cOut % tile.channels === 0,
+    workgroups: (s) =>
+      checkedWorkgroups(`conv3x3BiasRelu.${name}`, [ceilDiv(s.cOut / tile.channels, workgroup[0]), ceilDiv(ceilDiv(s.w, tile.pixels), workgroup[1]), s.n * s.h]),
     constants: (s) => ({ WORKGROUP_X: workgroup[0], WORKGROUP_Y: workgroup[1], RELU: s.relu }),
     params: packConv3x3Params,
     bind,
   });
 }
 
-const blocked = blockedVersion('blocked', blockedCode, 'conv3x3BiasReluBlocked', 8);
-const blocked16 = blockedVersion('blocked16', blocked16Code, 'conv3x3BiasReluBlocked16', 16);
+const blocked = blockedVersion('blocked', blockedCode, 'conv3x3BiasReluBlocked');
+const blocked16 = blockedVersion('blocked16', blocked16Code, 'conv3x3BiasReluBlocked16');
+
+/** The tile of every version that has one, by version name (tiled: PIXELS pixels × one vec4 of channels). */
+export const CONV3X3_TILES: Readonly<Record<string, Conv3x3Tile>> = {
+  tiled: { pixels: TILED_PIXELS, channels: 4 },
+  unrolled: UNROLLED_TILE,
+  blocked: tileOf(blockedCode),
+  blocked16: tileOf(blocked16Code),
+};
 
 /**
  * Fastest first on SwiftShader: without a tuning table (src/engine/tuning.ts) the network takes the

@@ -16,6 +16,11 @@ struct Params {
   cOut: u32,
 }
 
+// Output pixels × output channels per invocation: the named accumulators a0…a3 (channels 0..3) and
+// c0…c3 (channels 4..7) below. The TS wrapper reads both from this file for its dispatch math.
+const PIXELS: u32 = 4u;
+const CHANNELS: u32 = 8u;
+
 override WORKGROUP_X: u32 = 8u;
 override WORKGROUP_Y: u32 = 8u;
 override RELU: bool = true;
@@ -45,8 +50,8 @@ fn conv3x3BiasReluUnrolled(@builtin(global_invocation_id) gid: vec3u) {
   let cIn = p.cIn;
   let width = p.w;
   let cOut4 = p.cOut / 4u;
-  let co4 = gid.x * 2u;
-  let ox0 = gid.y * 4u;
+  let co4 = gid.x * (CHANNELS / 4u);
+  let ox0 = gid.y * PIXELS;
   let nh = gid.z;
   if (co4 >= cOut4 || ox0 >= width || nh >= p.n * p.h) {
     return;

@@ -14,6 +14,10 @@ struct Params {
   m: u32,
 }
 
+// Rows of W per workgroup: the 4 lanes of its vec4 partial sums. The TS wrapper reads it from this file
+// for its dispatch math.
+const ROWS: u32 = 4u;
+
 override THREADS: u32 = 64u;
 override RELU: bool = true;
 
@@ -28,7 +32,7 @@ var<workgroup> partial: array<vec4f, THREADS>;
 @compute @workgroup_size(THREADS)
 fn denseBackwardInputSplitM(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u32) {
   let m4 = p.m / 4u;
-  let k0 = wg.x * 4u;
+  let k0 = wg.x * ROWS;
   let row = wg.z;
   // Rows past K are clamped to the last one (valid addresses); their sums are never stored.
   let last = p.k - 1u;
@@ -55,7 +59,7 @@ fn denseBackwardInputSplitM(@builtin(workgroup_id) wg: vec3u, @builtin(local_inv
   }
   if (t == 0u) {
     let sums = partial[0];
-    for (var i = 0u; i < 4u; i++) {
+    for (var i = 0u; i < ROWS; i++) {
       if (k0 + i < p.k) {
         dx[row * p.k + k0 + i] = sums[i];
       }

@@ -2,7 +2,7 @@ import code from './denseBackwardInput.wgsl?raw';
 import f16Code from './denseBackwardInput.vec4f16.wgsl?raw';
 import splitMCode from './denseBackwardInput.splitM.wgsl?raw';
 import vec4Code from './denseBackwardInput.vec4.wgsl?raw';
-import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, type KernelSource } from './kernel.js';
+import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, wgslConstU32, type KernelSource } from './kernel.js';
 
 /** dy, y: [n, m]; w: [k, m] → dx: [n, k] = (dy ⊙ [y > 0 if relu]) · wᵀ. */
 export interface DenseBackwardShape {
@@ -52,8 +52,8 @@ const vec4 = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   bind,
 });
 
-/** Rows of W per workgroup of the split-M version (fixed by its vec4 of partial sums). */
-export const SPLIT_M_ROWS = 4;
+/** Rows of W per workgroup of the split-M version (fixed by its vec4 of partial sums), from its shader. */
+export const SPLIT_M_ROWS = wgslConstU32(splitMCode, 'ROWS');
 const SPLIT_M_THREADS = 64;
 const splitM = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   name: 'splitM',

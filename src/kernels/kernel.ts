@@ -165,11 +165,11 @@ export function checkedWorkgroups(
 }
 
 /**
- * Reads a `const NAME: u32 = 4u;` declaration from WGSL, so dispatch math in TS uses the shader's own
- * number instead of a second copy that could drift.
+ * Reads a `const NAME: u32 = 4u;` declaration (decimal or 0x hexadecimal) from WGSL, so dispatch math in
+ * TS uses the shader's own number instead of a second copy that could drift.
  */
 export function wgslConstU32(code: string, name: string): number {
-  const m = new RegExp(`\\bconst\\s+${name}\\s*:\\s*u32\\s*=\\s*(\\d+)u?\\s*;`).exec(code);
+  const m = new RegExp(`\\bconst\\s+${name}\\s*:\\s*u32\\s*=\\s*(0[xX][0-9a-fA-F]+|\\d+)u?\\s*;`).exec(code);
   if (!m) throw new Error(`WGSL source has no 'const ${name}: u32 = …;'`);
   return Number(m[1]);
 }
@@ -177,6 +177,8 @@ export function wgslConstU32(code: string, name: string): number {
 /** One implementation of a kernel. Versions of the same kernel share shapes and buffers. */
 export interface KernelVersion<Shape, Buffers> {
   name: string;
+  /** Its shader, entry point and binding list (what test/kernel-sources.test.ts checks against the WGSL). */
+  source: KernelSource;
   /** The straightforward version others are checked against; never picked by tuning. */
   reference: boolean;
   supports(shape: Shape): boolean;
@@ -200,6 +202,7 @@ export interface VersionSpec<Shape, Buffers> {
 export function kernelVersion<Shape, Buffers>(spec: VersionSpec<Shape, Buffers>): KernelVersion<Shape, Buffers> {
   return {
     name: spec.name,
+    source: spec.source,
     reference: spec.reference ?? false,
     supports: spec.supports,
     workgroups: spec.workgroups,

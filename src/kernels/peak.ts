@@ -2,7 +2,7 @@
 // throughput (independent vec4 multiply–add chains in registers), measured on the same device.
 import copyCode from './peakCopy.wgsl?raw';
 import fmaCode from './peakFma.wgsl?raw';
-import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params } from './kernel.js';
+import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, wgslConstU32 } from './kernel.js';
 
 export interface PeakCopyShape {
   /** vec4 elements to copy. */
@@ -29,8 +29,10 @@ export interface PeakFmaShape {
   iterations: number;
 }
 
-/** FLOPs of one peakFma dispatch: 8 chains × 4 lanes × 2 per step. */
-export const peakFmaFlops = (s: PeakFmaShape) => s.invocations * s.iterations * 64;
+/** FLOPs per invocation and step of peakFma (8 chains × 4 lanes × 2), from its shader. */
+export const PEAK_FMA_FLOPS_PER_STEP = wgslConstU32(fmaCode, 'FLOPS_PER_STEP');
+/** FLOPs of one peakFma dispatch. */
+export const peakFmaFlops = (s: PeakFmaShape) => s.invocations * s.iterations * PEAK_FMA_FLOPS_PER_STEP;
 
 export const peakFmaVersions = [
   kernelVersion<PeakFmaShape, { y: GPUBuffer }>({

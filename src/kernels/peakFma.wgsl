@@ -7,6 +7,10 @@ struct Params {
   invocations: u32,
 }
 
+// FLOPs per invocation and step: 8 chains × 4 lanes × (multiply + add). The TS wrapper reads it from
+// this file for the FLOP count it reports.
+const FLOPS_PER_STEP: u32 = 64u;
+
 override WORKGROUP_SIZE: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;

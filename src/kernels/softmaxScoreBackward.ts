@@ -1,5 +1,5 @@
 import code from './softmaxScoreBackward.wgsl?raw';
-import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, type KernelSource } from './kernel.js';
+import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, wgslConstU32, type KernelSource } from './kernel.js';
 
 export type ScoreKind = 'prob' | 'logit';
 
@@ -18,7 +18,8 @@ export interface SoftmaxScoreBuffers {
   stats: GPUBuffer;
 }
 
-export const TOP_CLASS = 0xffffffff;
+/** The class index that asks for the top-1 class (0xffffffff), from the shader. */
+export const TOP_CLASS = wgslConstU32(code, 'TOP_CLASS');
 
 export function packSoftmaxScoreParams(s: SoftmaxScoreShape): Uint32Array<ArrayBuffer> {
   return packU32Params([s.c, s.classIndex]);

@@ -10,6 +10,9 @@ struct Params {
   classIndex: u32,
 }
 
+// The class index that asks for the top-1 class; the TS wrapper reads it from this file.
+const TOP_CLASS: u32 = 0xffffffffu;
+
 override WORKGROUP_SIZE: u32 = 64u;
 override SCORE_PROB: bool = true;
 
@@ -19,7 +22,7 @@ override SCORE_PROB: bool = true;
 @group(0) @binding(3) var<storage, read_write> stats: array<u32>;
 
 fn chosenClass() -> u32 {
-  if (params.classIndex != 0xffffffffu) {
+  if (params.classIndex != TOP_CLASS) {
     return params.classIndex;
   }
   var best = 0u;
