@@ -9,7 +9,7 @@ import { convLayerNames, MODELS } from '../src/engine/model.js';
 import { randomWeightsNotice } from '../src/engine/weights/format.js';
 import { DEFAULT_WEIGHTS_DIR, readWeightsManifest } from '../src/engine/weights/node.js';
 import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError, type CommandSpec } from './lib/cli.js';
-import { TUNE_OPTIONS, parseTuneMode } from './lib/tuning.js';
+import { TUNE_OPTIONS, parseTuneMode, tuningLog } from './lib/tuning.js';
 
 const SPEC = {
   usage: 'gradcam <image.(png|jpg)> [options]   (or: npm run gradcam -- <image> [options])',
@@ -63,58 +63,56 @@ runCli(async () => {
   // Then the manifest (a few kB): the model decides which layers and classes exist.
   const { model, info } = readWeightsManifest(values.weights);
   checkGradCamOptions(model, { layer: values.layer, classIndex });
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const notice = randomWeightsNotice(info, values.weights);
   if (notice) log(`warning: ${notice}`);
 
   // The heavy parts (image decoding, Dawn, the engine) only once everything above holds.
-  const [{ readImage, encodeImage, writeFilesAtomically }, { encodeNpy }, { requestNodeDevice }, { loadWeightsFromDir }, { GradCam }, { cliTuning }] = await Promise.all([
-    import('./lib/imageFiles.js'),
+  const [{ readImage, encodeImage, writeFilesAtomically }, { encodeNpy }, { openGradCam }] = await Promise.all([
+    import('../src/hosts/node/images/imageFiles.js'),
     import('./lib/npy.js'),
-    import('../src/engine/node.js'),
-    import('../src/engine/weights/node.js'),
-    import('../src/engine/gradcam.js'),
-    import('./lib/tuning.js'),
+    import('../src/hosts/node/openGradCam.js'),
   ]);
   const image = await readImage(imagePath);
-  const device = await requestNodeDevice(model);
+  const tuningLines = tuningLog(tuneMode, values.verbose, log);
+  const opened = await openGradCam({
+    weights: values.weights,
+    tune: tuneMode,
+    f16: values.f16,
+    onTuningProgress: tuningLines.onTuningProgress,
+    onWeightsLoaded: (w, load) => log(`loaded ${w.model.name} weights from ${values.weights} (${(load.bytes / 1e6).toFixed(0)} MB in ${load.seconds.toFixed(1)} s)`),
+  });
+  tuningLines.report(opened.tuning);
+  const { cam } = opened;
   try {
-    const loaded = await loadWeightsFromDir(device, values.weights);
-    log(`loaded ${loaded.weights.model.name} weights from ${values.weights} (${(loaded.bytes / 1e6).toFixed(0)} MB in ${loaded.seconds.toFixed(1)} s)`);
-    const tuning = await cliTuning(device, loaded.weights.model, tuneMode, values.verbose, log);
-    const cam = await GradCam.create(device, loaded.weights.model, loaded.weights, { choices: tuning.choices, f16: values.f16 });
-    try {
-      const r = await cam.run(image, { classIndex, layer: values.layer, score, alpha, top });
-      for (const w of r.warnings) log(`warning: ${w}`);
-      if (values.verbose) {
-        log(`kernels: ${cam.network.plan.ops.map((op, i) => `${op.layer} ${cam.network.versions[i]}`).join(', ')}`);
-        log(`backward kernels: ${[...cam.backwardVersions].map(([layer, v]) => `${layer} ${v}`).join(', ')}`);
-        log(`GPU time per stage: ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')}`);
-      }
-      const files: { path: string; bytes: Uint8Array }[] = [];
-      if (values.out) files.push({ path: values.out, bytes: await encodeImage(values.out, r.overlay!) });
-      if (values.heatmap) files.push({ path: values.heatmap, bytes: encodeNpy(r.heatmap.data, [r.heatmap.height, r.heatmap.width]) });
-      writeFilesAtomically(files);
-      if (values.json) {
-        const json = {
-          predictions: r.predictions,
-          class: r.classIndex,
-          layer: r.layer,
-          score: r.score,
-          weights: info,
-          heatmapShape: [r.heatmap.height, r.heatmap.width],
-          timingsMs: r.timingsMs,
-        };
-        process.stdout.write(`${JSON.stringify(json)}\n`);
-      } else {
-        console.log(`Predicted: ${formatPredictions(r.predictions)}${info.synthetic ? '   (RANDOM weights: meaningless)' : ''}`);
-        console.log(`Grad-CAM of class ${r.classIndex} at ${r.layer} (score ${r.score}), heatmap ${r.heatmap.height}×${r.heatmap.width}`);
-        for (const f of files) console.log(`wrote ${f.path}`);
-      }
-    } finally {
-      cam.dispose();
+    const r = await cam.run(image, { classIndex, layer: values.layer, score, alpha, top });
+    for (const w of r.warnings) log(`warning: ${w}`);
+    if (values.verbose) {
+      log(`kernels: ${cam.network.plan.ops.map((op, i) => `${op.layer} ${cam.network.versions[i]}`).join(', ')}`);
+      log(`backward kernels: ${[...cam.backwardVersions].map(([layer, v]) => `${layer} ${v}`).join(', ')}`);
+      log(`GPU time per stage: ${Object.entries(r.timingsMs).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')}`);
+    }
+    const files: { path: string; bytes: Uint8Array }[] = [];
+    if (values.out) files.push({ path: values.out, bytes: await encodeImage(values.out, r.overlay!) });
+    if (values.heatmap) files.push({ path: values.heatmap, bytes: encodeNpy(r.heatmap.data, [r.heatmap.height, r.heatmap.width]) });
+    writeFilesAtomically(files);
+    if (values.json) {
+      const json = {
+        predictions: r.predictions,
+        class: r.classIndex,
+        layer: r.layer,
+        score: r.score,
+        weights: info,
+        heatmapShape: [r.heatmap.height, r.heatmap.width],
+        timingsMs: r.timingsMs,
+      };
+      process.stdout.write(`${JSON.stringify(json)}\n`);
+    } else {
+      console.log(`Predicted: ${formatPredictions(r.predictions)}${info.synthetic ? '   (RANDOM weights: meaningless)' : ''}`);
+      console.log(`Grad-CAM of class ${r.classIndex} at ${r.layer} (score ${r.score}), heatmap ${r.heatmap.height}×${r.heatmap.width}`);
+      for (const f of files) console.log(`wrote ${f.path}`);
     }
   } finally {
-    device.destroy();
+    opened.close();
   }
 });

@@ -7,14 +7,14 @@
 // Exit code 1 when any tensor is outside its tolerance, so it can gate a CI.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkGradCamOptions, GradCam } from '../src/engine/gradcam.js';
-import { requestNodeDevice } from '../src/engine/node.js';
-import { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir, readWeightsManifest } from '../src/engine/weights/node.js';
+import { checkGradCamOptions } from '../src/engine/gradcam.js';
+import { openGradCam } from '../src/hosts/node/openGradCam.js';
+import { DEFAULT_WEIGHTS_DIR, readWeightsManifest } from '../src/engine/weights/node.js';
 import { randomWeightsNotice } from '../src/engine/weights/format.js';
 import { gradcamChannelWeightsRef, gradcamHeatmapRef } from '../src/kernels/gradcam.ref.js';
-import { cliTuning, parseTuneMode, TUNE_OPTIONS } from './lib/tuning.js';
+import { parseTuneMode, TUNE_OPTIONS, tuningLog } from './lib/tuning.js';
 import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
-import { readImage } from './lib/imageFiles.js';
+import { readImage } from '../src/hosts/node/images/imageFiles.js';
 import { decodeNpy, encodeNpy } from './lib/npy.js';
 import { Readback } from '../src/engine/gpuTimer.js';
 import { syntheticPhoto } from '../src/engine/synthetic.js';
@@ -108,75 +108,79 @@ runCli(async () => {
   if (notice) process.stderr.write(`note: ${notice.replace('predictions and heatmaps are meaningless', 'the comparison is valid, the predictions are not')}\n`);
   const image = positionals[0] ? await readImage(positionals[0]) : syntheticPhoto(320, 240);
 
-  const device = await requestNodeDevice();
+  const tolerance = values.f16 ? TOLERANCE_F16 : TOLERANCE;
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const tuningLines = tuningLog(tuneMode, values.verbose, log);
+  let cpuWeights: Map<string, Float32Array> | undefined;
+  // The kernels users run (this GPU's tuned choice) are the ones verified.
+  const opened = await openGradCam({
+    weights: values.weights,
+    tune: tuneMode,
+    f16: values.f16,
+    onTuningProgress: tuningLines.onTuningProgress,
+    // A CPU copy of the weights for the built-in reference, before the engine takes them (--f16 repacks them).
+    onWeightsLoaded: async (weights, { device }) => {
+      if (!refDir) cpuWeights = await readWeightsToCpu(device, weights);
+    },
+  });
+  tuningLines.report(opened.tuning);
+  const { cam, model } = opened;
   try {
-    const { weights } = await loadWeightsFromDir(device, values.weights);
-    const model = weights.model;
-    // Keep a CPU copy of the weights for the built-in reference before the GPU takes them.
-    const cpuWeights = refDir ? undefined : await readWeightsToCpu(device, weights);
-    // The kernels users run (this GPU's tuned choice) are the ones verified.
-    const tuning = await cliTuning(device, model, tuneMode, values.verbose, (line) => process.stderr.write(`${line}\n`));
-    const tolerance = values.f16 ? TOLERANCE_F16 : TOLERANCE;
-    const cam = await GradCam.create(device, model, weights, { choices: tuning.choices, f16: values.f16 });
-    try {
-      const names = model.layers.map((l) => l.name);
-      const ours = await cam.run(image, { layer, score, classIndex, readGradient: true, read: ['input', ...names, 'predictions/logits'] });
-      const reference = new Map<string, Float32Array>();
-      if (refDir) {
-        for (const name of [...names, `grad_${layer}`, 'heatmap']) {
-          const path = join(refDir, `${name}.npy`);
-          if (existsSync(path)) reference.set(name, decodeNpy(readFileSync(path), path).data);
-        }
-        if (reference.size === 0) throw new Error(`--reference ${refDir}: no .npy files named like the layers (block1_conv1.npy …)`);
-      } else {
-        process.stderr.write('computing the built-in reference with TensorFlow.js (CPU backend)…\n');
-        const { tfjsForward, tfjsGradient } = await import('./lib/tfjsReference.js');
-        const forward = await tfjsForward(model, cpuWeights!, ours.tensors.get('input')!);
-        for (const [k, v] of forward) reference.set(k, v);
-        const g = await tfjsGradient(model, cpuWeights!, ours.tensors.get('input')!, layer, ours.classIndex, score, forward.get(layer)!);
-        reference.set(`grad_${layer}`, g.gradient);
-        const [h, w, c] = cam.network.tensorShape(layer);
-        const shape = { positions: h * w, channels: c };
-        reference.set('heatmap', Float32Array.from(gradcamHeatmapRef(shape, g.activation, gradcamChannelWeightsRef(shape, g.gradient)).heat));
+    const names = model.layers.map((l) => l.name);
+    const ours = await cam.run(image, { layer, score, classIndex, readGradient: true, read: ['input', ...names, 'predictions/logits'] });
+    const reference = new Map<string, Float32Array>();
+    if (refDir) {
+      for (const name of [...names, `grad_${layer}`, 'heatmap']) {
+        const path = join(refDir, `${name}.npy`);
+        if (existsSync(path)) reference.set(name, decodeNpy(readFileSync(path), path).data);
       }
-      if (values['save-reference']) {
-        mkdirSync(values['save-reference'], { recursive: true });
-        for (const [name, data] of reference) {
-          const shape = name === 'heatmap' ? [ours.heatmap.height, ours.heatmap.width] : name.startsWith('grad_') ? cam.network.tensorShape(layer) : cam.network.tensorShape(name);
-          writeFileSync(join(values['save-reference'], `${name.replace('/', '_')}.npy`), encodeNpy(data, shape));
-        }
-      }
-      const rows: Comparison[] = [];
-      for (const [name, ref] of reference) {
-        let mine: Float32Array | undefined;
-        let shape: number[];
-        if (name === 'heatmap') [mine, shape] = [ours.heatmap.data, [ours.heatmap.height, ours.heatmap.width]];
-        else if (name === `grad_${layer}`) [mine, shape] = [ours.gradient, cam.network.tensorShape(layer)];
-        else [mine, shape] = [ours.tensors.get(name), cam.network.tensorShape(name)];
-        if (!mine) continue;
-        const criterion = name === 'predictions' || name === 'heatmap' ? 'maxAbs' : 'relL2';
-        rows.push(compareTensor(name, shape, mine, ref, criterion, tolerance));
-      }
-      const failed = rows.filter((r) => !r.pass);
-      if (values.json) {
-        process.stdout.write(`${JSON.stringify({ reference: refDir ?? 'builtin:tfjs-cpu', layer, class: ours.classIndex, score, weights: { ...info, storage: values.f16 ? 'dense layers float16' : 'float32' }, tolerance, tensors: rows, pass: failed.length === 0 })}\n`);
-      } else {
-        const e = (v: number) => (Number.isFinite(v) ? v.toExponential(2) : String(v));
-        console.log(`reference: ${refDir ?? 'TensorFlow.js CPU backend (built in)'}; Grad-CAM of class ${ours.classIndex} at ${layer}, score ${score}${values.f16 ? '; dense weights stored as float16' : ''}`);
-        console.log(`weights: ${values.weights} (${info.model}${info.synthetic ? `, RANDOM: synthetic, seed ${info.seed}` : ''})`);
-        console.log(`${'tensor'.padEnd(22)} ${'shape'.padEnd(14)} ${'max |Δ|'.padStart(9)} ${'max rel Δ'.padStart(9)} ${'rel L2'.padStart(9)}  result`);
-        for (const r of rows) {
-          const bound = r.criterion === 'relL2' ? `rel L2 ≤ ${tolerance.relL2}` : `max |Δ| ≤ ${tolerance.maxAbs}`;
-          console.log(`${r.tensor.padEnd(22)} ${r.shape.join('×').padEnd(14)} ${e(r.maxAbs).padStart(9)} ${e(r.maxRel).padStart(9)} ${e(r.relL2).padStart(9)}  ${r.pass ? 'pass' : 'FAIL'} (${bound})`);
-        }
-        console.log(failed.length === 0 ? `all ${rows.length} tensors pass` : `${failed.length} of ${rows.length} tensors FAIL: ${failed.map((r) => r.tensor).join(', ')}`);
-      }
-      if (failed.length) process.exitCode = 1;
-    } finally {
-      cam.dispose();
+      if (reference.size === 0) throw new Error(`--reference ${refDir}: no .npy files named like the layers (block1_conv1.npy …)`);
+    } else {
+      process.stderr.write('computing the built-in reference with TensorFlow.js (CPU backend)…\n');
+      const { tfjsForward, tfjsGradient } = await import('./lib/tfjsReference.js');
+      const forward = await tfjsForward(model, cpuWeights!, ours.tensors.get('input')!);
+      for (const [k, v] of forward) reference.set(k, v);
+      const g = await tfjsGradient(model, cpuWeights!, ours.tensors.get('input')!, layer, ours.classIndex, score, forward.get(layer)!);
+      reference.set(`grad_${layer}`, g.gradient);
+      const [h, w, c] = cam.network.tensorShape(layer);
+      const shape = { positions: h * w, channels: c };
+      reference.set('heatmap', Float32Array.from(gradcamHeatmapRef(shape, g.activation, gradcamChannelWeightsRef(shape, g.gradient)).heat));
     }
+    if (values['save-reference']) {
+      mkdirSync(values['save-reference'], { recursive: true });
+      for (const [name, data] of reference) {
+        const shape = name === 'heatmap' ? [ours.heatmap.height, ours.heatmap.width] : name.startsWith('grad_') ? cam.network.tensorShape(layer) : cam.network.tensorShape(name);
+        writeFileSync(join(values['save-reference'], `${name.replace('/', '_')}.npy`), encodeNpy(data, shape));
+      }
+    }
+    const rows: Comparison[] = [];
+    for (const [name, ref] of reference) {
+      let mine: Float32Array | undefined;
+      let shape: number[];
+      if (name === 'heatmap') [mine, shape] = [ours.heatmap.data, [ours.heatmap.height, ours.heatmap.width]];
+      else if (name === `grad_${layer}`) [mine, shape] = [ours.gradient, cam.network.tensorShape(layer)];
+      else [mine, shape] = [ours.tensors.get(name), cam.network.tensorShape(name)];
+      if (!mine) continue;
+      const criterion = name === 'predictions' || name === 'heatmap' ? 'maxAbs' : 'relL2';
+      rows.push(compareTensor(name, shape, mine, ref, criterion, tolerance));
+    }
+    const failed = rows.filter((r) => !r.pass);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ reference: refDir ?? 'builtin:tfjs-cpu', layer, class: ours.classIndex, score, weights: { ...info, storage: values.f16 ? 'dense layers float16' : 'float32' }, tolerance, tensors: rows, pass: failed.length === 0 })}\n`);
+    } else {
+      const e = (v: number) => (Number.isFinite(v) ? v.toExponential(2) : String(v));
+      console.log(`reference: ${refDir ?? 'TensorFlow.js CPU backend (built in)'}; Grad-CAM of class ${ours.classIndex} at ${layer}, score ${score}${values.f16 ? '; dense weights stored as float16' : ''}`);
+      console.log(`weights: ${values.weights} (${info.model}${info.synthetic ? `, RANDOM: synthetic, seed ${info.seed}` : ''})`);
+      console.log(`${'tensor'.padEnd(22)} ${'shape'.padEnd(14)} ${'max |Δ|'.padStart(9)} ${'max rel Δ'.padStart(9)} ${'rel L2'.padStart(9)}  result`);
+      for (const r of rows) {
+        const bound = r.criterion === 'relL2' ? `rel L2 ≤ ${tolerance.relL2}` : `max |Δ| ≤ ${tolerance.maxAbs}`;
+        console.log(`${r.tensor.padEnd(22)} ${r.shape.join('×').padEnd(14)} ${e(r.maxAbs).padStart(9)} ${e(r.maxRel).padStart(9)} ${e(r.relL2).padStart(9)}  ${r.pass ? 'pass' : 'FAIL'} (${bound})`);
+      }
+      console.log(failed.length === 0 ? `all ${rows.length} tensors pass` : `${failed.length} of ${rows.length} tensors FAIL: ${failed.map((r) => r.tensor).join(', ')}`);
+    }
+    if (failed.length) process.exitCode = 1;
   } finally {
-    device.destroy();
+    opened.close();
   }
 });
 

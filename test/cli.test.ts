@@ -68,6 +68,27 @@ describe('gradcam CLI', () => {
     expect([overlay.width, overlay.height]).toEqual([123, 77]);
   }, 180_000);
 
+  it("the README's Node library example runs and explains the same class as the CLI", async () => {
+    // The block under "Use it as a library", as written, with the package name pointed at this checkout's
+    // entry point and the paths at this test's synthetic weights and image.
+    const readme = readFileSync('README.md', 'utf8');
+    const block = /## Use it as a library[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toContain("from 'gradcam-webgpu/node'");
+    const script = join(dir, 'example.mts');
+    writeFileSync(
+      script,
+      block!
+        .replace("'gradcam-webgpu/node'", JSON.stringify(join(process.cwd(), 'src/node.ts')))
+        .replace("'weights/vgg16'", JSON.stringify(weights))
+        .replace("'photo.jpg'", JSON.stringify(image)),
+    );
+    const r = await run(['--import', 'tsx', '--import', './scripts/lib/registerRaw.js', script], []);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    const cli = JSON.parse((await gradcam(image, '--weights', weights, '--json')).stdout);
+    expect(out).toEqual({ class: cli.class, label: cli.predictions[0].label, heatmap: [14, 14], weights: { model: 'vgg16', synthetic: true, seed: 3 } });
+  }, 180_000);
+
   it('tunes kernels once per GPU (the first run above), then reads the cache; --verbose prints the choices and kernels', async () => {
     const cache = JSON.parse(readFileSync(join(cacheDir, 'tuning.json'), 'utf8'));
     const tables = Object.values(cache.tables) as { model: string; choices: Record<string, string> }[];

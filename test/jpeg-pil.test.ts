@@ -24,7 +24,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeJpeg, ImageFormatError, readJpegHeader } from '../scripts/lib/jpegDecode.js';
+import { decodeJpeg, ImageFormatError, readJpegHeader } from '../src/hosts/node/images/jpegDecode.js';
 import { syntheticPhoto } from './support/images.js';
 import { encodeBaselineJpeg, type EncodeOptions } from './support/jpegEncoder.js';
 
@@ -368,7 +368,7 @@ describe('JPEG decoding equals Pillow (keras.utils.load_img), pixel for pixel', 
 
 describe('the same pixels as mozjpeg in WebAssembly (@jsquash/jpeg) where it decodes the file', () => {
   it('every 1- and 3-component file mozjpeg can decode', async () => {
-    // As scripts/lib/imageFiles.ts set it up (its readImage will use jpegDecode.ts, so it is called
+    // As src/hosts/node/images/imageFiles.ts set it up (its readImage will use jpegDecode.ts, so it is called
     // directly here): the emscripten glue returns `new ImageData(…)`, which Node lacks.
     if (!('ImageData' in globalThis))
       Object.defineProperty(globalThis, 'ImageData', {

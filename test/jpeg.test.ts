@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_IMAGE_PIXELS } from '../src/engine/gradcam.js';
-import { MAX_DECODED_PIXELS, readImage } from '../scripts/lib/imageFiles.js';
+import { MAX_DECODED_PIXELS, readImage } from '../src/hosts/node/images/imageFiles.js';
 import { syntheticPhoto } from './support/images.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gradcam-jpeg-'));

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readImage } from '../scripts/lib/imageFiles.js';
+import { readImage } from '../src/hosts/node/images/imageFiles.js';
 import { syntheticPhoto } from './support/images.js';
 
 const PYTHON = '/usr/bin/python3'; // Debian's, with python3-pil and numpy (plain `python3` may be a pyenv shim)

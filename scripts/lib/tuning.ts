@@ -1,8 +1,7 @@
 // `--tune auto|force|off` and `--verbose` for the command-line scripts: the per-device kernel choice,
 // cached on disk (src/engine/tuningStore.node.ts), with one line on stderr saying where it came from.
-import type { ModelSpec } from '../../src/engine/model.js';
 import { UsageError, type OptionSpec } from './cli.js';
-import { describeTuning, loadOrTune, type Tuning, type TuningMode } from '../../src/engine/tuning.js';
+import { describeTuning, type Tuning, type TuningMode } from '../../src/engine/tuning.js';
 import { fileTuningStore } from '../../src/engine/tuningStore.node.js';
 
 /** The flags every command that runs the engine takes, for its option table. */
@@ -22,18 +21,23 @@ export function parseTuneMode(value: string | undefined): TuningMode {
   return v;
 }
 
-export async function cliTuning(device: GPUDevice, model: ModelSpec, mode: TuningMode, verbose: boolean, log: (line: string) => void): Promise<Tuning> {
-  const store = fileTuningStore();
+/**
+ * The command-line face of the kernel choice: one line when a new device starts being tuned (every
+ * measurement with --verbose), then where the choice came from (and each choice with --verbose).
+ */
+export function tuningLog(mode: TuningMode, verbose: boolean, log: (line: string) => void) {
   let announced = false;
-  const tuning = await loadOrTune(device, model, store, mode, {
-    onProgress: (line) => {
-      if (!announced) log(`tuning kernels for this GPU${mode === 'auto' ? ` (once; the choice is cached in ${store.where})` : ''} …`);
+  const where = fileTuningStore().where;
+  return {
+    onTuningProgress(line: string) {
+      if (!announced) log(`tuning kernels for this GPU${mode === 'auto' ? ` (once; the choice is cached in ${where})` : ''} …`);
       announced = true;
       if (verbose) log(line);
     },
-  });
-  const lines = describeTuning(tuning, store.where);
-  if (verbose) for (const l of lines) log(l);
-  else if (tuning.source === 'tuned') log(lines[0]);
-  return tuning;
+    report(tuning: Tuning) {
+      const lines = describeTuning(tuning, where);
+      if (verbose) for (const l of lines) log(l);
+      else if (tuning.source === 'tuned') log(lines[0]);
+    },
+  };
 }

@@ -8,9 +8,9 @@ import { VGG16 } from '../engine/model.js';
 import type { ImageInput } from '../engine/network.js';
 import { heNormalWeights } from '../engine/synthetic.js';
 import { loadWeightsFromUrl } from '../engine/weights/browser.js';
-import { describeTuning, loadOrTune, type Tuning, type TuningMode } from '../engine/tuning.js';
-import { localStorageTuningStore } from '../engine/tuningStore.browser.js';
-import type { GpuWeights } from '../engine/weights/gpuWeights.js';
+import { describeTuning, type Tuning, type TuningMode } from '../engine/tuning.js';
+import { GpuWeights } from '../engine/weights/gpuWeights.js';
+import { openGradCam } from '../hosts/browser/openGradCam.js';
 import { jetColormap } from '../kernels/gradcam.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -130,12 +130,17 @@ async function main() {
   // ?tune=force re-measures, ?tune=off runs each kernel's default version.
   const tuneParam = new URLSearchParams(location.search).get('tune');
   const tuneMode: TuningMode = tuneParam === 'force' || tuneParam === 'off' ? tuneParam : 'auto';
-  const store = localStorageTuningStore();
-  const tuning = await loadOrTune(device, VGG16, store, tuneMode, { onProgress: (line) => say(`Choosing the fastest kernels for this GPU (once): ${line}`) });
-  showTuning(tuning, store.where);
   // ?f16=1 stores the dense layers' weights as float16 (half their memory; numbers move by ~1e-3).
   const f16 = new URLSearchParams(location.search).get('f16') === '1';
-  const cam = await GradCam.create(device, VGG16, weights, { choices: tuning.choices, f16 });
+  const opened = await openGradCam({
+    device,
+    weights: { model: weights instanceof GpuWeights ? weights.model : VGG16, tensors: weights },
+    tune: tuneMode,
+    f16,
+    onTuningProgress: (line) => say(`Choosing the fastest kernels for this GPU (once): ${line}`),
+  });
+  showTuning(opened.tuning, opened.tuningWhere ?? 'localStorage');
+  const { cam } = opened;
   for (const l of cam.convLayers) controls.layer.add(new Option(l, l, l === cam.defaultLayer, l === cam.defaultLayer));
   const classes = $('classes');
   for (let i = 0; i < 1000; i++) classes.append(new Option(`${labelOf(i)} (${i})`));

@@ -17,7 +17,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { PNG } from 'pngjs';
-import type { ImageInput } from '../../src/engine/network.js';
+import type { ImageInput } from '../../../engine/network.js';
 import { checkImageSize, DOWNLOAD_AGAIN as AGAIN, ImageFormatError, MAX_DECODED_PIXELS } from './imageFormat.js';
 import { decodeJpeg, readJpegHeader } from './jpegDecode.js';
 import { decodePng, isPngSignature, PNG_SIGNATURE, readPngHeader } from './pngDecode.js';

@@ -1,5 +1,6 @@
-// What the image decoders share: one error class, one size limit and one wording for what to do. The
-// decoders themselves (pngDecode.ts, jpegDecode.ts) use no Node API, so a browser host can use them too.
+// What the image decoders share: one error class, one size limit and one wording for what to do.
+// jpegDecode.ts uses no Node API (a browser host could use it as is); pngDecode.ts needs an inflate
+// (node:zlib here).
 
 /** A file that is not a decodable image; the message is one plain line: what is wrong; what to do. */
 export class ImageFormatError extends Error {

@@ -1,0 +1,67 @@
+// Browser: device → weights → kernel choice → engine, the one way a page opens Grad-CAM (the demo page
+// and library users). What is the browser's own: navigator.gpu for the device, weights fetched from a
+// URL (kept in Cache Storage), the tuning cache in localStorage.
+import { requestBrowserDevice } from '../../engine/browser.js';
+import type { ModelSpec } from '../../engine/model.js';
+import { createGradCamEngine, type EngineOptions, type OpenedGradCam } from '../../engine/open.js';
+import type { TuningStore } from '../../engine/tuning.js';
+import { localStorageTuningStore } from '../../engine/tuningStore.browser.js';
+import { weightsInfo, type WeightsInfo } from '../../engine/weights/format.js';
+import { loadWeightsFromUrl, type BrowserLoadProgress } from '../../engine/weights/browser.js';
+import { GpuWeights, type WeightMap } from '../../engine/weights/gpuWeights.js';
+
+export const DEFAULT_WEIGHTS_URL = 'weights/vgg16/';
+
+export interface BrowserOpenOptions extends EngineOptions {
+  /**
+   * The URL of a converted weights directory (default weights/vgg16/, relative to the page), or weights
+   * already in memory or on the GPU with their model (e.g. heNormalWeights(model) for random ones).
+   */
+  weights?: string | { model: ModelSpec; tensors: WeightMap | GpuWeights; info?: WeightsInfo };
+  onWeightsProgress?(p: BrowserLoadProgress): void;
+  /** Default: localStorage. */
+  tuningStore?: TuningStore;
+  /** Use this device instead of requesting one (it is then not destroyed by close()). */
+  device?: GPUDevice;
+}
+
+export async function openGradCam(options: BrowserOpenOptions = {}): Promise<OpenedGradCam> {
+  const source = options.weights ?? DEFAULT_WEIGHTS_URL;
+  const device = options.device ?? (await requestBrowserDevice(typeof source === 'string' ? undefined : source.model));
+  const ownDevice = !options.device;
+  let fetched: GpuWeights | undefined;
+  try {
+    let model: ModelSpec;
+    let weights: GpuWeights | WeightMap;
+    let info: WeightsInfo;
+    if (typeof source === 'string') {
+      const loaded = await loadWeightsFromUrl(device, source, { onProgress: options.onWeightsProgress });
+      fetched = loaded.weights;
+      model = loaded.weights.model;
+      weights = loaded.weights;
+      info = weightsInfo({ model: model.name, source: loaded.source });
+    } else {
+      model = source.model;
+      weights = source.tensors;
+      info = source.info ?? { model: model.name, synthetic: false };
+    }
+    const store = options.tuningStore ?? localStorageTuningStore();
+    const { cam, tuning } = await createGradCamEngine(device, model, weights, store, options);
+    return {
+      cam,
+      device,
+      model,
+      weights: info,
+      tuning,
+      tuningWhere: store.where,
+      close() {
+        cam.dispose();
+        if (ownDevice) device.destroy();
+      },
+    };
+  } catch (e) {
+    fetched?.destroy();
+    if (ownDevice) device.destroy();
+    throw e;
+  }
+}

@@ -1,0 +1,69 @@
+// Node: device → weights → kernel choice → engine, the one way every Node caller opens Grad-CAM
+// (the gradcam and verify commands, the benchmark, library users). What is Node's own: Dawn for the
+// device, weights read from a converted directory on disk, the tuning cache in a file.
+import { requestNodeDevice } from '../../engine/node.js';
+import type { ModelSpec } from '../../engine/model.js';
+import { createGradCamEngine, type EngineOptions, type OpenedGradCam } from '../../engine/open.js';
+import type { TuningStore } from '../../engine/tuning.js';
+import { fileTuningStore } from '../../engine/tuningStore.node.js';
+import type { WeightsInfo } from '../../engine/weights/format.js';
+import type { GpuWeights, LoadProgress, WeightMap } from '../../engine/weights/gpuWeights.js';
+import { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir, readWeightsManifest } from '../../engine/weights/node.js';
+
+export interface NodeOpenOptions extends EngineOptions {
+  /**
+   * A converted weights directory (default weights/vgg16), or weights already in memory with their
+   * model (e.g. heNormalWeights(model) for seeded random ones).
+   */
+  weights?: string | { model: ModelSpec; tensors: WeightMap; info?: WeightsInfo };
+  onWeightsProgress?(p: LoadProgress): void;
+  /** Called with the weights on the GPU before the engine takes them (the f16 option repacks them). */
+  onWeightsLoaded?(weights: GpuWeights, load: { seconds: number; bytes: number; device: GPUDevice }): void | Promise<void>;
+  /** Default: the file cache ($GRADCAM_CACHE_DIR or ~/.cache/gradcam-webgpu/tuning.json). */
+  tuningStore?: TuningStore;
+  /** Use this device instead of requesting one (it is then not destroyed by close()). */
+  device?: GPUDevice;
+}
+
+export async function openGradCam(options: NodeOpenOptions = {}): Promise<OpenedGradCam> {
+  const source = options.weights ?? DEFAULT_WEIGHTS_DIR;
+  // The manifest first (a few kB): a missing or damaged directory is reported before a device exists.
+  const fromDisk = typeof source === 'string' ? readWeightsManifest(source) : undefined;
+  const model = fromDisk?.model ?? (source as { model: ModelSpec }).model;
+  const device = options.device ?? (await requestNodeDevice(model));
+  const ownDevice = !options.device;
+  let onGpu: GpuWeights | undefined;
+  try {
+    let weights: GpuWeights | WeightMap;
+    let info: WeightsInfo;
+    if (typeof source === 'string') {
+      const loaded = await loadWeightsFromDir(device, source, { onProgress: options.onWeightsProgress });
+      onGpu = loaded.weights;
+      await options.onWeightsLoaded?.(loaded.weights, { seconds: loaded.seconds, bytes: loaded.bytes, device });
+      weights = loaded.weights;
+      info = loaded.info;
+    } else {
+      weights = source.tensors;
+      info = source.info ?? { model: model.name, synthetic: false };
+    }
+    const store = options.tuningStore ?? fileTuningStore();
+    const { cam, tuning } = await createGradCamEngine(device, model, weights, store, options);
+    return {
+      cam,
+      device,
+      model,
+      weights: info,
+      tuning,
+      tuningWhere: store.where,
+      close() {
+        cam.dispose();
+        if (ownDevice) device.destroy();
+      },
+    };
+  } catch (e) {
+    // Nothing stays allocated on a failed open: the weights on a caller's device, or our whole device.
+    onGpu?.destroy();
+    if (ownDevice) device.destroy();
+    throw e;
+  }
+}

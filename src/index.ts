@@ -1,0 +1,9 @@
+// gradcam-webgpu for browsers: the engine plus the browser host (navigator.gpu, weights fetched from a
+// URL and kept in Cache Storage, the kernel choice in localStorage). Nothing here imports Node modules.
+//   const { cam } = await openGradCam({ weights: '/weights/vgg16/' });
+//   const result = await cam.run(imageData);   // { predictions, heatmap, overlay, … }
+export * from './engine/index.js';
+export { requestBrowserDevice, WebGpuUnavailableError } from './engine/browser.js';
+export { localStorageTuningStore } from './engine/tuningStore.browser.js';
+export { loadWeightsFromUrl, type BrowserLoadOptions, type BrowserLoadProgress } from './engine/weights/browser.js';
+export { DEFAULT_WEIGHTS_URL, openGradCam, type BrowserOpenOptions } from './hosts/browser/openGradCam.js';
