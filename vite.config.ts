@@ -32,11 +32,11 @@ function serveWeights(): Plugin {
   };
 }
 
-// The demo page lives in src/app; `npm start` serves it, `npm run build` writes dist/.
+// The demo page lives in src/app; `npm start` builds it into dist/app and serves it.
 export default defineConfig({
   root: 'src/app',
   plugins: [serveWeights()],
-  build: { outDir: '../../dist', emptyOutDir: true, target: 'es2022' },
+  build: { outDir: '../../dist/app', emptyOutDir: true, target: 'es2022' },
   server: { host: '127.0.0.1', port: 5173 },
   preview: { host: '127.0.0.1', port: 4173 },
 });

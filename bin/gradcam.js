@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-// `npx gradcam …`: runs scripts/gradcam.ts in this process, with tsx and the '?raw' WGSL loader
-// registered first (one Node start, so a mistyped flag is answered at once).
-import { register } from 'tsx/esm/api';
+// `npx gradcam …`. From the installed package: the built JavaScript (dist/lib/node/gradcam.js, WGSL
+// inlined), nothing else at run time. From a checkout of the repository (src/ is next to bin/): the
+// TypeScript source through tsx and the '?raw' WGSL loader, so a stale dist/ is never what runs.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../scripts/lib/registerRaw.js');
-await import('../scripts/gradcam.ts');
+if (existsSync(new URL('../src/node.ts', import.meta.url))) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../scripts/lib/registerRaw.js');
+  await import('../scripts/gradcam.ts');
+} else {
+  await import('../dist/lib/node/gradcam.js');
+}
