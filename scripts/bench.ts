@@ -6,14 +6,11 @@
 // for both hosts (src/bench/run.ts). Writes bench-results/ (see scripts/lib/benchReport.ts).
 import type { ChromeBenchConfig } from '../src/bench/chrome.page.js';
 import { QUICK_LAYERS, runBench, type BenchConfig, type BenchReport } from '../src/bench/run.js';
-import { VGG16, type ModelSpec } from '../src/engine/model.js';
-import { requestNodeDevice } from '../src/engine/node.js';
-import { fileTuningStore } from '../src/engine/tuningStore.node.js';
-import { loadWeightsFromDir } from '../src/engine/weights/node.js';
+import { fileTuningStore, loadWeightsFromDir, requestNodeDevice, VGG16, type ModelSpec } from '../src/node.js';
 import { writeBenchResults } from './lib/benchReport.js';
-import { launchChromium, startDevServer } from './lib/chromium.js';
+import { launchChromium, startDevServer } from '../src/bench/chromium.js';
 import { choiceFlag, parseCommandLine, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
-import { nodePeer } from './lib/tfjsPeer.js';
+import { nodePeer } from '../src/bench/tfjsPeer.node.js';
 import { parseTuneMode, TUNE_OPTIONS } from './lib/tuning.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);

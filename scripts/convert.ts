@@ -18,7 +18,7 @@ runCli(async () => {
   const parsed = parseCommandLine('npm run convert --', SPEC);
   if (!parsed) return;
   const [file, outDir] = parsed.positionals;
-  const { convertKerasH5 } = await import('./lib/convert.js'); // libhdf5 in WebAssembly: after the arguments
+  const { convertKerasH5 } = await import('../src/hosts/node/keras/convert.js'); // libhdf5 in WebAssembly: after the arguments
   const result = await convertKerasH5(file, outDir, {
     force: parsed.values.force,
     allowNonfinite: parsed.values['allow-nonfinite'],

@@ -3,12 +3,21 @@
 // at once; outputs are written together or not at all.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { checkGradCamOptions } from '../src/engine/gradcam.js';
-import { formatPredictions } from '../src/engine/imagenet.js';
-import { convLayerNames, MODELS } from '../src/engine/model.js';
-import { randomWeightsNotice } from '../src/engine/weights/format.js';
-import { DEFAULT_WEIGHTS_DIR, readWeightsManifest } from '../src/engine/weights/node.js';
-import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError, type CommandSpec } from './lib/cli.js';
+import {
+  checkGradCamOptions,
+  convLayerNames,
+  DEFAULT_WEIGHTS_DIR,
+  encodeImage,
+  encodeNpy,
+  formatPredictions,
+  MODELS,
+  openGradCam,
+  randomWeightsNotice,
+  readImage,
+  readWeightsManifest,
+  writeFilesAtomically,
+} from '../src/node.js';
+import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
 import { TUNE_OPTIONS, parseTuneMode, tuningLog } from './lib/tuning.js';
 
 const SPEC = {
@@ -31,7 +40,7 @@ const SPEC = {
     f16: { type: 'boolean', help: 'store the dense layers’ weights as float16 (247 MB less GPU memory, ~5e-4 relative error)' },
     ...TUNE_OPTIONS,
   },
-} satisfies CommandSpec<Record<string, import('./lib/cli.js').OptionSpec>>;
+} satisfies CommandSpec<Record<string, OptionSpec>>;
 
 function checkOutput(flag: string, path: string | undefined, pattern: RegExp, what: string): void {
   if (path === undefined) return;
@@ -67,12 +76,7 @@ runCli(async () => {
   const notice = randomWeightsNotice(info, values.weights);
   if (notice) log(`warning: ${notice}`);
 
-  // The heavy parts (image decoding, Dawn, the engine) only once everything above holds.
-  const [{ readImage, encodeImage, writeFilesAtomically }, { encodeNpy }, { openGradCam }] = await Promise.all([
-    import('../src/hosts/node/images/imageFiles.js'),
-    import('./lib/npy.js'),
-    import('../src/hosts/node/openGradCam.js'),
-  ]);
+  // The heavy parts (image decoding, Dawn, the weights) only once everything above holds.
   const image = await readImage(imagePath);
   const tuningLines = tuningLog(tuneMode, values.verbose, log);
   const opened = await openGradCam({

@@ -7,17 +7,10 @@
 // Exit code 1 when any tensor is outside its tolerance, so it can gate a CI.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkGradCamOptions } from '../src/engine/gradcam.js';
-import { openGradCam } from '../src/hosts/node/openGradCam.js';
-import { DEFAULT_WEIGHTS_DIR, readWeightsManifest } from '../src/engine/weights/node.js';
-import { randomWeightsNotice } from '../src/engine/weights/format.js';
-import { gradcamChannelWeightsRef, gradcamHeatmapRef } from '../src/kernels/gradcam.ref.js';
+import { checkGradCamOptions, DEFAULT_WEIGHTS_DIR, decodeNpy, encodeNpy, openGradCam, randomWeightsNotice, readImage, readWeightsManifest, syntheticPhoto } from '../src/node.js';
+import { gradcamHeatmapReference } from '../src/bench/tfjsReference.js';
 import { parseTuneMode, TUNE_OPTIONS, tuningLog } from './lib/tuning.js';
 import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
-import { readImage } from '../src/hosts/node/images/imageFiles.js';
-import { decodeNpy, encodeNpy } from './lib/npy.js';
-import { Readback } from '../src/engine/gpuTimer.js';
-import { syntheticPhoto } from '../src/engine/synthetic.js';
 
 /**
  * Tolerances. Activations, logits and gradients: relative L2 ≤ 1e-4 (float32 sums in different orders
@@ -120,7 +113,7 @@ runCli(async () => {
     onTuningProgress: tuningLines.onTuningProgress,
     // A CPU copy of the weights for the built-in reference, before the engine takes them (--f16 repacks them).
     onWeightsLoaded: async (weights, { device }) => {
-      if (!refDir) cpuWeights = await readWeightsToCpu(device, weights);
+      if (!refDir) cpuWeights = await weights.readToCpu(device);
     },
   });
   tuningLines.report(opened.tuning);
@@ -137,14 +130,14 @@ runCli(async () => {
       if (reference.size === 0) throw new Error(`--reference ${refDir}: no .npy files named like the layers (block1_conv1.npy …)`);
     } else {
       process.stderr.write('computing the built-in reference with TensorFlow.js (CPU backend)…\n');
-      const { tfjsForward, tfjsGradient } = await import('./lib/tfjsReference.js');
+      const { tfjsForward, tfjsGradient } = await import('../src/bench/tfjsReference.js');
       const forward = await tfjsForward(model, cpuWeights!, ours.tensors.get('input')!);
       for (const [k, v] of forward) reference.set(k, v);
       const g = await tfjsGradient(model, cpuWeights!, ours.tensors.get('input')!, layer, ours.classIndex, score, forward.get(layer)!);
       reference.set(`grad_${layer}`, g.gradient);
       const [h, w, c] = cam.network.tensorShape(layer);
       const shape = { positions: h * w, channels: c };
-      reference.set('heatmap', Float32Array.from(gradcamHeatmapRef(shape, g.activation, gradcamChannelWeightsRef(shape, g.gradient)).heat));
+      reference.set('heatmap', gradcamHeatmapReference(shape, g.activation, g.gradient));
     }
     if (values['save-reference']) {
       mkdirSync(values['save-reference'], { recursive: true });
@@ -183,15 +176,3 @@ runCli(async () => {
     opened.close();
   }
 });
-
-async function readWeightsToCpu(device: GPUDevice, weights: { buffers: ReadonlyMap<string, GPUBuffer> }): Promise<Map<string, Float32Array>> {
-  const readback = new Readback(device);
-  const encoder = device.createCommandEncoder();
-  for (const [name, buffer] of weights.buffers) readback.copy(encoder, name, buffer);
-  device.queue.submit([encoder.finish()]);
-  try {
-    return new Map([...(await readback.read())].map(([name, bytes]) => [name, new Float32Array(bytes)]));
-  } finally {
-    readback.destroy();
-  }
-}

@@ -3,10 +3,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MODELS } from '../src/engine/model.js';
-import { MANIFEST_FILE } from '../src/engine/weights/format.js';
+import { MANIFEST_FILE, MODELS } from '../src/node.js';
 import { describeConversion, parseCommandLine, progressPrinter, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
-import { downloadWithResume, formatProgress, md5File, OfflineError } from './lib/download.js';
+import { downloadWithResume, formatProgress, md5File, OfflineError } from '../src/hosts/node/download.js';
 
 /** What keras.applications downloads (file_hash is the md5). */
 export const OFFICIAL_WEIGHTS: Record<string, { url: string; file: string; md5: string }> = {
@@ -53,7 +52,7 @@ runCli(async () => {
   if (!parsed) return;
   const { values } = parsed;
   // The HDF5 reader (libhdf5 in WebAssembly) loads only once the arguments are known to be good.
-  const [{ convertKerasH5 }, { writeSyntheticKerasH5 }] = await Promise.all([import('./lib/convert.js'), import('./lib/syntheticH5.js')]);
+  const [{ convertKerasH5 }, { writeSyntheticKerasH5 }] = await Promise.all([import('../src/hosts/node/keras/convert.js'), import('../src/hosts/node/keras/syntheticH5.js')]);
   const model = MODELS[values.model];
   if (!model) throw new UsageError(`--model ${values.model}: unknown; choose one of ${Object.keys(MODELS).join(', ')}`);
   const out = values.out ?? join('weights', model.name);

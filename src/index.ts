@@ -3,7 +3,7 @@
 //   const { cam } = await openGradCam({ weights: '/weights/vgg16/' });
 //   const result = await cam.run(imageData);   // { predictions, heatmap, overlay, … }
 export * from './engine/index.js';
-export { requestBrowserDevice, WebGpuUnavailableError } from './engine/browser.js';
-export { localStorageTuningStore } from './engine/tuningStore.browser.js';
-export { loadWeightsFromUrl, type BrowserLoadOptions, type BrowserLoadProgress } from './engine/weights/browser.js';
+export { requestBrowserDevice, WebGpuUnavailableError } from './hosts/browser/device.js';
+export { localStorageTuningStore } from './hosts/browser/tuningStore.js';
+export { loadWeightsFromUrl, type BrowserLoadOptions, type BrowserLoadProgress } from './hosts/browser/weights.js';
 export { DEFAULT_WEIGHTS_URL, openGradCam, type BrowserOpenOptions } from './hosts/browser/openGradCam.js';

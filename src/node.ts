@@ -3,8 +3,9 @@
 //   const { cam, close } = await openGradCam({ weights: 'weights/vgg16' });
 //   const result = await cam.run(await readImage('photo.jpg'));
 export * from './engine/index.js';
-export { installedVulkanDrivers, NoAdapterError, requestNodeAdapter, requestNodeDevice } from './engine/node.js';
-export { fileTuningStore } from './engine/tuningStore.node.js';
-export { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir, readWeightsManifest } from './engine/weights/node.js';
+export { installedVulkanDrivers, NoAdapterError, requestNodeAdapter, requestNodeDevice } from './hosts/node/device.js';
+export { fileTuningStore } from './hosts/node/tuningStore.js';
+export { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir, readWeightsManifest } from './hosts/node/weights.js';
 export { openGradCam, type NodeOpenOptions } from './hosts/node/openGradCam.js';
-export { decodeImageBytes, encodeImage, ImageFormatError, readImage } from './hosts/node/images/imageFiles.js';
+export { decodeImageBytes, encodeImage, ImageFormatError, readImage, writeFilesAtomically } from './hosts/node/images/imageFiles.js';
+export { decodeNpy, encodeNpy } from './hosts/node/npy.js';

@@ -8,8 +8,8 @@ import type { BrowserResults } from './browser/kernels.page.js';
 import type { WeightsPageResult } from './browser/weights.page.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { convertKerasH5 } from '../scripts/lib/convert.js';
-import { writeSyntheticKerasH5 } from '../scripts/lib/syntheticH5.js';
+import { convertKerasH5 } from '../src/hosts/node/keras/convert.js';
+import { writeSyntheticKerasH5 } from '../src/hosts/node/keras/syntheticH5.js';
 import { TINY_VGG } from './support/tinyVgg.js';
 import { collectErrors, launchChromium, PROJECT_ROOT, startDevServer } from './support/chromium.js';
 

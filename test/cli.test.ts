@@ -25,7 +25,7 @@ function run(cmd: string[], args: string[]) {
 const gradcam = (...args: string[]) => run(['bin/gradcam.js'], args);
 
 beforeAll(async () => {
-  const r = await run(['--import', 'tsx', 'scripts/weights.ts'], ['--synthetic', '--seed', '3', '--out', weights]);
+  const r = await run(['--import', 'tsx', '--import', './scripts/lib/registerRaw.js', 'scripts/weights.ts'], ['--synthetic', '--seed', '3', '--out', weights]);
   expect(r.stderr).not.toMatch(/^error/m);
   const img = syntheticPhoto(123, 77, 5);
   const png = new PNG({ width: img.width, height: img.height });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadWithResume, formatProgress, type DownloadProgress } from '../scripts/lib/download.js';
+import { downloadWithResume, formatProgress, type DownloadProgress } from '../src/hosts/node/download.js';
 
 const payload = randomBytes(3_000_000);
 const md5 = createHash('md5').update(payload).digest('hex');
@@ -95,7 +95,7 @@ describe('downloadWithResume', () => {
 
 describe('npm run weights (CLI)', () => {
   const run = (args: string[]) =>
-    promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/weights.ts', ...args], {
+    promisify(execFile)(process.execPath, ['--import', 'tsx', '--import', './scripts/lib/registerRaw.js', 'scripts/weights.ts', ...args], {
       env: { ...process.env, HOME: dir, XDG_CACHE_HOME: join(dir, 'cache') },
     }).then(
       (r) => ({ code: 0, ...r }),

@@ -18,10 +18,10 @@ import { inferShapes, VGG16, type ModelSpec } from '../src/engine/model.js';
 import { Network } from '../src/engine/network.js';
 import { heNormalWeights, syntheticPhoto } from '../src/engine/synthetic.js';
 import type { WeightsManifest } from '../src/engine/weights/format.js';
-import { loadWeightsFromDir } from '../src/engine/weights/node.js';
-import { convertKerasH5 } from '../scripts/lib/convert.js';
-import { asciiAsUtf8 } from '../scripts/lib/kerasH5.js';
-import { writeSyntheticKerasH5 } from '../scripts/lib/syntheticH5.js';
+import { loadWeightsFromDir } from '../src/hosts/node/weights.js';
+import { convertKerasH5 } from '../src/hosts/node/keras/convert.js';
+import { asciiAsUtf8 } from '../src/hosts/node/keras/kerasH5.js';
+import { writeSyntheticKerasH5 } from '../src/hosts/node/keras/syntheticH5.js';
 import { testDevice } from './support/nodeDevice.js';
 import { TINY_VGG } from './support/tinyVgg.js';
 

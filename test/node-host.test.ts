@@ -5,12 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { installedVulkanDrivers } from '../src/engine/node.js';
+import { installedVulkanDrivers } from '../src/hosts/node/device.js';
 import { describe, expect, it } from 'vitest';
 
 function host(env: Record<string, string>): { out: string; code: number; stderr: string } {
   const script = `
-    import { requestNodeAdapter } from './src/engine/node.ts';
+    import { requestNodeAdapter } from './src/hosts/node/device.ts';
     try {
       const a = await requestNodeAdapter();
       console.log(JSON.stringify({ ok: true, software: a.software, vendor: a.adapter.info.vendor }));

@@ -5,7 +5,7 @@
 import { renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchReport, Latency } from '../../src/bench/run.js';
-import { launchChromium } from './chromium.js';
+import { launchChromium } from '../../src/bench/chromium.js';
 
 const ratio = (l: Latency) => (l.ratio === undefined ? '–' : `${l.ratio.toFixed(2)}×`);
 const ms = (v: number | undefined, digits = 1) => (v === undefined ? '–' : v.toFixed(digits));

@@ -2,7 +2,7 @@
 // parser and `--help` are made (so the help cannot drift from the flags), one-line errors, progress
 // lines on stderr.
 import { parseArgs } from 'node:util';
-import type { ConvertResult } from './convert.js';
+import type { ConvertResult } from '../../src/hosts/node/keras/convert.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';

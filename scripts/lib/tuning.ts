@@ -1,8 +1,7 @@
 // `--tune auto|force|off` and `--verbose` for the command-line scripts: the per-device kernel choice,
-// cached on disk (src/engine/tuningStore.node.ts), with one line on stderr saying where it came from.
+// cached on disk (src/hosts/node/tuningStore.ts), with one line on stderr saying where it came from.
 import { UsageError, type OptionSpec } from './cli.js';
-import { describeTuning, type Tuning, type TuningMode } from '../../src/engine/tuning.js';
-import { fileTuningStore } from '../../src/engine/tuningStore.node.js';
+import { describeTuning, fileTuningStore, type Tuning, type TuningMode } from '../../src/node.js';
 
 /** The flags every command that runs the engine takes, for its option table. */
 export const TUNE_OPTIONS = {

@@ -1,17 +1,22 @@
 // The demo page: Grad-CAM of VGG16 on this browser's WebGPU device. Weights come from /weights/vgg16/
 // (converted by `npm run weights`, cached in Cache Storage); without them the page runs seeded random
 // weights and says so. Every control reruns Grad-CAM on the current image.
-import { requestBrowserDevice } from '../engine/browser.js';
-import { GradCam, type GradCamResult, type ScoreKind } from '../engine/gradcam.js';
-import { IMAGENET_CLASS_INDEX } from '../engine/imagenet.js';
-import { VGG16 } from '../engine/model.js';
-import type { ImageInput } from '../engine/network.js';
-import { heNormalWeights } from '../engine/synthetic.js';
-import { loadWeightsFromUrl } from '../engine/weights/browser.js';
-import { describeTuning, type Tuning, type TuningMode } from '../engine/tuning.js';
-import { GpuWeights } from '../engine/weights/gpuWeights.js';
-import { openGradCam } from '../hosts/browser/openGradCam.js';
-import { jetColormap } from '../kernels/gradcam.js';
+import {
+  describeTuning,
+  GpuWeights,
+  heNormalWeights,
+  IMAGENET_CLASS_INDEX,
+  jetColormap,
+  loadWeightsFromUrl,
+  openGradCam,
+  requestBrowserDevice,
+  VGG16,
+  type GradCamResult,
+  type ImageInput,
+  type ScoreKind,
+  type Tuning,
+  type TuningMode,
+} from '../index.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status');

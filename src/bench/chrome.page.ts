@@ -1,8 +1,8 @@
 // The Chrome host of `npm run bench`: the configuration comes in the URL (?config=<json>), progress
 // goes to the console (relayed by scripts/bench.ts), the report to window.__bench.
-import { requestBrowserDevice } from '../engine/browser.js';
+import { requestBrowserDevice } from '../hosts/browser/device.js';
 import { VGG16, type ModelSpec } from '../engine/model.js';
-import { localStorageTuningStore } from '../engine/tuningStore.browser.js';
+import { localStorageTuningStore } from '../hosts/browser/tuningStore.js';
 import { runBench, type BenchConfig, type BenchReport } from './run.js';
 import type { PeerBackend } from './tfjsVgg.js';
 

@@ -14,7 +14,7 @@ export type PeerBackend = 'webgpu' | 'wasm';
 
 /**
  * One Keras VGG layer in TF.js ops (softmax layers give their logits when `logits`); `weight(name,
- * shape)` gives a layer's kernel or bias. Shared with the test reference (scripts/lib/tfjsReference.ts).
+ * shape)` gives a layer's kernel or bias. Shared with the test reference (src/bench/tfjsReference.ts).
  */
 export function tfjsVggLayer(tf: Tf, l: ModelSpec['layers'][number], x: Tensor, weight: (name: string, shape: number[]) => Tensor, logits = false): Tensor {
   switch (l.kind) {

@@ -7,5 +7,6 @@ export { Network, type ForwardOptions, type ForwardResult, type ImageInput, type
 export type { EngineOptions, OpenedGradCam } from './open.js';
 export { heNormalWeights, syntheticPhoto, type SyntheticOptions } from './synthetic.js';
 export { describeTuning, loadOrTune, type Tuning, type TuningMode, type TuningStore } from './tuning.js';
-export { randomWeightsNotice, weightsInfo, type WeightsInfo, type WeightsManifest } from './weights/format.js';
+export { MANIFEST_FILE, randomWeightsNotice, weightsInfo, type WeightsInfo, type WeightsManifest } from './weights/format.js';
+export { jetColormap } from '../kernels/gradcam.js';
 export { GpuWeights, type LoadProgress, type WeightMap } from './weights/gpuWeights.js';

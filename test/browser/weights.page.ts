@@ -1,7 +1,7 @@
 // Loads a converted weights directory twice with the browser loader (network, then Cache Storage) and
 // reports what it loaded on window.__weightsResult for test/chrome.test.ts to compare bit for bit.
-import { requestBrowserDevice } from '../../src/engine/browser.js';
-import { loadWeightsFromUrl, WEIGHTS_CACHE } from '../../src/engine/weights/browser.js';
+import { requestBrowserDevice } from '../../src/hosts/browser/device.js';
+import { loadWeightsFromUrl, WEIGHTS_CACHE } from '../../src/hosts/browser/weights.js';
 import { readBack } from '../support/gpu.js';
 import { TINY_VGG } from '../support/tinyVgg.js';
 

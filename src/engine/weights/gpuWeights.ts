@@ -3,6 +3,7 @@
 // never holds more than one chunk (Node) or one shard (browser) of the file in JS memory.
 import { elementCount, weightSpecs, type ModelSpec } from '../model.js';
 import type { ShardEntry, WeightsManifest } from './format.js';
+import { Readback } from '../gpuTimer.js';
 
 export type WeightMap = ReadonlyMap<string, Float32Array>;
 
@@ -30,6 +31,19 @@ export class GpuWeights {
     this.get(name).destroy();
     this.map.set(name, packed);
     this.halves.add(name);
+  }
+
+  /** Copies every tensor back to the CPU (as float32; packed float16 tensors come back packed). */
+  async readToCpu(device: GPUDevice): Promise<Map<string, Float32Array>> {
+    const readback = new Readback(device);
+    const encoder = device.createCommandEncoder();
+    for (const [name, buffer] of this.buffers) readback.copy(encoder, name, buffer);
+    device.queue.submit([encoder.finish()]);
+    try {
+      return new Map([...(await readback.read())].map(([name, bytes]) => [name, new Float32Array(bytes)]));
+    } finally {
+      readback.destroy();
+    }
   }
 
   get(name: string): GPUBuffer {

@@ -1,13 +1,13 @@
 // Browser: device → weights → kernel choice → engine, the one way a page opens Grad-CAM (the demo page
 // and library users). What is the browser's own: navigator.gpu for the device, weights fetched from a
 // URL (kept in Cache Storage), the tuning cache in localStorage.
-import { requestBrowserDevice } from '../../engine/browser.js';
+import { requestBrowserDevice } from './device.js';
 import type { ModelSpec } from '../../engine/model.js';
 import { createGradCamEngine, type EngineOptions, type OpenedGradCam } from '../../engine/open.js';
 import type { TuningStore } from '../../engine/tuning.js';
-import { localStorageTuningStore } from '../../engine/tuningStore.browser.js';
+import { localStorageTuningStore } from './tuningStore.js';
 import { weightsInfo, type WeightsInfo } from '../../engine/weights/format.js';
-import { loadWeightsFromUrl, type BrowserLoadProgress } from '../../engine/weights/browser.js';
+import { loadWeightsFromUrl, type BrowserLoadProgress } from './weights.js';
 import { GpuWeights, type WeightMap } from '../../engine/weights/gpuWeights.js';
 
 export const DEFAULT_WEIGHTS_URL = 'weights/vgg16/';

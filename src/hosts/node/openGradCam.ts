@@ -1,14 +1,14 @@
 // Node: device → weights → kernel choice → engine, the one way every Node caller opens Grad-CAM
 // (the gradcam and verify commands, the benchmark, library users). What is Node's own: Dawn for the
 // device, weights read from a converted directory on disk, the tuning cache in a file.
-import { requestNodeDevice } from '../../engine/node.js';
+import { requestNodeDevice } from './device.js';
 import type { ModelSpec } from '../../engine/model.js';
 import { createGradCamEngine, type EngineOptions, type OpenedGradCam } from '../../engine/open.js';
 import type { TuningStore } from '../../engine/tuning.js';
-import { fileTuningStore } from '../../engine/tuningStore.node.js';
+import { fileTuningStore } from './tuningStore.js';
 import type { WeightsInfo } from '../../engine/weights/format.js';
 import type { GpuWeights, LoadProgress, WeightMap } from '../../engine/weights/gpuWeights.js';
-import { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir, readWeightsManifest } from '../../engine/weights/node.js';
+import { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir, readWeightsManifest } from './weights.js';
 
 export interface NodeOpenOptions extends EngineOptions {
   /**

@@ -2,8 +2,8 @@
 // and the fixtures of the converter tests. Layouts as the real files have them (see kerasH5.ts):
 // 'keras1' is the official files' layout (superblock v0, old-style groups, fixed-length byte strings).
 import h5wasm, { File as H5File, Group } from 'h5wasm/node';
-import { inferShapes, type ModelSpec } from '../../src/engine/model.js';
-import { heNormalWeights, type SyntheticOptions } from '../../src/engine/synthetic.js';
+import { inferShapes, type ModelSpec } from '../../../engine/model.js';
+import { heNormalWeights, type SyntheticOptions } from '../../../engine/synthetic.js';
 import type { KerasLayout } from './kerasH5.js';
 
 export interface SyntheticH5Options extends SyntheticOptions {

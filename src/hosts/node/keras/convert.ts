@@ -5,8 +5,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { ModelSpec } from '../../src/engine/model.js';
-import { layoutManifest, MANIFEST_FILE, SHARD_BYTES, type WeightsManifest } from '../../src/engine/weights/format.js';
+import type { ModelSpec } from '../../../engine/model.js';
+import { layoutManifest, MANIFEST_FILE, SHARD_BYTES, type WeightsManifest } from '../../../engine/weights/format.js';
 import { openKerasWeights } from './kerasH5.js';
 
 export interface ConvertOptions {

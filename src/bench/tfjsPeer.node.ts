@@ -1,8 +1,8 @@
 // TensorFlow.js in Node for the benchmark peer (src/bench/tfjsVgg.ts): the CommonJS bundle (it
 // registers the gradients), with WebGPU on Dawn's adapter given to it as navigator.gpu.
 import { createRequire } from 'node:module';
-import type { PeerBackend } from '../../src/bench/tfjsVgg.js';
-import { requestNodeAdapter } from '../../src/engine/node.js';
+import type { PeerBackend } from './tfjsVgg.js';
+import { requestNodeAdapter } from '../hosts/node/device.js';
 
 const require = createRequire(import.meta.url);
 type Tf = typeof import('@tensorflow/tfjs-core');

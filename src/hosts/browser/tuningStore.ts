@@ -1,6 +1,6 @@
 // The tuning cache in the browser: one localStorage entry per adapter/kernel set and model. Storage
 // that is full or blocked (private windows) only means tuning runs again next time.
-import type { TuningStore, TuningTable } from './tuning.js';
+import type { TuningStore, TuningTable } from '../../engine/tuning.js';
 
 const PREFIX = 'gradcam-webgpu/tuning/';
 

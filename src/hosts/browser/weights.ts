@@ -1,9 +1,9 @@
 // Browser: load a converted weights directory served over HTTP into GPU buffers. Shards are kept in
 // Cache Storage, so a reload reads them from disk instead of the network; each shard is hashed
 // (crypto.subtle has no streaming digest, so one shard, at most 64 MiB, is held at a time).
-import type { ModelSpec } from '../model.js';
-import { MANIFEST_FILE, parseManifest, type ShardEntry } from './format.js';
-import { streamShardsToGpu, type GpuWeights, type LoadProgress, type ShardHasher } from './gpuWeights.js';
+import type { ModelSpec } from '../../engine/model.js';
+import { MANIFEST_FILE, parseManifest, type ShardEntry } from '../../engine/weights/format.js';
+import { streamShardsToGpu, type GpuWeights, type LoadProgress, type ShardHasher } from '../../engine/weights/gpuWeights.js';
 
 export const WEIGHTS_CACHE = 'gradcam-webgpu-weights-v1';
 

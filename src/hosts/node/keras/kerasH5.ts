@@ -20,7 +20,7 @@
 import h5wasm, { Dataset, File as H5File, Group } from 'h5wasm/node';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { elementCount, inferShapes, VGG16, VGG19, weightSpecs, type ModelSpec } from '../../src/engine/model.js';
+import { elementCount, inferShapes, VGG16, VGG19, weightSpecs, type ModelSpec } from '../../../engine/model.js';
 
 export type KerasLayout = 'keras1' | 'keras2' | 'keras3';
 

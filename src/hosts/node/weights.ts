@@ -3,9 +3,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelSpec } from '../model.js';
-import { MANIFEST_FILE, parseManifest, weightsInfo, type WeightsInfo, type WeightsManifest } from './format.js';
-import { streamShardsToGpu, type GpuWeights, type ShardStreamOptions } from './gpuWeights.js';
+import type { ModelSpec } from '../../engine/model.js';
+import { MANIFEST_FILE, parseManifest, weightsInfo, type WeightsInfo, type WeightsManifest } from '../../engine/weights/format.js';
+import { streamShardsToGpu, type GpuWeights, type ShardStreamOptions } from '../../engine/weights/gpuWeights.js';
 
 export const DEFAULT_WEIGHTS_DIR = 'weights/vgg16';
 

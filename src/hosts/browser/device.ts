@@ -1,6 +1,6 @@
 // Browser host: a GPUDevice from navigator.gpu, with messages that say what to do when there is none.
-import { requestEngineDevice, type EngineDeviceOptions } from './device.js';
-import { VGG16, type ModelSpec } from './model.js';
+import { requestEngineDevice, type EngineDeviceOptions } from '../../engine/device.js';
+import { VGG16, type ModelSpec } from '../../engine/model.js';
 
 export class WebGpuUnavailableError extends Error {
   constructor(why: string) {

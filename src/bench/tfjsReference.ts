@@ -11,8 +11,9 @@ const require = createRequire(import.meta.url);
 const tf = require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs-core');
 type Tensor = import('@tensorflow/tfjs-core').Tensor;
 type Scalar = import('@tensorflow/tfjs-core').Scalar;
-import type { ModelSpec } from '../../src/engine/model.js';
-import { tfjsVggLayer } from '../../src/bench/tfjsVgg.js';
+import type { ModelSpec } from '../engine/model.js';
+import { gradcamChannelWeightsRef, gradcamHeatmapRef } from '../kernels/gradcam.ref.js';
+import { tfjsVggLayer } from './tfjsVgg.js';
 
 let ready: Promise<boolean> | undefined;
 
@@ -90,4 +91,9 @@ export async function tfjsGradient(
     const g = tf.grad(scoreOf)(a);
     return { gradient: g.dataSync() as Float32Array, activation: a.dataSync() as Float32Array };
   });
+}
+
+/** The recipe's heatmap in float64 from an activation and its gradient (both [positions, channels]). */
+export function gradcamHeatmapReference(shape: { positions: number; channels: number }, activation: Float32Array, gradient: Float32Array): Float32Array {
+  return Float32Array.from(gradcamHeatmapRef(shape, activation, gradcamChannelWeightsRef(shape, gradient)).heat);
 }

@@ -4,8 +4,8 @@ import { create, globals } from 'webgpu';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requestEngineDevice, type EngineDeviceOptions } from './device.js';
-import { VGG16, type ModelSpec } from './model.js';
+import { requestEngineDevice, type EngineDeviceOptions } from '../../engine/device.js';
+import { VGG16, type ModelSpec } from '../../engine/model.js';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 

@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { TuningStore, TuningTable } from './tuning.js';
+import type { TuningStore, TuningTable } from '../../engine/tuning.js';
 
 export function defaultTuningPath(): string {
   const dir = process.env.GRADCAM_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'gradcam-webgpu');
