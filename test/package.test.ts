@@ -12,7 +12,12 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build, preview } from 'vite';
+import { PNG } from 'pngjs';
+import { convertKerasH5 } from '../src/hosts/node/keras/convert.js';
+import { writeSyntheticKerasH5 } from '../src/hosts/node/keras/syntheticH5.js';
+import type { ModelSpec } from '../src/node.js';
 import { collectErrors, launchChromium } from './support/chromium.js';
+import { syntheticPhoto } from './support/images.js';
 
 const exec = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'gradcam-package-'));
@@ -160,6 +165,51 @@ describe('the packed package', () => {
       expect(result.top).toBe(nodeResult.top);
       expect(result.heatmapPositive).toBe(nodeResult.heatmapPositive);
       expect(Math.abs((result.heatmapSum as number) - nodeResult.heatmapSum)).toBeLessThan(1e-4);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      await new Promise<void>((r) => server.httpServer.close(() => r()));
+    }
+  }, 240_000);
+
+  it("(c) the README's browser example, as written, from the installed package", async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const block = /In a page \(`test\/package\.test\.ts` runs this block[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toContain("from 'gradcam-webgpu'");
+    const options = "{ weights: '/weights/vgg16/' }";
+    expect(block).toContain(options);
+    // Weights converted from a Keras-layout file for the small model, served at the example's URL.
+    const model = new Function(`return ${MODEL}`)() as ModelSpec;
+    const web = join(consumer, 'readme');
+    mkdirSync(join(web, 'public/weights'), { recursive: true });
+    const h5 = join(dir, 'tiny.h5');
+    await writeSyntheticKerasH5(h5, model, { seed: 4 });
+    await convertKerasH5(h5, join(web, 'public/weights/vgg16'), { models: [model] });
+    const photo = syntheticPhoto(48, 40, 2);
+    const png = new PNG({ width: photo.width, height: photo.height });
+    png.data = Buffer.from(photo.data);
+    writeFileSync(join(web, 'public/photo.png'), PNG.sync.write(png));
+    writeFileSync(join(web, 'index.html'), '<!doctype html><meta charset="utf-8"><title>readme</title><img src="/photo.png"><canvas></canvas><script type="module" src="./main.js"></script>');
+    writeFileSync(join(web, 'main.js'), block!.replace(options, `{ weights: '/weights/vgg16/', models: { tinyvgg: ${MODEL} } }`));
+    await build({ root: web, configFile: false, logLevel: 'error', build: { outDir: join(web, 'dist'), target: 'es2022' } });
+    const server = await preview({ root: web, configFile: false, logLevel: 'error', preview: { host: '127.0.0.1', port: 0 }, build: { outDir: join(web, 'dist') } });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors = collectErrors(page, [/favicon\.ico/]);
+      const logged = new Promise<string>((resolve) => page.on('console', (m) => m.type() === 'log' && resolve(m.text())));
+      await page.goto(server.resolvedUrls!.local[0]);
+      const line = await Promise.race([logged, new Promise<string>((_, reject) => setTimeout(() => reject(new Error(`no prediction logged; page errors: ${errors.join('; ')}`)), 120_000))]);
+      // A 10-class model has no ImageNet labels: the engine names its classes 'class <i>'.
+      expect(line).toMatch(/^class \d: (0|1)\.\d{3}$/);
+      const canvas = await page.$eval('canvas', (c) => {
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let lit = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 0) lit++;
+        return { width: c.width, height: c.height, lit };
+      });
+      // The overlay at the image's size, drawn: every pixel of the photo plus the blend is non-black.
+      expect(canvas).toEqual({ width: 48, height: 40, lit: 48 * 40 });
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

@@ -19,6 +19,8 @@ export interface BrowserOpenOptions extends EngineOptions {
    */
   weights?: string | { model: ModelSpec; tensors: WeightMap | GpuWeights; info?: WeightsInfo };
   onWeightsProgress?(p: BrowserLoadProgress): void;
+  /** The models a weights directory may name (default VGG16 and VGG19); add your own spec here. */
+  models?: Readonly<Record<string, ModelSpec>>;
   /** Default: localStorage. */
   tuningStore?: TuningStore;
   /** Use this device instead of requesting one (it is then not destroyed by close()). */
@@ -35,7 +37,7 @@ export async function openGradCam(options: BrowserOpenOptions = {}): Promise<Ope
     let weights: GpuWeights | WeightMap;
     let info: WeightsInfo;
     if (typeof source === 'string') {
-      const loaded = await loadWeightsFromUrl(device, source, { onProgress: options.onWeightsProgress });
+      const loaded = await loadWeightsFromUrl(device, source, { onProgress: options.onWeightsProgress, models: options.models });
       fetched = loaded.weights;
       model = loaded.weights.model;
       weights = loaded.weights;

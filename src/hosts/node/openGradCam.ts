@@ -17,6 +17,8 @@ export interface NodeOpenOptions extends EngineOptions {
    */
   weights?: string | { model: ModelSpec; tensors: WeightMap; info?: WeightsInfo };
   onWeightsProgress?(p: LoadProgress): void;
+  /** The models a weights directory may name (default VGG16 and VGG19); add your own spec here. */
+  models?: Readonly<Record<string, ModelSpec>>;
   /** Called with the weights on the GPU before the engine takes them (the f16 option repacks them). */
   onWeightsLoaded?(weights: GpuWeights, load: { seconds: number; bytes: number; device: GPUDevice }): void | Promise<void>;
   /** Default: the file cache ($GRADCAM_CACHE_DIR or ~/.cache/gradcam-webgpu/tuning.json). */
@@ -28,7 +30,7 @@ export interface NodeOpenOptions extends EngineOptions {
 export async function openGradCam(options: NodeOpenOptions = {}): Promise<OpenedGradCam> {
   const source = options.weights ?? DEFAULT_WEIGHTS_DIR;
   // The manifest first (a few kB): a missing or damaged directory is reported before a device exists.
-  const fromDisk = typeof source === 'string' ? readWeightsManifest(source) : undefined;
+  const fromDisk = typeof source === 'string' ? readWeightsManifest(source, options.models) : undefined;
   const model = fromDisk?.model ?? (source as { model: ModelSpec }).model;
   const device = options.device ?? (await requestNodeDevice(model));
   const ownDevice = !options.device;
@@ -37,7 +39,7 @@ export async function openGradCam(options: NodeOpenOptions = {}): Promise<Opened
     let weights: GpuWeights | WeightMap;
     let info: WeightsInfo;
     if (typeof source === 'string') {
-      const loaded = await loadWeightsFromDir(device, source, { onProgress: options.onWeightsProgress });
+      const loaded = await loadWeightsFromDir(device, source, { onProgress: options.onWeightsProgress, models: options.models });
       onGpu = loaded.weights;
       await options.onWeightsLoaded?.(loaded.weights, { seconds: loaded.seconds, bytes: loaded.bytes, device });
       weights = loaded.weights;
