@@ -1,7 +1,9 @@
 // The demo page as `npm start` serves it (vite build + preview, the /weights/ route), in headless
 // Chromium with full-size synthetic weights: an uploaded image gives the same top-5 as the engine in
 // Node, the overlay changes the image where the heatmap is high and only by the blend where it is 0,
-// clicking another class or picking another layer changes the map, and nothing is logged as an error.
+// the overlay and heatmap canvases show the engine's result in Node (for the first class, another
+// class clicked and another layer picked; within test/support/pageMatch.ts's stated tolerance), and
+// nothing is logged as an error.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,11 +14,14 @@ import type { Browser, Page } from 'puppeteer-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GradCam, type GradCamResult } from '../src/engine/gradcam.js';
-import { loadWeightsFromDir } from '../src/engine/weights/node.js';
+import { loadWeightsFromDir } from '../src/hosts/node/weights.js';
 import { collectErrors, launchChromium, PROJECT_ROOT } from './support/chromium.js';
 import { syntheticPhoto } from './support/images.js';
 import { testDevice } from './support/nodeDevice.js';
 import { cvResizeLinear } from './support/opencv.js';
+import { errorStats } from './support/compare.js';
+import { CANVAS_TOL, heatmapCanvasMismatches, MAP_TOL, overlayCanvasMismatches } from './support/pageMatch.js';
+import { jetColormap } from '../src/kernels/gradcam.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gradcam-app-'));
 const artifacts = join(PROJECT_ROOT, 'test-artifacts');
@@ -27,9 +32,10 @@ let browser: Browser;
 let url: string;
 let node: GradCamResult;
 let nodeSecond: GradCamResult;
+let nodeLayer: GradCamResult;
 
 beforeAll(async () => {
-  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/weights.ts', '--synthetic', '--seed', '5', '--out', join(dir, 'vgg16')]);
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', '--import', './scripts/lib/registerRaw.js', 'scripts/weights.ts', '--synthetic', '--seed', '5', '--out', join(dir, 'vgg16')]);
   const png = new PNG({ width: photo.width, height: photo.height });
   png.data = Buffer.from(photo.data);
   writeFileSync(imageFile, PNG.sync.write(png));
@@ -39,6 +45,8 @@ beforeAll(async () => {
   const cam = await GradCam.create(device, loaded.weights.model, loaded.weights);
   node = await cam.run(photo);
   nodeSecond = await cam.run(photo, { classIndex: node.predictions[1].index });
+  // The page keeps the clicked class when the layer changes.
+  nodeLayer = await cam.run(photo, { classIndex: node.predictions[1].index, layer: 'block4_conv3' });
   cam.dispose();
   device.destroy();
   process.env.GRADCAM_WEIGHTS_DIR = dir;
@@ -107,21 +115,40 @@ describe('demo page (npm start) in headless Chromium', () => {
     }
     expect(cold).toBeGreaterThan(0);
     expect(hot).toBeGreaterThan(0);
-    const heat1 = await canvasPixels(page, 'heatmap');
-    expect([heat1.width, heat1.height]).toEqual([14, 14]);
 
-    // Another class: the map changes (and is the engine's map for that class).
+    // The canvases show the engine's result in Node for the same image and weights: the original is the
+    // PNG's pixels, the overlay Node's overlay and the heatmap JET of Node's map, within the tolerance
+    // of test/support/pageMatch.ts (the page's kernels may sum in another order: maps within MAP_TOL,
+    // compared at the recipe's uint8 level; canvas colour handling: 1 level).
+    const jet = jetColormap();
+    const seesNode = async (what: string, r: GradCamResult) => {
+      const heat = await canvasPixels(page, 'heatmap');
+      expect(heatmapCanvasMismatches(heat, r.heatmap, jet).slice(0, 5), `${what}: heatmap canvas vs Node's map`).toEqual([]);
+      const ov = await canvasPixels(page, 'overlay');
+      const m = overlayCanvasMismatches(ov, r.overlay!, r.heatmap, original, jet, 0.4);
+      console.log(`${what}: overlay max |page − Node| ${m.maxAbs}, ${m.boundary} of ${photo.width * photo.height} pixels on a uint8 level boundary (±${MAP_TOL})`);
+      expect(m.mismatches.slice(0, 5), `${what}: overlay canvas vs Node's overlay (${m.mismatches.length} pixels off)`).toEqual([]);
+      return { heat, ov };
+    };
+    expect(errorStats(original.data, photo.data).maxAbs, 'original canvas vs the PNG').toBeLessThanOrEqual(CANVAS_TOL);
+    const first = await seesNode('first class', node);
+    expect([first.heat.width, first.heat.height]).toEqual([14, 14]);
+
+    // Another class: the map changes, and is the engine's map for that class.
     await page.click('#predictions tr:nth-child(2)');
     await waitForStatus(page, `\\(${node.predictions[1].index}\\) at block5_conv3`);
-    const heat2 = await canvasPixels(page, 'heatmap');
-    expect(heat2.data).not.toEqual(heat1.data);
+    const second = await seesNode('second class', nodeSecond);
+    expect(second.heat.data).not.toEqual(first.heat.data);
     expect(nodeSecond.heatmap.data).not.toEqual(node.heatmap.data);
+    // The comparison tells the two classes apart (it would fail had the page kept the first map).
+    expect(heatmapCanvasMismatches(second.heat, node.heatmap, jet).length, 'second-class canvas vs first-class map').toBeGreaterThan(0);
+    expect(overlayCanvasMismatches(second.ov, node.overlay!, node.heatmap, original, jet, 0.4).mismatches.length).toBeGreaterThan(0);
 
-    // Another layer: a 28×28 map.
+    // Another layer: a 28×28 map, the engine's for that layer.
     await page.select('#layer', 'block4_conv3');
     await waitForStatus(page, 'at block4_conv3');
-    const heat3 = await canvasPixels(page, 'heatmap');
-    expect([heat3.width, heat3.height]).toEqual([28, 28]);
+    const third = await seesNode('block4_conv3', nodeLayer);
+    expect([third.heat.width, third.heat.height]).toEqual([28, 28]);
     const timings = await page.$$eval('#timings tr td:first-child', (tds) => tds.map((t) => t.textContent));
     expect(timings).toEqual(expect.arrayContaining(['forward', 'backward', 'cam', 'overlay', 'total (wall clock)']));
 
@@ -145,10 +172,20 @@ describe('demo page (npm start) in headless Chromium', () => {
       await page.goto(`${url}?tune=off`);
       await page.waitForFunction(() => !(document.getElementById('webcam') as HTMLButtonElement).disabled, { timeout: 120_000 });
       expect(await page.$eval('#kernels-source', (e) => e.textContent)).toMatch(/kernel tuning off/);
+      // Before the frame: the page's 224×224 placeholder, fully transparent (nothing drawn yet).
+      const blank = await canvasPixels(page, 'original');
+      expect([blank.width, blank.height]).toEqual([224, 224]);
+      expect(blank.data.every((v) => v === 0)).toBe(true);
       await page.click('#webcam');
       await waitForStatus(page, '^Grad-CAM of');
+      // A camera frame was drawn: the fake camera's 640×480, opaque, not one flat colour; and its overlay.
       const original = await canvasPixels(page, 'original');
-      expect(original.width * original.height).toBeGreaterThan(0);
+      expect([original.width, original.height]).toEqual([640, 480]);
+      expect(original.data.filter((_, i) => i % 4 === 3).every((a) => a === 255)).toBe(true);
+      expect(new Set(original.data.filter((_, i) => i % 4 === 0)).size).toBeGreaterThan(10);
+      const overlay = await canvasPixels(page, 'overlay');
+      expect([overlay.width, overlay.height]).toEqual([640, 480]);
+      expect(overlay.data).not.toEqual(original.data);
       await page.click('#live');
       await page.waitForFunction(() => /frames\/s/.test(document.getElementById('fps')!.textContent ?? ''), { timeout: 240_000, polling: 500 });
       await page.click('#live');

@@ -51,7 +51,7 @@ export function octaveJet(): Uint8Array {
   return lut;
 }
 
-const roundHalfEven = (v: number) => {
+export const roundHalfEven = (v: number) => {
   const r = Math.round(v);
   return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 };
