@@ -5,7 +5,7 @@ import { GradCam } from './gradcam.js';
 import type { ModelSpec } from './model.js';
 import { loadOrTune, type Tuning, type TuningMode, type TuningStore } from './tuning.js';
 import type { WeightsInfo } from './weights/format.js';
-import type { GpuWeights, WeightMap } from './weights/gpuWeights.js';
+import { GpuWeights, type WeightMap } from './weights/gpuWeights.js';
 
 export interface EngineOptions {
   /** Kernel choice: measured once per device and cached (auto), measured again (force), or defaults (off). */
@@ -30,14 +30,46 @@ export interface OpenedGradCam {
   close(): void;
 }
 
-export async function createGradCamEngine(
+/** What a host's weight source gives: the weights (on the GPU or in memory), their model and what they are. */
+export interface LoadedWeights {
+  model: ModelSpec;
+  weights: GpuWeights | WeightMap;
+  info: WeightsInfo;
+}
+
+/**
+ * The common tail of every host's openGradCam: loads the weights (the host's part), chooses the
+ * kernels, makes the engine. On failure nothing stays allocated: weights loaded onto a caller's device
+ * are destroyed, and so is the device when this open made it (`ownDevice`).
+ */
+export async function openOnDevice(
   device: GPUDevice,
-  model: ModelSpec,
-  weights: GpuWeights | WeightMap,
+  ownDevice: boolean,
+  load: () => Promise<LoadedWeights>,
   store: TuningStore | undefined,
   options: EngineOptions,
-): Promise<{ cam: GradCam; tuning: Tuning }> {
-  const tuning = await loadOrTune(device, model, store, options.tune ?? 'auto', { onProgress: options.onTuningProgress });
-  const cam = await GradCam.create(device, model, weights, { choices: tuning.choices, f16: options.f16 });
-  return { cam, tuning };
+): Promise<OpenedGradCam> {
+  let loaded: LoadedWeights | undefined;
+  try {
+    loaded = await load();
+    const { model, weights, info } = loaded;
+    const tuning = await loadOrTune(device, model, store, options.tune ?? 'auto', { onProgress: options.onTuningProgress });
+    const cam = await GradCam.create(device, model, weights, { choices: tuning.choices, f16: options.f16 });
+    return {
+      cam,
+      device,
+      model,
+      weights: info,
+      tuning,
+      tuningWhere: store?.where,
+      close() {
+        cam.dispose();
+        if (ownDevice) device.destroy();
+      },
+    };
+  } catch (e) {
+    if (loaded?.weights instanceof GpuWeights) loaded.weights.destroy();
+    if (ownDevice) device.destroy();
+    throw e;
+  }
 }

@@ -3,12 +3,12 @@
 // URL (kept in Cache Storage), the tuning cache in localStorage.
 import { requestBrowserDevice } from './device.js';
 import type { ModelSpec } from '../../engine/model.js';
-import { createGradCamEngine, type EngineOptions, type OpenedGradCam } from '../../engine/open.js';
+import { openOnDevice, type EngineOptions, type OpenedGradCam } from '../../engine/open.js';
 import type { TuningStore } from '../../engine/tuning.js';
 import { localStorageTuningStore } from './tuningStore.js';
 import { weightsInfo, type WeightsInfo } from '../../engine/weights/format.js';
 import { loadWeightsFromUrl, type BrowserLoadProgress } from './weights.js';
-import { GpuWeights, type WeightMap } from '../../engine/weights/gpuWeights.js';
+import type { GpuWeights, WeightMap } from '../../engine/weights/gpuWeights.js';
 
 export const DEFAULT_WEIGHTS_URL = 'weights/vgg16/';
 
@@ -30,40 +30,15 @@ export interface BrowserOpenOptions extends EngineOptions {
 export async function openGradCam(options: BrowserOpenOptions = {}): Promise<OpenedGradCam> {
   const source = options.weights ?? DEFAULT_WEIGHTS_URL;
   const device = options.device ?? (await requestBrowserDevice(typeof source === 'string' ? undefined : source.model));
-  const ownDevice = !options.device;
-  let fetched: GpuWeights | undefined;
-  try {
-    let model: ModelSpec;
-    let weights: GpuWeights | WeightMap;
-    let info: WeightsInfo;
-    if (typeof source === 'string') {
+  return openOnDevice(
+    device,
+    !options.device,
+    async () => {
+      if (typeof source !== 'string') return { model: source.model, weights: source.tensors, info: source.info ?? { model: source.model.name, synthetic: false } };
       const loaded = await loadWeightsFromUrl(device, source, { onProgress: options.onWeightsProgress, models: options.models });
-      fetched = loaded.weights;
-      model = loaded.weights.model;
-      weights = loaded.weights;
-      info = weightsInfo({ model: model.name, source: loaded.source });
-    } else {
-      model = source.model;
-      weights = source.tensors;
-      info = source.info ?? { model: model.name, synthetic: false };
-    }
-    const store = options.tuningStore ?? localStorageTuningStore();
-    const { cam, tuning } = await createGradCamEngine(device, model, weights, store, options);
-    return {
-      cam,
-      device,
-      model,
-      weights: info,
-      tuning,
-      tuningWhere: store.where,
-      close() {
-        cam.dispose();
-        if (ownDevice) device.destroy();
-      },
-    };
-  } catch (e) {
-    fetched?.destroy();
-    if (ownDevice) device.destroy();
-    throw e;
-  }
+      return { model: loaded.weights.model, weights: loaded.weights, info: weightsInfo({ model: loaded.weights.model.name, source: loaded.source }) };
+    },
+    options.tuningStore ?? localStorageTuningStore(),
+    options,
+  );
 }

@@ -3,7 +3,7 @@
 // device, weights read from a converted directory on disk, the tuning cache in a file.
 import { requestNodeDevice } from './device.js';
 import type { ModelSpec } from '../../engine/model.js';
-import { createGradCamEngine, type EngineOptions, type OpenedGradCam } from '../../engine/open.js';
+import { openOnDevice, type EngineOptions, type OpenedGradCam } from '../../engine/open.js';
 import type { TuningStore } from '../../engine/tuning.js';
 import { fileTuningStore } from './tuningStore.js';
 import type { WeightsInfo } from '../../engine/weights/format.js';
@@ -33,39 +33,21 @@ export async function openGradCam(options: NodeOpenOptions = {}): Promise<Opened
   const fromDisk = typeof source === 'string' ? readWeightsManifest(source, options.models) : undefined;
   const model = fromDisk?.model ?? (source as { model: ModelSpec }).model;
   const device = options.device ?? (await requestNodeDevice(model));
-  const ownDevice = !options.device;
-  let onGpu: GpuWeights | undefined;
-  try {
-    let weights: GpuWeights | WeightMap;
-    let info: WeightsInfo;
-    if (typeof source === 'string') {
+  return openOnDevice(
+    device,
+    !options.device,
+    async () => {
+      if (typeof source !== 'string') return { model, weights: source.tensors, info: source.info ?? { model: model.name, synthetic: false } };
       const loaded = await loadWeightsFromDir(device, source, { onProgress: options.onWeightsProgress, models: options.models });
-      onGpu = loaded.weights;
-      await options.onWeightsLoaded?.(loaded.weights, { seconds: loaded.seconds, bytes: loaded.bytes, device });
-      weights = loaded.weights;
-      info = loaded.info;
-    } else {
-      weights = source.tensors;
-      info = source.info ?? { model: model.name, synthetic: false };
-    }
-    const store = options.tuningStore ?? fileTuningStore();
-    const { cam, tuning } = await createGradCamEngine(device, model, weights, store, options);
-    return {
-      cam,
-      device,
-      model,
-      weights: info,
-      tuning,
-      tuningWhere: store.where,
-      close() {
-        cam.dispose();
-        if (ownDevice) device.destroy();
-      },
-    };
-  } catch (e) {
-    // Nothing stays allocated on a failed open: the weights on a caller's device, or our whole device.
-    onGpu?.destroy();
-    if (ownDevice) device.destroy();
-    throw e;
-  }
+      try {
+        await options.onWeightsLoaded?.(loaded.weights, { seconds: loaded.seconds, bytes: loaded.bytes, device });
+      } catch (e) {
+        loaded.weights.destroy();
+        throw e;
+      }
+      return { model, weights: loaded.weights, info: loaded.info };
+    },
+    options.tuningStore ?? fileTuningStore(),
+    options,
+  );
 }
