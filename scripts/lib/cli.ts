@@ -121,7 +121,9 @@ export function choiceFlag<T extends string>(name: string, value: string, choice
 /** Runs a CLI main: any error becomes one 'error: …' line on stderr and exit code 1 (2 for usage errors). */
 export function runCli(main: () => Promise<void>): void {
   main().catch((e: unknown) => {
-    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    // Libraries compiled to WebAssembly can throw non-Error values: never print '[object Object]'.
+    const message = e instanceof Error ? e.message : typeof e === 'object' && e !== null && 'message' in e ? String(e.message) : String(e);
+    process.stderr.write(`error: ${message}\n`);
     process.exitCode = e instanceof UsageError ? 2 : 1;
   });
 }
