@@ -7,3 +7,4 @@ export { requestBrowserDevice, WebGpuUnavailableError } from './hosts/browser/de
 export { localStorageTuningStore } from './hosts/browser/tuningStore.js';
 export { loadWeightsFromUrl, type BrowserLoadOptions, type BrowserLoadProgress } from './hosts/browser/weights.js';
 export { DEFAULT_WEIGHTS_URL, openGradCam, type BrowserOpenOptions } from './hosts/browser/openGradCam.js';
+export { decodeImageFile, pixelsOf } from './hosts/browser/images.js';

@@ -2,6 +2,7 @@
 // (converted by `npm run weights`, cached in Cache Storage); without them the page runs seeded random
 // weights and says so. Every control reruns Grad-CAM on the current image.
 import {
+  decodeImageFile,
   describeTuning,
   GpuWeights,
   heNormalWeights,
@@ -9,6 +10,7 @@ import {
   jetColormap,
   loadWeightsFromUrl,
   openGradCam,
+  pixelsOf,
   requestBrowserDevice,
   VGG16,
   type GradCamResult,
@@ -49,14 +51,6 @@ function drawRgba(canvas: HTMLCanvasElement, width: number, height: number, data
   canvas.width = width;
   canvas.height = height;
   canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(data), width, height), 0, 0);
-}
-
-function pixelsOf(source: CanvasImageSource, width: number, height: number): ImageInput {
-  const canvas = new OffscreenCanvas(width, height);
-  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
-  ctx.drawImage(source, 0, 0);
-  const d = ctx.getImageData(0, 0, width, height);
-  return { width: d.width, height: d.height, data: d.data };
 }
 
 function generatedImage(): ImageInput {
@@ -224,10 +218,7 @@ async function main() {
   };
   const useFile = async (file: File) => {
     try {
-      const bitmap = await createImageBitmap(file);
-      const pixels = pixelsOf(bitmap, bitmap.width, bitmap.height);
-      bitmap.close();
-      await useImage(pixels);
+      await useImage(await decodeImageFile(file));
     } catch {
       fail(`Could not decode '${file.name}' as an image. Choose a PNG, JPEG, WebP or another format this browser opens.`);
     }
