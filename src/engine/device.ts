@@ -2,6 +2,12 @@
 // saying plainly which one is missing.
 import { elementCount, inferShapes, type ModelSpec } from './model.js';
 
+/**
+ * The largest image accepted, in pixels: the overlay's RGBA buffer and output stay far below binding
+ * limits. The image decoders check it from the file header, GradCam.run on the pixels it is given.
+ */
+export const MAX_IMAGE_PIXELS = 40_000_000;
+
 export interface LimitNeed {
   limit: 'maxStorageBufferBindingSize' | 'maxBufferSize';
   bytes: number;

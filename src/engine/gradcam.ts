@@ -9,6 +9,7 @@ import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kerne
 import { chooseCandidate, opKernel } from './opKernels.js';
 import { packResizeTable } from '../kernels/preprocessImage.js';
 import { packSoftmaxScoreParams, softmaxScoreBackwardVersions, TOP_CLASS, type ScoreKind } from '../kernels/softmaxScoreBackward.js';
+import { MAX_IMAGE_PIXELS } from './device.js';
 import { PassTimer, Readback, type PassTiming } from './gpuTimer.js';
 import { decodePredictions, topK, type Prediction } from './imagenet.js';
 import { classCount, convLayerNames, elementCount, type ModelSpec } from './model.js';
@@ -79,8 +80,7 @@ export function checkGradCamOptions(model: ModelSpec, options: Pick<GradCamOptio
     throw new Error(`class ${classIndex}: must be an integer in 0..${classes - 1}`);
 }
 
-/** The largest image the overlay accepts: its RGBA buffer and output stay far below binding limits. */
-export const MAX_IMAGE_PIXELS = 40_000_000;
+export { MAX_IMAGE_PIXELS };
 
 interface TargetPlan {
   layer: string;

@@ -2,7 +2,7 @@
 import channelWeightsCode from './gradcamChannelWeights.wgsl?raw';
 import heatmapCode from './gradcamHeatmap.wgsl?raw';
 import overlayCode from './overlayJet.wgsl?raw';
-import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, type KernelSource } from './kernel.js';
+import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params } from './kernel.js';
 
 /** A target layer's map: positions = H·W, channels = C. */
 export interface GradcamShape {

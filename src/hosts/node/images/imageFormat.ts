@@ -1,4 +1,5 @@
 // What the image decoders share: one error class, one size limit and one wording for what to do.
+import { MAX_IMAGE_PIXELS } from '../../../engine/device.js';
 // jpegDecode.ts uses no Node API (a browser host could use it as is); pngDecode.ts needs an inflate
 // (node:zlib here).
 
@@ -10,11 +11,8 @@ export class ImageFormatError extends Error {
 /** What to do about a damaged file. */
 export const DOWNLOAD_AGAIN = 'download or export it again';
 
-/**
- * The largest image accepted, checked from the header before any pixel buffer exists (the same number
- * as the engine's overlay limit, MAX_IMAGE_PIXELS in src/engine/gradcam.ts; a test holds them equal).
- */
-export const MAX_DECODED_PIXELS = 40_000_000;
+/** The largest image accepted (the engine's limit), checked from the header before any pixel buffer exists. */
+export const MAX_DECODED_PIXELS = MAX_IMAGE_PIXELS;
 
 /** Refuses empty images and those over `maxPixels`, in the same words for every format. */
 export function checkImageSize(width: number, height: number, maxPixels = MAX_DECODED_PIXELS): void {

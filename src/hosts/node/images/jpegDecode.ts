@@ -60,9 +60,6 @@ export interface DecodedJpeg {
 /** More scans than any encoder writes: refused, so that a small file cannot keep the decoder busy. */
 const MAX_SCANS = 1000;
 
-/** The size limit decodeJpeg applies unless told otherwise. */
-export const JPEG_DEFAULT_MAX_PIXELS = MAX_DECODED_PIXELS;
-
 const truncated = (bytes: number, where = 'before the end of the image') =>
   new ImageFormatError(`truncated JPEG: the file ends after ${bytes} bytes, ${where}; ${AGAIN}`);
 const corrupt = (what: string) => new ImageFormatError(`corrupt JPEG: ${what}; ${AGAIN}`);
@@ -746,7 +743,7 @@ export interface DecodeJpegOptions {
  * Image.open(f).convert('RGB'). Throws ImageFormatError (one plain line) for anything it cannot decode.
  */
 export function decodeJpeg(bytes: Uint8Array, options: DecodeJpegOptions = {}): DecodedJpeg {
-  return new Decoder(bytes, options.maxPixels ?? JPEG_DEFAULT_MAX_PIXELS).run();
+  return new Decoder(bytes, options.maxPixels ?? MAX_DECODED_PIXELS).run();
 }
 
 class Decoder {
