@@ -4,7 +4,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
+  BLEND_MODES,
   checkGradCamOptions,
+  COLORMAPS,
   convLayerNames,
   DEFAULT_WEIGHTS_DIR,
   encodeImage,
@@ -33,7 +35,9 @@ const SPEC = {
     layer: { type: 'string', value: '<name>', default: 'block5_conv3', help: 'conv layer whose activations and gradients make the map' },
     score: { type: 'string', value: 'prob|logit', default: 'prob', help: "differentiate the softmax probability (the recipe's) or the logit" },
     top: { type: 'string', value: '<k>', default: '3', help: 'how many predictions to print (1..1000)' },
-    alpha: { type: 'string', value: '<0..1>', default: '0.4', help: 'overlay = alpha·JET(heatmap) + image' },
+    alpha: { type: 'string', value: '<0..1>', default: '0.4', help: 'weight of the heatmap colour in the overlay' },
+    blend: { type: 'string', value: 'add|normalized', default: 'add', help: "add: alpha·colour + image, saturated (the recipe's); normalized: (1 − alpha)·image + alpha·colour" },
+    colormap: { type: 'string', value: '<name>', default: 'jet', help: "the heatmap's colours in the overlay: jet (the recipe's), viridis, hot or gray" },
     out: { type: 'string', value: '<file.png|.jpg>', help: 'write the overlay, at the image size' },
     heatmap: { type: 'string', value: '<file.npy>', help: "write the normalised heatmap (the layer's size, e.g. 14×14) as float32 .npy" },
     json: { type: 'boolean', help: 'print one JSON object on stdout (predictions, class, layer, score, weights, heatmapShape, timingsMs)' },
@@ -61,6 +65,8 @@ runCli(async () => {
   const score = choiceFlag('score', values.score, ['prob', 'logit'] as const);
   const alpha = Number(values.alpha);
   if (!/^\s*[\d.]+(e-?\d+)?\s*$/i.test(values.alpha) || !(alpha >= 0 && alpha <= 1)) throw new UsageError(`--alpha ${values.alpha}: must be a number between 0 and 1`);
+  const blend = choiceFlag('blend', values.blend, BLEND_MODES);
+  const colormap = choiceFlag('colormap', values.colormap, COLORMAPS);
   const top = integerFlag('top', values.top, 1, 1000)!;
   const classIndex = integerFlag('class', values.class, 0, 999);
   if (!ALL_CONV_LAYERS.has(values.layer))
@@ -89,7 +95,7 @@ runCli(async () => {
   tuningLines.report(opened.tuning);
   const { cam } = opened;
   try {
-    const r = await cam.run(image, { classIndex, layer: values.layer, score, alpha, top });
+    const r = await cam.run(image, { classIndex, layer: values.layer, score, alpha, blend, colormap, top });
     for (const w of r.warnings) log(`warning: ${w}`);
     if (values.verbose) {
       log(`kernels: ${cam.network.plan.ops.map((op, i) => `${op.layer} ${cam.network.versions[i]}`).join(', ')}`);

@@ -8,4 +8,3 @@ export { fileTuningStore } from './hosts/node/tuningStore.js';
 export { DEFAULT_WEIGHTS_DIR, loadWeightsFromDir, readWeightsManifest } from './hosts/node/weights.js';
 export { openGradCam, type NodeOpenOptions } from './hosts/node/openGradCam.js';
 export { decodeImageBytes, encodeImage, ImageFormatError, readImage, writeFilesAtomically } from './hosts/node/images/imageFiles.js';
-export { decodeNpy, encodeNpy } from './hosts/node/npy.js';

@@ -55,6 +55,8 @@ describe('gradcam refuses each bad flag before reading anything', () => {
     [['--score', 'softmax'], /^error: --score softmax: choose prob or logit$/],
     [['--alpha', '2'], /^error: --alpha 2: must be a number between 0 and 1$/],
     [['--alpha', 'half'], /^error: --alpha half: must be a number between 0 and 1$/],
+    [['--blend', 'multiply'], /^error: --blend multiply: choose add or normalized$/],
+    [['--colormap', 'rainbow'], /^error: --colormap rainbow: choose jet, viridis, hot or gray$/],
     [['--top', '0'], /^error: --top 0: must be an integer in 1\.\.1000$/],
     [['--tune', 'fast'], /^error: --tune fast: choose auto .*, force .* or off/],
     [['--out', 'overlay.gif'], /^error: --out overlay\.gif: the overlay is written as \.png or \.jpg/],
@@ -93,7 +95,7 @@ describe('gradcam refuses each bad flag before reading anything', () => {
 describe('--help on every command: each flag, what it does, its default', () => {
   const flagsOf = (help: string) => [...help.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]);
   it.each([
-    ['gradcam', ['--weights', '--class', '--layer', '--score', '--top', '--alpha', '--out', '--heatmap', '--json', '--f16', '--tune', '--verbose', '--help']],
+    ['gradcam', ['--weights', '--class', '--layer', '--score', '--top', '--alpha', '--blend', '--colormap', '--out', '--heatmap', '--json', '--f16', '--tune', '--verbose', '--help']],
     ['verify', ['--weights', '--reference', '--layer', '--class', '--score', '--save-reference', '--json', '--f16', '--tune', '--verbose', '--help']],
     ['bench', ['--quick', '--host', '--runs', '--size', '--layers', '--batch', '--weights', '--no-peer', '--all-versions', '--f16', '--out', '--tune', '--help']],
     ['weights', ['--model', '--out', '--force', '--synthetic', '--seed', '--url', '--md5', '--help']],

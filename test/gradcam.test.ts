@@ -6,7 +6,7 @@ import { Network } from '../src/engine/network.js';
 import type { ModelSpec } from '../src/engine/model.js';
 import { heNormalWeights } from '../src/engine/synthetic.js';
 import { gradcamHeatmapRef, gradcamChannelWeightsRef } from '../src/kernels/gradcam.ref.js';
-import { jetColormap } from '../src/kernels/gradcam.js';
+import { jetColormap } from '../src/kernels/colormaps.js';
 import { errorStats } from './support/compare.js';
 import { syntheticPhoto } from './support/images.js';
 import { testDevice } from './support/nodeDevice.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeNpy, encodeNpy } from '../src/hosts/node/npy.js';
+import { decodeNpy, encodeNpy } from '../src/engine/npy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gradcam-verify-'));
 const weights = join(dir, 'vgg16');

@@ -50,6 +50,11 @@ export class PassTimer {
     return { label, timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
   }
 
+  /** Starts a new submission's timings, reusing the query set and buffers (read() must have finished). */
+  reset(): void {
+    this.passes.length = 0;
+  }
+
   /** Call once, after the last timed pass, in the same command encoder. */
   resolve(encoder: GPUCommandEncoder): void {
     const count = 2 * this.passes.length;
@@ -80,24 +85,36 @@ export class PassTimer {
   }
 }
 
-/** Copies buffers out in the same command encoder and maps them once after the submit. */
+/**
+ * Copies buffers out in the same command encoder and maps them once after the submit. The staging
+ * buffers stay for the next round (same name and size: reused), so repeated runs allocate nothing.
+ */
 export class Readback {
   private readonly staging = new Map<string, GPUBuffer>();
+  private readonly pending: string[] = [];
   constructor(private readonly device: GPUDevice) {}
 
   copy(encoder: GPUCommandEncoder, name: string, src: GPUBuffer, bytes = src.size): void {
-    const dst = this.device.createBuffer({ label: `read ${name}`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.staging.set(name, dst);
+    let dst = this.staging.get(name);
+    if (dst?.size !== bytes) {
+      dst?.destroy();
+      dst = this.device.createBuffer({ label: `read ${name}`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      this.staging.set(name, dst);
+    }
+    this.pending.push(name);
     encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
   }
 
+  /** What was copied since the last read(). */
   async read(): Promise<Map<string, ArrayBuffer>> {
-    await Promise.all([...this.staging.values()].map((b) => b.mapAsync(GPUMapMode.READ)));
+    const names = this.pending.splice(0);
+    const buffers = names.map((n) => this.staging.get(n)!);
+    await Promise.all(buffers.map((b) => b.mapAsync(GPUMapMode.READ)));
     const out = new Map<string, ArrayBuffer>();
-    for (const [name, b] of this.staging) {
-      out.set(name, b.getMappedRange().slice(0));
-      b.unmap();
-    }
+    names.forEach((name, i) => {
+      out.set(name, buffers[i].getMappedRange().slice(0));
+      buffers[i].unmap();
+    });
     return out;
   }
 

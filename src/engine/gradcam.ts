@@ -2,9 +2,13 @@
 // score = softmax output of class c (or its logit), A = output of the target conv layer (post-ReLU),
 // G = dscore/dA, α_k = mean over H, W of G, map = mean over k of A·α_k, ReLU, divided by its max;
 // then the OpenCV overlay (bilinear upsample, uint8, JET, jet·α + image, saturated).
-// One command buffer per call: preprocess, forward, backward down to the target, CAM, overlay; only
-// the results are read back. The backward path is derived from the forward plan, walked in reverse.
-import { gradcamChannelWeightsVersions, gradcamHeatmapVersions, overlayJetVersions, packJetLut } from '../kernels/gradcam.js';
+// run() records preprocess, forward, backward down to the target, CAM and overlay in one command buffer;
+// only the results are read back. The image's activations stay on the GPU, so another class, layer or
+// score needs only explain() (backward, CAM, overlay) and another α, blend or colormap only overlay().
+// Buffers for the current image size are kept and reused. The backward path is derived from the forward
+// plan, walked in reverse.
+import { COLORMAPS, packColormapLut, type ColormapName } from '../kernels/colormaps.js';
+import { BLEND_MODES, gradcamChannelWeightsVersions, gradcamHeatmapVersions, overlayHeatmapVersions, packOverlayParams, type BlendMode } from '../kernels/gradcam.js';
 import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
 import { chooseCandidate, opKernel } from './opKernels.js';
 import { packResizeTable } from '../kernels/preprocessImage.js';
@@ -18,21 +22,45 @@ import type { ResizeMethod } from '../kernels/preprocessImage.js';
 import type { GpuWeights, WeightMap } from './weights/gpuWeights.js';
 
 export type { ScoreKind } from '../kernels/softmaxScoreBackward.js';
+export type { BlendMode } from '../kernels/gradcam.js';
+export type { ColormapName } from '../kernels/colormaps.js';
 
-export interface GradCamOptions {
+const DEFAULT_ALPHA = 0.4;
+
+/** The overlay pass alone: changing these reruns only it (see GradCam.overlay). */
+export interface OverlayOptions {
+  /** Weight of the heatmap's colour, 0..1 (default 0.4, as the recipe). */
+  alpha?: number;
+  /** 'add' (default, the recipe): colour·α + image, saturated; 'normalized': (1 − α)·image + α·colour. */
+  blend?: BlendMode;
+  /** Default 'jet' (the recipe's). */
+  colormap?: ColormapName;
+}
+
+/** What a map needs from a kept forward: changing these reruns the backward, the CAM and the overlay. */
+export interface ExplainOptions extends OverlayOptions {
   /** ImageNet class (0–999); default: the top-1 class. */
   classIndex?: number;
   /** Any conv layer; default 'block5_conv3' (the last conv layer of the model). */
   layer?: string;
   score?: ScoreKind;
-  /** Overlay weight of the JET heatmap, 0..1 (default 0.4, as the recipe). */
-  alpha?: number;
   /** How many predictions to decode (default 5). */
   top?: number;
-  resize?: ResizeMethod;
   /** Also read back G = dscore/dA at the target layer (for verification). */
   readGradient?: boolean;
   /** Also read back these forward tensors (Keras layer names, 'input', 'predictions/logits'). */
+  read?: readonly string[];
+}
+
+export interface GradCamOptions extends ExplainOptions {
+  resize?: ResizeMethod;
+}
+
+export interface GradCamForwardOptions {
+  resize?: ResizeMethod;
+  /** How many predictions to decode (default 5). */
+  top?: number;
+  /** Also read back these forward tensors. */
   read?: readonly string[];
 }
 
@@ -53,28 +81,66 @@ export interface GradCamResult {
   /** The map before ReLU and normalisation. */
   rawHeatmap: Map2D;
   /** RGBA8 at the input image's size (absent for a preprocessed Float32Array input). */
-  overlay?: { width: number; height: number; data: Uint8ClampedArray };
+  overlay?: RgbaImage;
   gradient?: Float32Array;
   /** The tensors asked for in `read`. */
   tensors: Map<string, Float32Array>;
   warnings: string[];
-  /** GPU time per stage from timestamp queries, or wall-clock 'total' only when the device has none. */
+  /**
+   * GPU time per stage that ran (from timestamp queries, absent when the device has none) and 'total':
+   * the wall-clock time from submit to the results on the CPU.
+   */
   timingsMs: Record<string, number>;
   /** GPU time of every pass (labelled '<layer> <kind>'), empty when the device has no timestamp queries. */
   passTimings: PassTiming[];
+}
+
+export interface RgbaImage {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
+/** What GradCam.forward() gives: the predictions of an image whose activations stay on the GPU. */
+export interface ForwardView {
+  predictions: Prediction[];
+  probabilities: Float32Array;
+  tensors: Map<string, Float32Array>;
+  timingsMs: Record<string, number>;
+  passTimings: PassTiming[];
+}
+
+export interface OverlayResult {
+  overlay: RgbaImage;
+  timingsMs: Record<string, number>;
+  passTimings: PassTiming[];
+}
+
+/**
+ * How many times each stage has been recorded since the engine was made: how a caller (and the demo
+ * page's tests) can see that a change reran only what it needed.
+ */
+export interface StageCounts {
+  preprocess: number;
+  forward: number;
+  backward: number;
+  cam: number;
+  overlay: number;
 }
 
 /**
  * Checks a run's options against the model alone, so a caller can refuse bad arguments before any
  * weight is loaded or GPU work is done (the CLI does); run() checks the same way.
  */
-export function checkGradCamOptions(model: ModelSpec, options: Pick<GradCamOptions, 'layer' | 'score' | 'alpha' | 'classIndex'>): void {
+export function checkGradCamOptions(model: ModelSpec, options: Pick<GradCamOptions, 'layer' | 'score' | 'alpha' | 'classIndex' | 'blend' | 'colormap'>): void {
   const convLayers = convLayerNames(model);
-  const { layer, score, alpha, classIndex } = options;
+  const { layer, score, alpha, classIndex, blend, colormap } = options;
   if (layer !== undefined && !convLayers.includes(layer))
     throw new Error(`layer '${layer}' is not a conv layer of ${model.name}; choose one of ${convLayers.join(', ')}`);
   if (score !== undefined && score !== 'prob' && score !== 'logit') throw new Error(`score '${String(score)}': choose 'prob' or 'logit'`);
   if (alpha !== undefined && !(alpha >= 0 && alpha <= 1)) throw new Error(`alpha ${alpha}: must be between 0 and 1`);
+  if (blend !== undefined && !BLEND_MODES.includes(blend)) throw new Error(`blend '${String(blend)}': choose one of ${BLEND_MODES.join(', ')}`);
+  if (colormap !== undefined && !COLORMAPS.includes(colormap)) throw new Error(`colormap '${String(colormap)}': choose one of ${COLORMAPS.join(', ')}`);
   const classes = classCount(model);
   if (classIndex !== undefined && !(Number.isInteger(classIndex) && classIndex >= 0 && classIndex < classes))
     throw new Error(`class ${classIndex}: must be an integer in 0..${classes - 1}`);
@@ -83,6 +149,7 @@ export function checkGradCamOptions(model: ModelSpec, options: Pick<GradCamOptio
 export { MAX_IMAGE_PIXELS };
 
 interface TargetPlan {
+  key: string;
   layer: string;
   score: ScoreKind;
   backward: Dispatch[];
@@ -95,15 +162,55 @@ interface TargetPlan {
   heatStats: GPUBuffer;
 }
 
+/** The overlay of one target's map onto the current image, in one colormap: kept while the image size stays. */
+interface OverlayPlan {
+  dispatch: Dispatch;
+  table: GPUBuffer;
+  out: GPUBuffer;
+}
+
+/** The image whose activations are on the GPU now. */
+interface KeptForward {
+  /** The network's forward count right after ours: another forward (network.forward()) overwrites the activations. */
+  generation: number;
+  image?: { width: number; height: number; buffer: GPUBuffer };
+  probabilities: Float32Array;
+}
+
+/** The last map computed on the kept forward, for overlay(). */
+interface KeptMap {
+  generation: number;
+  plan: TargetPlan;
+  classIndex: number;
+}
+
+/** One submission: passes recorded under their stage names, buffers copied out at the end. */
+interface Recorder {
+  stage(dispatches: readonly Dispatch[], stage: keyof StageCounts): void;
+  forward(staged: StagedInput): void;
+  read(name: string, buffer: GPUBuffer, bytes?: number): void;
+}
+
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+/** Passes one submission may time: VGG19's forward and backward with the CAM and overlay need about 60. */
+const MAX_TIMED_PASSES = 160;
 
 export class GradCam {
   private readonly grads = new Map<string, GPUBuffer>();
   private readonly targets = new Map<string, TargetPlan>();
   /** `kernel.version` run for each layer's backward pass, as prepared so far. */
   readonly backwardVersions = new Map<string, string>();
+  /** Recorded passes per stage since creation (see StageCounts). */
+  readonly stageCounts: StageCounts = { preprocess: 0, forward: 0, backward: 0, cam: 0, overlay: 0 };
   private readonly classStats: GPUBuffer;
-  private readonly lut: GPUBuffer;
+  private readonly luts = new Map<ColormapName, GPUBuffer>();
+  private readonly overlays = new Map<string, OverlayPlan>();
+  private overlayImage?: GPUBuffer;
+  private readonly timer?: PassTimer;
+  private readonly readback: Readback;
+  private kept?: KeptForward;
+  private keptMap?: KeptMap;
+  private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
 
   private constructor(
@@ -113,9 +220,8 @@ export class GradCam {
   ) {
     const device = network.device;
     this.classStats = device.createBuffer({ label: 'chosen class', size: 16, usage: STORAGE() });
-    const lut = packJetLut();
-    this.lut = device.createBuffer({ label: 'JET colormap', size: lut.byteLength, usage: STORAGE() });
-    device.queue.writeBuffer(this.lut, 0, lut);
+    this.timer = PassTimer.create(device, MAX_TIMED_PASSES);
+    this.readback = new Readback(device);
   }
 
   /** Keeps every activation (the backward pass needs them), so any conv layer can be the target. */
@@ -130,16 +236,22 @@ export class GradCam {
     return this.network.model;
   }
 
-  /** GPU memory held: weights, activations, gradients and per-target buffers, in bytes. */
+  /** GPU memory held: weights, activations, gradients, per-target and overlay buffers, in bytes. */
   get memoryBytes(): number {
-    let n = this.network.memoryBytes + this.classStats.size + this.lut.size;
-    for (const b of this.grads.values()) n += b.size;
+    let n = this.network.memoryBytes + this.classStats.size;
+    for (const b of [...this.grads.values(), ...this.luts.values()]) n += b.size;
     for (const t of this.targets.values()) n += t.alpha.size + t.raw.size + t.heat.size + t.heatStats.size;
+    for (const o of this.overlays.values()) n += o.table.size + o.out.size;
     return n;
   }
 
   get defaultLayer(): string {
     return this.convLayers[this.convLayers.length - 1];
+  }
+
+  /** Whether an image's forward is kept on the GPU, so explain() and overlay() can run. */
+  get hasForward(): boolean {
+    return this.kept !== undefined && this.kept.generation === this.network.forwardCount;
   }
 
   private gradBuffer(name: string): GPUBuffer {
@@ -149,6 +261,17 @@ export class GradCam {
       const bytes = 4 * elementCount(this.network.tensorShape(root));
       b = this.network.device.createBuffer({ label: `d(score)/d(${root})`, size: bytes, usage: STORAGE() });
       this.grads.set(root, b);
+    }
+    return b;
+  }
+
+  private lut(name: ColormapName): GPUBuffer {
+    let b = this.luts.get(name);
+    if (!b) {
+      const lut = packColormapLut(name);
+      b = this.network.device.createBuffer({ label: `${name} colormap`, size: lut.byteLength, usage: STORAGE() });
+      this.network.device.queue.writeBuffer(b, 0, lut);
+      this.luts.set(name, b);
     }
     return b;
   }
@@ -205,110 +328,258 @@ export class GradCam {
       await gradcamChannelWeightsVersions[0].prepare(device, cam, { grad: this.gradBuffer(layer), alpha }),
       await gradcamHeatmapVersions[0].prepare(device, cam, { activations: network.tensorBuffer(layer), alpha, raw, heat, stats: heatStats }),
     ];
-    const plan: TargetPlan = { layer, score, backward, scoreDispatch, cam: camDispatches, shape, alpha, raw, heat, heatStats };
+    const plan: TargetPlan = { key, layer, score, backward, scoreDispatch, cam: camDispatches, shape, alpha, raw, heat, heatStats };
     this.targets.set(key, plan);
     return plan;
   }
 
-  async run(image: ImageInput | Float32Array<ArrayBuffer>, options: GradCamOptions = {}): Promise<GradCamResult> {
-    if (this.disposed) throw new Error('GradCam: run() after dispose()');
-    checkGradCamOptions(this.model, options);
-    const layer = options.layer ?? this.defaultLayer;
-    const score = options.score ?? 'prob';
-    const alphaBlend = options.alpha ?? 0.4;
-    const classes = elementCount(this.network.tensorShape(this.network.plan.output));
-    const classIndex = options.classIndex;
-    if (!(image instanceof Float32Array) && image.width * image.height > MAX_IMAGE_PIXELS)
-      throw new Error(`image ${image.width}×${image.height} is larger than the ${MAX_IMAGE_PIXELS / 1e6} megapixel limit; downscale it first`);
-
-    const { network } = this;
-    const device = network.device;
-    const plan = await this.target(layer, score);
-    device.queue.writeBuffer(plan.scoreDispatch.params, 0, packSoftmaxScoreParams({ c: classes, score, classIndex: classIndex ?? TOP_CLASS }));
-
-    const staged: StagedInput = await network.stageInput(image, options.resize);
-    const temporaries: GPUBuffer[] = [];
-    let overlay: Dispatch | undefined;
-    let overlayOut: GPUBuffer | undefined;
-    const [h, w] = [plan.shape[0], plan.shape[1]];
-    if (!(image instanceof Float32Array) && staged.imageBuffer) {
-      const shape = { srcW: w, srcH: h, dstW: image.width, dstH: image.height, alpha: alphaBlend };
-      const table = packResizeTable({ srcW: w, srcH: h, dstW: image.width, dstH: image.height, method: 'bilinear' });
-      const tableBuffer = device.createBuffer({ label: 'overlay resize table', size: table.byteLength, usage: STORAGE() });
-      device.queue.writeBuffer(tableBuffer, 0, table);
-      overlayOut = device.createBuffer({ label: 'overlay rgba8', size: 4 * image.width * image.height, usage: STORAGE() });
-      temporaries.push(tableBuffer, overlayOut);
-      overlay = await overlayJetVersions[0].prepare(device, shape, { heat: plan.heat, table: tableBuffer, lut: this.lut, image: staged.imageBuffer, out: overlayOut });
+  /**
+   * The overlay pass of a target's map onto the kept image, prepared once per (target, colormap, image
+   * size); α and the blend are written into its uniform before each use.
+   */
+  private async overlayPlan(plan: TargetPlan, image: NonNullable<KeptForward['image']>, options: OverlayOptions): Promise<OverlayPlan> {
+    const device = this.network.device;
+    if (this.overlayImage !== image.buffer) {
+      // A new image buffer (another size): every prepared overlay binds the old one.
+      this.dropOverlays();
+      this.overlayImage = image.buffer;
     }
+    const colormap = options.colormap ?? 'jet';
+    const key = `${plan.key}|${colormap}`;
+    const [h, w] = [plan.shape[0], plan.shape[1]];
+    const shape = { srcW: w, srcH: h, dstW: image.width, dstH: image.height, alpha: options.alpha ?? DEFAULT_ALPHA, blend: options.blend ?? 'add' };
+    let o = this.overlays.get(key);
+    if (!o) {
+      const tableData = packResizeTable({ srcW: w, srcH: h, dstW: image.width, dstH: image.height, method: 'bilinear' });
+      const table = device.createBuffer({ label: 'overlay resize table', size: tableData.byteLength, usage: STORAGE() });
+      device.queue.writeBuffer(table, 0, tableData);
+      const out = device.createBuffer({ label: 'overlay rgba8', size: 4 * image.width * image.height, usage: STORAGE() });
+      const dispatch = await overlayHeatmapVersions[0].prepare(device, shape, { heat: plan.heat, table, lut: this.lut(colormap), image: image.buffer, out });
+      o = { dispatch, table, out };
+      this.overlays.set(key, o);
+    }
+    device.queue.writeBuffer(o.dispatch.params, 0, packOverlayParams(shape));
+    return o;
+  }
 
-    const timer = PassTimer.create(device, 96);
-    const readback = new Readback(device);
+  private dropOverlays(): void {
+    for (const o of this.overlays.values()) {
+      destroyDispatch(o.dispatch);
+      o.table.destroy();
+      o.out.destroy();
+    }
+    this.overlays.clear();
+  }
+
+  /** Runs one GradCam operation at a time: they share the kept forward, the timer and the readback buffers. */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(() => {
+      if (this.disposed) throw new Error('GradCam: used after dispose()');
+      return f();
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Records one command buffer, submits it and reads back what `record` asked for. */
+  private async execute(label: string, record: (r: Recorder) => void): Promise<{ out: Map<string, ArrayBuffer>; timingsMs: Record<string, number>; passTimings: PassTiming[] }> {
+    const { device } = this.network;
+    const timer = this.timer;
+    timer?.reset();
+    const counts: Partial<StageCounts> = {};
+    const count = (stage: keyof StageCounts) => (counts[stage] = (counts[stage] ?? 0) + 1);
     const t0 = performance.now();
-    try {
-      device.pushErrorScope('validation');
-      const encoder = device.createCommandEncoder({ label: `Grad-CAM ${layer}` });
-      network.encodeForward(encoder, staged, undefined, timer);
-      const encodeStage = (dispatches: Dispatch[], stage: string) => {
+    device.pushErrorScope('validation');
+    const encoder = device.createCommandEncoder({ label });
+    const copies: [string, GPUBuffer, number | undefined][] = [];
+    record({
+      stage: (dispatches, stage) => {
         for (const d of dispatches) {
           const pass = encoder.beginComputePass(timer?.pass(d.label, stage) ?? { label: d.label });
           encodeDispatch(pass, d);
           pass.end();
         }
-      };
-      encodeStage(plan.backward, 'backward');
-      encodeStage(plan.cam, 'cam');
-      if (overlay) encodeStage([overlay], 'overlay');
-      timer?.resolve(encoder);
-      readback.copy(encoder, 'probabilities', network.tensorBuffer(network.plan.output));
-      readback.copy(encoder, 'class', this.classStats, 4);
-      readback.copy(encoder, 'heat', plan.heat);
-      readback.copy(encoder, 'raw', plan.raw);
-      readback.copy(encoder, 'max', plan.heatStats, 4);
-      if (overlayOut) readback.copy(encoder, 'overlay', overlayOut);
-      if (options.readGradient) readback.copy(encoder, 'gradient', this.gradBuffer(layer));
-      // Every activation is kept for the backward pass, so any tensor can be copied out at the end.
-      for (const name of options.read ?? []) readback.copy(encoder, `tensor:${name}`, network.tensorBuffer(name), 4 * elementCount(network.tensorShape(name)));
-      device.queue.submit([encoder.finish()]);
-      const error = await device.popErrorScope();
-      if (error) throw new Error(`Grad-CAM: WebGPU validation error: ${error.message}`);
-      const out = await readback.read();
-      const wall = performance.now() - t0;
-      const timed = timer ? await timer.read() : undefined;
-      const timingsMs: Record<string, number> = { ...timed?.stages, total: wall };
-      const probabilities = new Float32Array(out.get('probabilities')!);
-      const chosen = new Uint32Array(out.get('class')!)[0];
-      const heatmapMax = new Float32Array(out.get('max')!)[0];
-      const warnings: string[] = [];
-      if (!(heatmapMax > 0))
-        warnings.push(
-          `the Grad-CAM map for class ${chosen} at ${layer} has no positive value (max ${heatmapMax}); the heatmap is all zeros, ` +
-            `so this layer shows no evidence for the class${score === 'prob' ? " (a saturated softmax can cause this: try score 'logit')" : ''}`,
-        );
+        if (dispatches.length) count(stage);
+      },
+      forward: (staged) => {
+        this.network.encodeForward(encoder, staged, undefined, timer);
+        if (staged.preprocess) count('preprocess');
+        count('forward');
+      },
+      read: (name, buffer, bytes) => copies.push([name, buffer, bytes]),
+    });
+    timer?.resolve(encoder);
+    for (const [name, buffer, bytes] of copies) this.readback.copy(encoder, name, buffer, bytes);
+    device.queue.submit([encoder.finish()]);
+    const error = await device.popErrorScope();
+    if (error) throw new Error(`${label}: WebGPU validation error: ${error.message}`);
+    for (const [stage, n] of Object.entries(counts) as [keyof StageCounts, number][]) this.stageCounts[stage] += n;
+    const out = await this.readback.read();
+    const wall = performance.now() - t0;
+    const timed = timer ? await timer.read() : undefined;
+    return { out, timingsMs: { ...timed?.stages, total: wall }, passTimings: timed?.passes ?? [] };
+  }
+
+  private predictions(probabilities: Float32Array, top = 5): Prediction[] {
+    const classes = probabilities.length;
+    return classes === 1000
+      ? decodePredictions(probabilities, top)
+      : topK(probabilities, Math.min(top, classes)).map((index) => ({ index, wnid: '', label: `class ${index}`, probability: probabilities[index] }));
+  }
+
+  private async stage(image: ImageInput | Float32Array<ArrayBuffer>, resize?: ResizeMethod): Promise<StagedInput> {
+    if (!(image instanceof Float32Array) && image.width * image.height > MAX_IMAGE_PIXELS)
+      throw new Error(`image ${image.width}×${image.height} is larger than the ${MAX_IMAGE_PIXELS / 1e6} megapixel limit; downscale it first`);
+    return this.network.stageInput(image, resize);
+  }
+
+  private keep(image: ImageInput | Float32Array, staged: StagedInput, probabilities: Float32Array): void {
+    this.kept = {
+      generation: this.network.forwardCount,
+      image: !(image instanceof Float32Array) && staged.imageBuffer ? { width: image.width, height: image.height, buffer: staged.imageBuffer } : undefined,
+      probabilities,
+    };
+    this.keptMap = undefined;
+  }
+
+  private requireForward(what: string): KeptForward {
+    if (!this.kept) throw new Error(`GradCam.${what}(): no image yet; call forward(image) or run(image) first`);
+    if (this.kept.generation !== this.network.forwardCount)
+      throw new Error(`GradCam.${what}(): the network ran another forward since this image's; call forward(image) or run(image) again`);
+    return this.kept;
+  }
+
+  /** Records backward → CAM (→ overlay) for a target and asks for the map's readbacks. */
+  private recordExplain(r: Recorder, plan: TargetPlan, overlay: OverlayPlan | undefined, options: ExplainOptions): void {
+    r.stage(plan.backward, 'backward');
+    r.stage(plan.cam, 'cam');
+    if (overlay) r.stage([overlay.dispatch], 'overlay');
+    r.read('class', this.classStats, 4);
+    r.read('heat', plan.heat);
+    r.read('raw', plan.raw);
+    r.read('max', plan.heatStats, 4);
+    if (overlay) r.read('overlay', overlay.out);
+    if (options.readGradient) r.read('gradient', this.gradBuffer(plan.layer));
+    // Every activation is kept for the backward pass, so any tensor can be copied out at the end.
+    for (const name of options.read ?? []) r.read(`tensor:${name}`, this.network.tensorBuffer(name), 4 * elementCount(this.network.tensorShape(name)));
+  }
+
+  private async prepareExplain(options: ExplainOptions): Promise<TargetPlan> {
+    checkGradCamOptions(this.model, options);
+    for (const name of options.read ?? []) this.network.tensorShape(name);
+    const plan = await this.target(options.layer ?? this.defaultLayer, options.score ?? 'prob');
+    const classes = elementCount(this.network.tensorShape(this.network.plan.output));
+    this.network.device.queue.writeBuffer(plan.scoreDispatch.params, 0, packSoftmaxScoreParams({ c: classes, score: plan.score, classIndex: options.classIndex ?? TOP_CLASS }));
+    return plan;
+  }
+
+  private explained(
+    plan: TargetPlan,
+    options: ExplainOptions,
+    probabilities: Float32Array,
+    image: KeptForward['image'],
+    run: { out: Map<string, ArrayBuffer>; timingsMs: Record<string, number>; passTimings: PassTiming[] },
+  ): GradCamResult {
+    const { out } = run;
+    const [h, w] = [plan.shape[0], plan.shape[1]];
+    const chosen = new Uint32Array(out.get('class')!)[0];
+    const heatmapMax = new Float32Array(out.get('max')!)[0];
+    const warnings: string[] = [];
+    if (!(heatmapMax > 0))
+      warnings.push(
+        `the Grad-CAM map for class ${chosen} at ${plan.layer} has no positive value (max ${heatmapMax}); the heatmap is all zeros, ` +
+          `so this layer shows no evidence for the class${plan.score === 'prob' ? " (a saturated softmax can cause this: try score 'logit')" : ''}`,
+      );
+    this.keptMap = { generation: this.network.forwardCount, plan, classIndex: chosen };
+    const overlay = out.get('overlay');
+    return {
+      predictions: this.predictions(probabilities, options.top),
+      probabilities,
+      classIndex: chosen,
+      layer: plan.layer,
+      score: plan.score,
+      heatmap: { data: new Float32Array(out.get('heat')!), width: w, height: h },
+      rawHeatmap: { data: new Float32Array(out.get('raw')!), width: w, height: h },
+      overlay: overlay && image ? { width: image.width, height: image.height, data: new Uint8ClampedArray(overlay) } : undefined,
+      gradient: options.readGradient ? new Float32Array(out.get('gradient')!) : undefined,
+      tensors: new Map((options.read ?? []).map((name) => [name, new Float32Array(out.get(`tensor:${name}`)!)])),
+      warnings,
+      timingsMs: run.timingsMs,
+      passTimings: run.passTimings,
+    };
+  }
+
+  /**
+   * Everything for one image in one submission: preprocess, forward, backward to the target, CAM and
+   * overlay. The forward stays on the GPU, so explain() and overlay() can follow without it.
+   */
+  run(image: ImageInput | Float32Array<ArrayBuffer>, options: GradCamOptions = {}): Promise<GradCamResult> {
+    return this.exclusive(async () => {
+      const plan = await this.prepareExplain(options);
+      const staged = await this.stage(image, options.resize);
+      const kept: KeptForward['image'] = !(image instanceof Float32Array) && staged.imageBuffer ? { width: image.width, height: image.height, buffer: staged.imageBuffer } : undefined;
+      const overlay = kept ? await this.overlayPlan(plan, kept, options) : undefined;
+      const output = this.network.tensorBuffer(this.network.plan.output);
+      const r = await this.execute(`Grad-CAM ${plan.layer}`, (rec) => {
+        rec.forward(staged);
+        this.recordExplain(rec, plan, overlay, options);
+        rec.read('probabilities', output);
+      });
+      const probabilities = new Float32Array(r.out.get('probabilities')!);
+      this.keep(image, staged, probabilities);
+      return this.explained(plan, options, probabilities, kept, r);
+    });
+  }
+
+  /** Preprocess and forward only: the predictions, with every activation kept for explain(). */
+  forward(image: ImageInput | Float32Array<ArrayBuffer>, options: GradCamForwardOptions = {}): Promise<ForwardView> {
+    return this.exclusive(async () => {
+      for (const name of options.read ?? []) this.network.tensorShape(name);
+      const staged = await this.stage(image, options.resize);
+      const r = await this.execute(`${this.model.name} forward`, (rec) => {
+        rec.forward(staged);
+        rec.read('probabilities', this.network.tensorBuffer(this.network.plan.output));
+        for (const name of options.read ?? []) rec.read(`tensor:${name}`, this.network.tensorBuffer(name), 4 * elementCount(this.network.tensorShape(name)));
+      });
+      const probabilities = new Float32Array(r.out.get('probabilities')!);
+      this.keep(image, staged, probabilities);
       return {
-        predictions:
-          classes === 1000
-            ? decodePredictions(probabilities, options.top ?? 5)
-            : topK(probabilities, Math.min(options.top ?? 5, classes)).map((index) => ({ index, wnid: '', label: `class ${index}`, probability: probabilities[index] })),
+        predictions: this.predictions(probabilities, options.top),
         probabilities,
-        classIndex: chosen,
-        layer,
-        score,
-        heatmap: { data: new Float32Array(out.get('heat')!), width: w, height: h },
-        rawHeatmap: { data: new Float32Array(out.get('raw')!), width: w, height: h },
-        overlay: overlayOut && !(image instanceof Float32Array) ? { width: image.width, height: image.height, data: new Uint8ClampedArray(out.get('overlay')!) } : undefined,
-        gradient: options.readGradient ? new Float32Array(out.get('gradient')!) : undefined,
-        tensors: new Map((options.read ?? []).map((name) => [name, new Float32Array(out.get(`tensor:${name}`)!)])),
-        warnings,
-        timingsMs,
-        passTimings: timed?.passes ?? [],
+        tensors: new Map((options.read ?? []).map((name) => [name, new Float32Array(r.out.get(`tensor:${name}`)!)])),
+        timingsMs: r.timingsMs,
+        passTimings: r.passTimings,
       };
-    } finally {
-      readback.destroy();
-      timer?.destroy();
-      staged.release();
-      for (const b of temporaries) b.destroy();
-      if (overlay) destroyDispatch(overlay);
-    }
+    });
+  }
+
+  /** Backward, CAM and overlay on the kept forward: another class, layer or score without a new forward. */
+  explain(options: ExplainOptions = {}): Promise<GradCamResult> {
+    return this.exclusive(async () => {
+      const kept = this.requireForward('explain');
+      const plan = await this.prepareExplain(options);
+      const overlay = kept.image ? await this.overlayPlan(plan, kept.image, options) : undefined;
+      const r = await this.execute(`Grad-CAM ${plan.layer} (kept forward)`, (rec) => this.recordExplain(rec, plan, overlay, options));
+      return this.explained(plan, options, kept.probabilities, kept.image, r);
+    });
+  }
+
+  /** The overlay pass alone, on the last map: another α, blend or colormap. */
+  overlay(options: OverlayOptions = {}): Promise<OverlayResult> {
+    return this.exclusive(async () => {
+      checkGradCamOptions(this.model, options);
+      const kept = this.requireForward('overlay');
+      const map = this.keptMap;
+      if (!map || map.generation !== kept.generation) throw new Error('GradCam.overlay(): no map for this image yet; call explain() or run(image) first');
+      if (!kept.image) throw new Error('GradCam.overlay(): the kept input is a preprocessed tensor, not an image; there is nothing to overlay');
+      const image = kept.image;
+      const o = await this.overlayPlan(map.plan, image, options);
+      const r = await this.execute('overlay', (rec) => {
+        rec.stage([o.dispatch], 'overlay');
+        rec.read('overlay', o.out);
+      });
+      return { overlay: { width: image.width, height: image.height, data: new Uint8ClampedArray(r.out.get('overlay')!) }, timingsMs: r.timingsMs, passTimings: r.passTimings };
+    });
   }
 
   dispose(): void {
@@ -318,9 +589,11 @@ export class GradCam {
       [...t.backward, ...t.cam].forEach(destroyDispatch);
       for (const b of [t.alpha, t.raw, t.heat, t.heatStats]) b.destroy();
     }
-    for (const b of this.grads.values()) b.destroy();
+    this.dropOverlays();
+    for (const b of [...this.grads.values(), ...this.luts.values()]) b.destroy();
     this.classStats.destroy();
-    this.lut.destroy();
+    this.timer?.destroy();
+    this.readback.destroy();
     this.network.dispose();
   }
 }

@@ -36,3 +36,39 @@ export function decodePredictions(probabilities: ArrayLike<number>, top = 5, cla
 export function formatPredictions(predictions: readonly Prediction[]): string {
   return `[${predictions.map((p) => `('${p.wnid}', '${p.label}', ${p.probability})`).join(', ')}]`;
 }
+
+const normaliseLabel = (s: string) => s.trim().toLowerCase().replace(/[\s_-]+/g, ' ');
+
+/**
+ * The class a person typed: an index ('386'), a wnid ('n02504458'), a label in any case with spaces,
+ * underscores or hyphens ('african elephant', 'African_elephant'), or the "label (index)" form of a
+ * suggestion list. Undefined when nothing matches; see classSuggestions for partial input.
+ */
+export function findClass(query: string, classIndex: ClassIndex = IMAGENET_CLASS_INDEX): number | undefined {
+  const q = query.trim();
+  const classes = Object.keys(classIndex).length;
+  const suggestion = /\((\d+)\)$/.exec(q);
+  if (suggestion) return findClass(suggestion[1], classIndex);
+  if (/^\d+$/.test(q)) return Number(q) < classes ? Number(q) : undefined;
+  const key = normaliseLabel(q);
+  for (let i = 0; i < classes; i++) {
+    const [wnid, label] = classIndex[String(i)];
+    if (wnid.toLowerCase() === key || normaliseLabel(label) === key) return i;
+  }
+  return undefined;
+}
+
+/** Up to `limit` classes whose label or wnid contains the typed text (labels starting with it first). */
+export function classSuggestions(query: string, limit = 10, classIndex: ClassIndex = IMAGENET_CLASS_INDEX): number[] {
+  const key = normaliseLabel(query);
+  if (!key) return [];
+  const starts: number[] = [];
+  const contains: number[] = [];
+  for (let i = 0; i < Object.keys(classIndex).length; i++) {
+    const [wnid, label] = classIndex[String(i)];
+    const l = normaliseLabel(label);
+    if (l.startsWith(key) || wnid === key || String(i) === key) starts.push(i);
+    else if (l.includes(key) || wnid.includes(key)) contains.push(i);
+  }
+  return [...starts, ...contains].slice(0, limit);
+}

@@ -1,12 +1,29 @@
 // The engine's public surface, the same on every host: src/index.ts (browsers) and src/node.ts (Node)
 // each add their host's openGradCam and helpers to it.
-export { checkGradCamOptions, GradCam, MAX_IMAGE_PIXELS, type GradCamOptions, type GradCamResult, type Map2D, type ScoreKind } from './gradcam.js';
-export { decodePredictions, formatPredictions, IMAGENET_CLASS_INDEX, topK, type ClassIndex, type Prediction } from './imagenet.js';
+export {
+  checkGradCamOptions,
+  GradCam,
+  MAX_IMAGE_PIXELS,
+  type ExplainOptions,
+  type ForwardView,
+  type GradCamForwardOptions,
+  type GradCamOptions,
+  type GradCamResult,
+  type Map2D,
+  type OverlayOptions,
+  type OverlayResult,
+  type RgbaImage,
+  type ScoreKind,
+  type StageCounts,
+} from './gradcam.js';
+export { classSuggestions, decodePredictions, findClass, formatPredictions, IMAGENET_CLASS_INDEX, topK, type ClassIndex, type Prediction } from './imagenet.js';
 export { classCount, convLayerNames, inferShapes, MODELS, VGG16, VGG19, weightSpecs, type LayerSpec, type ModelSpec } from './model.js';
 export { Network, type ForwardOptions, type ForwardResult, type ImageInput, type NetworkOptions } from './network.js';
 export type { EngineOptions, OpenedGradCam } from './open.js';
 export { heNormalWeights, syntheticPhoto, type SyntheticOptions } from './synthetic.js';
-export { describeTuning, loadOrTune, type Tuning, type TuningMode, type TuningStore } from './tuning.js';
+export { describeTuning, loadOrTune, type Tuning, type TuningMode, type TuningStep, type TuningStore } from './tuning.js';
 export { MANIFEST_FILE, randomWeightsNotice, weightsInfo, type WeightsInfo, type WeightsManifest } from './weights/format.js';
-export { jetColormap } from '../kernels/gradcam.js';
+export { colorizeHeatmap, colormap, COLORMAPS, jetColormap, type ColormapName } from '../kernels/colormaps.js';
+export { BLEND_MODES, type BlendMode } from '../kernels/gradcam.js';
 export { GpuWeights, type LoadProgress, type WeightMap } from './weights/gpuWeights.js';
+export { decodeNpy, encodeNpy, type NpyArray } from './npy.js';

@@ -48,7 +48,7 @@ export interface ForwardOptions {
 export interface StagedInput {
   /** The GPU preprocessing of an image input (absent for a preprocessed Float32Array). */
   preprocess?: Dispatch;
-  /** The uploaded RGBA8 image, reusable by later passes (the Grad-CAM overlay). */
+  /** The uploaded RGBA8 image, reusable by later passes (the Grad-CAM overlay) until the next image of another size. */
   imageBuffer?: GPUBuffer;
   release(): void;
 }
@@ -88,8 +88,20 @@ async function packDenseWeights(device: GPUDevice, plan: ForwardPlan, weights: G
   }
 }
 
+/** The uploaded image and its preprocessing, kept while images of the same size and resize follow. */
+interface ImageStage {
+  width: number;
+  height: number;
+  resize: ResizeMethod;
+  src: GPUBuffer;
+  table: GPUBuffer;
+  preprocess: Dispatch;
+}
+
 export class Network {
   private disposed = false;
+  private imageStage?: ImageStage;
+  private forwards = 0;
 
   private constructor(
     readonly device: GPUDevice,
@@ -180,24 +192,42 @@ export class Network {
     }
     if (batch !== 1) throw new Error(`input: a batch-${batch} network takes ${batch} preprocessed images as one Float32Array (NHWC), not an image`);
     validateImage(input);
-    const shape = { srcW: input.width, srcH: input.height, dstW: w, dstH: h, method: resize } as const;
     const pixels = new Uint32Array(input.width * input.height);
     new Uint8Array(pixels.buffer).set(input.data);
-    const table = packResizeTable(shape);
-    const src = device.createBuffer({ label: 'image rgba8', size: pixels.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-    const tab = device.createBuffer({ label: 'resize table', size: table.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-    device.queue.writeBuffer(src, 0, pixels);
-    device.queue.writeBuffer(tab, 0, table);
-    const preprocess = await preprocessImageVersions[0].prepare(device, shape, { src, table: tab, y: inputSlot });
-    return {
-      preprocess,
-      imageBuffer: src,
-      release: () => {
+    let stage = this.imageStage;
+    if (!stage || stage.width !== input.width || stage.height !== input.height || stage.resize !== resize) {
+      this.dropImageStage();
+      const shape = { srcW: input.width, srcH: input.height, dstW: w, dstH: h, method: resize } as const;
+      const tableData = packResizeTable(shape);
+      const src = device.createBuffer({ label: 'image rgba8', size: pixels.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      const table = device.createBuffer({ label: 'resize table', size: tableData.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(table, 0, tableData);
+      try {
+        const preprocess = await preprocessImageVersions[0].prepare(device, shape, { src, table, y: inputSlot });
+        stage = { width: input.width, height: input.height, resize, src, table, preprocess };
+      } catch (e) {
         src.destroy();
-        tab.destroy();
-        destroyDispatch(preprocess);
-      },
-    };
+        table.destroy();
+        throw e;
+      }
+      this.imageStage = stage;
+    }
+    device.queue.writeBuffer(stage.src, 0, pixels);
+    // Kept for the next image of this size (a webcam's frames, a slider's reruns); freed by dispose().
+    return { preprocess: stage.preprocess, imageBuffer: stage.src, release: () => {} };
+  }
+
+  private dropImageStage(): void {
+    if (!this.imageStage) return;
+    this.imageStage.src.destroy();
+    this.imageStage.table.destroy();
+    destroyDispatch(this.imageStage.preprocess);
+    this.imageStage = undefined;
+  }
+
+  /** Forwards recorded so far: a caller keeping activations can tell whether another forward overwrote them. */
+  get forwardCount(): number {
+    return this.forwards;
   }
 
   /**
@@ -205,6 +235,7 @@ export class Network {
    * i's pass (-1: after the input is ready), e.g. to copy a tensor out before its buffer is reused.
    */
   encodeForward(encoder: GPUCommandEncoder, staged: StagedInput, afterStep?: (step: number) => void, timer?: PassTimer): void {
+    this.forwards++;
     if (staged.preprocess) {
       const pass = encoder.beginComputePass(timer?.pass('preprocessImage', 'preprocess') ?? { label: 'preprocessImage' });
       encodeDispatch(pass, staged.preprocess);
@@ -259,5 +290,6 @@ export class Network {
     this.weights.destroy();
     for (const b of this.slots) b.destroy();
     this.dispatches.forEach(destroyDispatch);
+    this.dropImageStage();
   }
 }

@@ -3,7 +3,7 @@
 // where the weight bytes and the tuning cache live — in its own openGradCam().
 import { GradCam } from './gradcam.js';
 import type { ModelSpec } from './model.js';
-import { loadOrTune, type Tuning, type TuningMode, type TuningStore } from './tuning.js';
+import { loadOrTune, type Tuning, type TuningMode, type TuningStep, type TuningStore } from './tuning.js';
 import type { WeightsInfo } from './weights/format.js';
 import { GpuWeights, type WeightMap } from './weights/gpuWeights.js';
 
@@ -12,8 +12,8 @@ export interface EngineOptions {
   tune?: TuningMode;
   /** Store the dense layers' weights as float16 (about 247 MB less GPU memory for VGG16). */
   f16?: boolean;
-  /** One line per measured kernel while a new device is being tuned. */
-  onTuningProgress?(line: string): void;
+  /** One line per measured kernel shape while a new device is being tuned, with the count done of the total. */
+  onTuningProgress?(line: string, step: TuningStep): void;
 }
 
 /** What an openGradCam() gives, on every host. */

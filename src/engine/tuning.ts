@@ -43,7 +43,13 @@ export function tuningKey(device: GPUDevice): string {
 export interface TuneOptions {
   /** Timed runs per version after one warm-up (median taken). */
   runs?: number;
-  onProgress?: (line: string) => void;
+  /** After each kernel shape is measured: a line for logs and the count done of the total. */
+  onProgress?: (line: string, step: TuningStep) => void;
+}
+
+export interface TuningStep {
+  done: number;
+  total: number;
 }
 
 /** Times the candidates of every multi-version kernel the model uses, forward and backward. */
@@ -53,37 +59,41 @@ export async function tune(device: GPUDevice, model: ModelSpec, options: TuneOpt
   const choices: Record<string, string> = {};
   const timings: Record<string, Record<string, number>> = {};
   let timing: TimingSource = 'gpu-timestamp';
+  // The distinct (kernel, shape) pairs first, so progress can say how many are left.
+  const jobs: { key: string; k: NonNullable<ReturnType<typeof opKernel>>; candidates: NonNullable<ReturnType<typeof opKernel>>['candidates'] }[] = [];
   for (const op of planForward(model).ops) {
     for (const direction of ['forward', 'backward'] as Direction[]) {
       const k = opKernel(op, direction, { reduce: true });
       const candidates = k?.candidates.filter((c) => !c.reference) ?? [];
       if (!k || candidates.length < 2) continue;
       const key = choiceKey(k.kernel, k.shape);
-      if (key in choices) continue;
-      const scratch = scratchBuffers(device, k, 'tuning');
-      try {
-        const ms: Record<string, number> = {};
-        for (const c of candidates) {
-          const dispatch = await c.prepare(device, scratch.buffers, `tuning ${k.layer} ${k.kernel}.${c.version}`);
-          try {
-            // One run decides whether the rest are worth it: a version twice as slow as the best so
-            // far is out (SwiftShader spends seconds on the slow ones otherwise).
-            const first = await timeDispatch(device, dispatch, 1, 1);
-            if (first.timing === 'wall-clock') timing = 'wall-clock';
-            const best = Math.min(...Object.values(ms));
-            const t = first.ms[0] > 2 * best ? first.ms : [...first.ms, ...(await timeDispatch(device, dispatch, runs - 1, 0)).ms];
-            ms[c.version] = median(t);
-          } finally {
-            destroyDispatch(dispatch);
-          }
+      if (!jobs.some((j) => j.key === key)) jobs.push({ key, k, candidates });
+    }
+  }
+  for (const [i, { key, k, candidates }] of jobs.entries()) {
+    const scratch = scratchBuffers(device, k, 'tuning');
+    try {
+      const ms: Record<string, number> = {};
+      for (const c of candidates) {
+        const dispatch = await c.prepare(device, scratch.buffers, `tuning ${k.layer} ${k.kernel}.${c.version}`);
+        try {
+          // One run decides whether the rest are worth it: a version twice as slow as the best so
+          // far is out (SwiftShader spends seconds on the slow ones otherwise).
+          const first = await timeDispatch(device, dispatch, 1, 1);
+          if (first.timing === 'wall-clock') timing = 'wall-clock';
+          const best = Math.min(...Object.values(ms));
+          const t = first.ms[0] > 2 * best ? first.ms : [...first.ms, ...(await timeDispatch(device, dispatch, runs - 1, 0)).ms];
+          ms[c.version] = median(t);
+        } finally {
+          destroyDispatch(dispatch);
         }
-        const best = Object.entries(ms).reduce((a, b) => (b[1] < a[1] ? b : a));
-        choices[key] = best[0];
-        timings[key] = ms;
-        options.onProgress?.(`tuning ${key}: ${Object.entries(ms).map(([v, t]) => `${v} ${t.toFixed(2)} ms`).join(', ')} → ${best[0]}`);
-      } finally {
-        scratch.destroy();
       }
+      const best = Object.entries(ms).reduce((a, b) => (b[1] < a[1] ? b : a));
+      choices[key] = best[0];
+      timings[key] = ms;
+      options.onProgress?.(`tuning ${key}: ${Object.entries(ms).map(([v, t]) => `${v} ${t.toFixed(2)} ms`).join(', ')} → ${best[0]}`, { done: i + 1, total: jobs.length });
+    } finally {
+      scratch.destroy();
     }
   }
   return { key: tuningKey(device), model: model.name, created: new Date().toISOString(), tookMs: performance.now() - t0, timing, choices, timings };

@@ -1,7 +1,8 @@
-// Grad-CAM's two kernels (channel weights, then the normalised map) and the OpenCV-faithful overlay.
+// Grad-CAM's two kernels (channel weights, then the normalised map) and the OpenCV-faithful overlay
+// (any 256-entry colormap from colormaps.ts; the recipe's saturating blend or the normalised one).
 import channelWeightsCode from './gradcamChannelWeights.wgsl?raw';
 import heatmapCode from './gradcamHeatmap.wgsl?raw';
-import overlayCode from './overlayJet.wgsl?raw';
+import overlayCode from './overlayHeatmap.wgsl?raw';
 import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params } from './kernel.js';
 
 /** A target layer's map: positions = H·W, channels = C. */
@@ -70,13 +71,18 @@ export interface OverlayShape {
   dstW: number;
   dstH: number;
   alpha: number;
+  /** 'add': jet·α + image, saturated (the recipe); 'normalized': (1 − α)·image + α·jet. */
+  blend: BlendMode;
 }
+
+export type BlendMode = 'add' | 'normalized';
+export const BLEND_MODES: readonly BlendMode[] = ['add', 'normalized'];
 
 export interface OverlayBuffers {
   heat: GPUBuffer;
   /** packResizeTable({ srcW, srcH, dstW, dstH, method: 'bilinear' }). */
   table: GPUBuffer;
-  /** jetLut(). */
+  /** packColormapLut(name). */
   lut: GPUBuffer;
   image: GPUBuffer;
   out: GPUBuffer;
@@ -84,62 +90,21 @@ export interface OverlayBuffers {
 
 export function packOverlayParams(s: OverlayShape): Uint32Array<ArrayBuffer> {
   const alphaBits = new Uint32Array(new Float32Array([s.alpha]).buffer)[0];
-  return packU32Params([s.dstW, s.dstH, s.srcW, alphaBits]);
-}
-
-const roundHalfEven = (v: number) => {
-  const f = Math.floor(v);
-  const d = v - f;
-  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
-};
-
-/**
- * OpenCV's COLORMAP_JET as 256 RGB entries. OpenCV holds GNU Octave's jet(256) as float32 base maps
- * r, g, b(x) = clamp(1.5 − |4x − k|, 0, 1) at x = i/255 (k = 3, 2, 1), resamples them with its float32
- * interp1 at linspace(0, 1, 256), and converts with saturate_cast<uchar>(v · 255). Most entries fall on
- * exact halves, so the float32 steps (and round half to even) are emulated rather than approximated.
- */
-export function jetColormap(): Uint8Array {
-  const f = Math.fround;
-  const n = 256;
-  const step = f(1 / (n - 1));
-  const X = Array.from({ length: n }, (_, i) => f(i * step));
-  const channel = (k: number) => {
-    const Y = Array.from({ length: n }, (_, i) => f(Math.min(1, Math.max(0, 1.5 - Math.abs((4 * i) / (n - 1) - k)))));
-    return X.map((xi, i) => {
-      if (i === 0) return Y[0];
-      const t = f(f(f(xi - X[i - 1]) * f(Y[i] - Y[i - 1])) / f(X[i] - X[i - 1]));
-      return f(Y[i - 1] + t);
-    });
-  };
-  const [r, g, b] = [channel(3), channel(2), channel(1)];
-  const lut = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    lut[3 * i] = Math.min(255, Math.max(0, roundHalfEven(f(r[i] * 255))));
-    lut[3 * i + 1] = Math.min(255, Math.max(0, roundHalfEven(f(g[i] * 255))));
-    lut[3 * i + 2] = Math.min(255, Math.max(0, roundHalfEven(f(b[i] * 255))));
-  }
-  return lut;
-}
-
-/** The `lut` buffer's contents: R | G << 8 | B << 16 per entry. */
-export function packJetLut(): Uint32Array<ArrayBuffer> {
-  const rgb = jetColormap();
-  return Uint32Array.from({ length: 256 }, (_, i) => rgb[3 * i] | (rgb[3 * i + 1] << 8) | (rgb[3 * i + 2] << 16));
+  return packU32Params([s.dstW, s.dstH, s.srcW, alphaBits, BLEND_MODES.indexOf(s.blend)]);
 }
 
 const OVERLAY_WORKGROUP: readonly [number, number] = [8, 8];
-export const overlayJetVersions = [
+export const overlayHeatmapVersions = [
   kernelVersion<OverlayShape, OverlayBuffers>({
     name: 'direct',
     source: {
-      label: 'overlayJet',
+      label: 'overlayHeatmap',
       code: overlayCode,
-      entryPoint: 'overlayJet',
+      entryPoint: 'overlayHeatmap',
       bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'],
     },
-    supports: (s) => s.srcW >= 1 && s.srcH >= 1 && s.dstW >= 1 && s.dstH >= 1 && s.alpha >= 0,
-    workgroups: (s) => checkedWorkgroups('overlayJet', [ceilDiv(s.dstW, OVERLAY_WORKGROUP[0]), ceilDiv(s.dstH, OVERLAY_WORKGROUP[1]), 1]),
+    supports: (s) => s.srcW >= 1 && s.srcH >= 1 && s.dstW >= 1 && s.dstH >= 1 && s.alpha >= 0 && s.alpha <= 1 && BLEND_MODES.includes(s.blend),
+    workgroups: (s) => checkedWorkgroups('overlayHeatmap', [ceilDiv(s.dstW, OVERLAY_WORKGROUP[0]), ceilDiv(s.dstH, OVERLAY_WORKGROUP[1]), 1]),
     constants: () => ({ WORKGROUP_X: OVERLAY_WORKGROUP[0], WORKGROUP_Y: OVERLAY_WORKGROUP[1] }),
     params: packOverlayParams,
     bind: (b) => [b.heat, b.table, b.lut, b.image, b.out],

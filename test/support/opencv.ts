@@ -68,3 +68,25 @@ export function kerasRecipeOverlay(heat: ArrayLike<number>, w: number, h: number
   }
   return out;
 }
+
+/**
+ * pytorch-grad-cam's show_cam_on_image(img / 255, mask, image_weight = 1 − α) before its final division
+ * by the result's max: JET of uint8(255·mask) and the image, both float32 in [0, 1], blended as
+ * (1 − w)·heatmap + w·img in float32 and stored as uint8(255·cam) (truncation). `up` is the map already
+ * at the image's size. RGBA in, RGBA out (alpha kept).
+ */
+export function showCamOnImage(up: ArrayLike<number>, rgba: ArrayLike<number>, W: number, H: number, alpha: number, lut: Uint8Array = octaveJet()): Uint8ClampedArray {
+  const w = 1 - alpha;
+  const out = new Uint8ClampedArray(W * H * 4);
+  for (let p = 0; p < W * H; p++) {
+    const u = Math.trunc(f(255 * up[p]));
+    for (let c = 0; c < 3; c++) {
+      const heat = f(lut[3 * u + c] / 255);
+      const img = f(rgba[4 * p + c] / 255);
+      const cam = f(f(f(1 - w) * heat) + f(f(w) * img));
+      out[4 * p + c] = Math.trunc(f(255 * cam));
+    }
+    out[4 * p + 3] = rgba[4 * p + 3];
+  }
+  return out;
+}

@@ -1,17 +1,20 @@
 // The Keras recipe's overlay, as OpenCV computes it:
 //   h   = cv2.resize(heatmap, (W, H))        bilinear, half-pixel centres, float32
 //   u   = uint8(255 · h)                     truncation, as numpy's astype
-//   jet = applyColorMap(u, COLORMAP_JET)
-//   out = saturate(round(jet · α + img))     float blend stored by cv2.imwrite (round half to even)
+//   jet = applyColorMap(u, COLORMAP_JET)     (or another 256-entry colormap in `lut`)
+//   out = saturate(round(jet · α + img))     blend 0, the recipe's: cv2.imwrite rounds half to even
+//   out = uint8((1 − α) · img + α · jet)     blend 1, normalised as pytorch-grad-cam's show_cam_on_image
+//                                            (without its final division by the image's max)
 //   heat: [h, w] f32   table: [W + H] × (i0, i1, w1 bits) as for preprocessImage (bilinear)
 //   lut: [256] u32 (R | G << 8 | B << 16)   img, out: [H, W] RGBA8 as u32 (alpha copied from img)
-// One invocation per output pixel.
+// One invocation per output pixel. α and the blend are uniforms, so a slider moves without a new pipeline.
 
 struct Params {
   dstW: u32,
   dstH: u32,
   srcW: u32,
   alphaBits: u32,
+  blend: u32,
 }
 
 override WORKGROUP_X: u32 = 8u;
@@ -29,7 +32,7 @@ fn channel(v: u32, shift: u32) -> f32 {
 }
 
 @compute @workgroup_size(WORKGROUP_X, WORKGROUP_Y)
-fn overlayJet(@builtin(global_invocation_id) gid: vec3u) {
+fn overlayHeatmap(@builtin(global_invocation_id) gid: vec3u) {
   let x = gid.x;
   let y = gid.y;
   if (x >= p.dstW || y >= p.dstH) {
@@ -51,8 +54,14 @@ fn overlayJet(@builtin(global_invocation_id) gid: vec3u) {
   let jet = lut[u];
   let pixel = img[y * p.dstW + x];
   let alpha = bitcast<f32>(p.alphaBits);
-  let r = clamp(round(channel(jet, 0u) * alpha + channel(pixel, 0u)), 0.0, 255.0);
-  let g = clamp(round(channel(jet, 8u) * alpha + channel(pixel, 8u)), 0.0, 255.0);
-  let b = clamp(round(channel(jet, 16u) * alpha + channel(pixel, 16u)), 0.0, 255.0);
-  out[y * p.dstW + x] = u32(r) | (u32(g) << 8u) | (u32(b) << 16u) | (pixel & 0xff000000u);
+  let colour = vec3f(channel(jet, 0u), channel(jet, 8u), channel(jet, 16u));
+  let image = vec3f(channel(pixel, 0u), channel(pixel, 8u), channel(pixel, 16u));
+  var rgb: vec3f;
+  if (p.blend == 0u) {
+    rgb = clamp(round(colour * alpha + image), vec3f(0.0), vec3f(255.0));
+  } else {
+    rgb = clamp(floor((1.0 - alpha) * image + alpha * colour), vec3f(0.0), vec3f(255.0));
+  }
+  let v = vec3u(rgb);
+  out[y * p.dstW + x] = v.x | (v.y << 8u) | (v.z << 16u) | (pixel & 0xff000000u);
 }
