@@ -5,6 +5,15 @@
 export * from './engine/index.js';
 export { requestBrowserDevice, WebGpuUnavailableError } from './hosts/browser/device.js';
 export { localStorageTuningStore } from './hosts/browser/tuningStore.js';
-export { loadWeightsFromUrl, type BrowserLoadOptions, type BrowserLoadProgress } from './hosts/browser/weights.js';
+export {
+  loadWeightsFromUrl,
+  servedWeights,
+  type BrowserLoadOptions,
+  type BrowserLoadProgress,
+  type BrowserLoadResult,
+  type BrowserLoadTimings,
+  type ServedModel,
+  type WeightsIndex,
+} from './hosts/browser/weights.js';
 export { DEFAULT_WEIGHTS_URL, openGradCam, type BrowserOpenOptions } from './hosts/browser/openGradCam.js';
 export { decodeImageFile, pixelsOf } from './hosts/browser/images.js';

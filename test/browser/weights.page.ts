@@ -1,16 +1,24 @@
-// Loads a converted weights directory twice with the browser loader (network, then Cache Storage) and
-// reports what it loaded on window.__weightsResult for test/chrome.test.ts to compare bit for bit.
+// Loads a converted weights directory with the browser loader and reports on window.__weightsResult
+// for test/chrome.test.ts and test/browser-weights.test.ts. Query:
+//   dir=<url>   the weights directory
+//   loads=<n>   loads in a row (default 2: the network, then Cache Storage)
+//   keep=1      keep Cache Storage as it is (default: emptied first, as a first visit)
+//   served=1    first ask servedWeights(dir) (the server's index.json), and load only if it lists dir
 import { requestBrowserDevice } from '../../src/hosts/browser/device.js';
-import { loadWeightsFromUrl, WEIGHTS_CACHE } from '../../src/hosts/browser/weights.js';
+import { loadWeightsFromUrl, servedWeights, WEIGHTS_CACHE } from '../../src/hosts/browser/weights.js';
 import { readBack } from '../support/gpu.js';
 import { TINY_VGG } from '../support/tinyVgg.js';
 
 export interface WeightsPageResult {
   done: boolean;
   error?: string;
+  /** servedWeights(dir), as JSON ('undefined' when it returned undefined), with served=1. */
+  served?: string;
   loads: { cachedShards: number; bytes: number; progressEvents: number }[];
-  /** Tensor bits as u32 arrays, from the second (cached) load. */
+  /** Tensor bits as u32 arrays, from the last load. */
   tensors: Record<string, number[]>;
+  /** The keys in the loader's Cache Storage at the end (also after a failure). */
+  cacheKeys: string[];
 }
 
 declare global {
@@ -19,24 +27,39 @@ declare global {
   }
 }
 
-const result: WeightsPageResult = { done: false, loads: [], tensors: {} };
+const result: WeightsPageResult = { done: false, loads: [], tensors: {}, cacheKeys: [] };
 window.__weightsResult = result;
-const dir = new URLSearchParams(location.search).get('dir')!;
+const params = new URLSearchParams(location.search);
+const dir = params.get('dir')!;
 
 try {
-  await caches.delete(WEIGHTS_CACHE);
-  const device = await requestBrowserDevice(TINY_VGG);
-  for (let i = 0; i < 2; i++) {
-    let progressEvents = 0;
-    const r = await loadWeightsFromUrl(device, dir, { models: { [TINY_VGG.name]: TINY_VGG }, onProgress: () => progressEvents++ });
-    result.loads.push({ cachedShards: r.cachedShards, bytes: r.bytes, progressEvents });
-    if (i === 1) for (const [name, b] of r.weights.buffers) result.tensors[name] = [...new Uint32Array((await readBack(device, b)).buffer)];
-    r.weights.destroy();
+  if (params.get('keep') !== '1') await caches.delete(WEIGHTS_CACHE);
+  let load = true;
+  if (params.get('served') === '1') {
+    const served = await servedWeights(dir);
+    result.served = served === undefined ? 'undefined' : JSON.stringify(served);
+    load = served !== null;
   }
-  device.destroy();
+  if (load) {
+    const device = await requestBrowserDevice(TINY_VGG);
+    const loads = Number(params.get('loads') ?? 2);
+    try {
+      for (let i = 0; i < loads; i++) {
+        let progressEvents = 0;
+        const r = await loadWeightsFromUrl(device, dir, { models: { [TINY_VGG.name]: TINY_VGG }, onProgress: () => progressEvents++ });
+        result.loads.push({ cachedShards: r.cachedShards, bytes: r.bytes, progressEvents });
+        if (i === loads - 1) for (const [name, b] of r.weights.buffers) result.tensors[name] = [...new Uint32Array((await readBack(device, b)).buffer)];
+        r.weights.destroy();
+      }
+    } finally {
+      device.destroy();
+    }
+  }
 } catch (e) {
   result.error = e instanceof Error ? e.message : String(e);
 } finally {
+  const cache = await caches.open(WEIGHTS_CACHE);
+  result.cacheKeys = (await cache.keys()).map((r) => r.url);
   document.getElementById('summary')!.textContent = result.error ?? 'done';
   result.done = true;
 }

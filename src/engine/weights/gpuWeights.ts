@@ -1,6 +1,7 @@
-// Model weights living in GPU buffers, one per tensor. Made either from Float32Arrays in memory or by
-// streaming shards of the converted format straight into buffers mapped at creation, so the loader
-// never holds more than one chunk (Node) or one shard (browser) of the file in JS memory.
+// Model weights living in GPU buffers, one per tensor. Made from Float32Arrays in memory, by streaming
+// shards of the converted format straight into buffers mapped at creation (Node: never more than one
+// chunk of the file in JS memory), or from whole shards in any order with queue.writeBuffer (browser:
+// a shard is held once anyway, to hash it, and Chromium's mapped-at-creation buffers are slow there).
 import { elementCount, weightSpecs, type ModelSpec } from '../model.js';
 import type { ShardEntry, WeightsManifest } from './format.js';
 import { Readback } from '../gpuTimer.js';
@@ -188,5 +189,99 @@ export async function streamShardsToGpu(
   } catch (err) {
     for (const b of buffers.values()) b.destroy();
     throw err;
+  }
+}
+
+/**
+ * Writes whole shards into GPU buffers with queue.writeBuffer, in any order (shards fetched in
+ * parallel finish out of order). Why not buffers mapped at creation, as streamShardsToGpu: in
+ * Chromium a mapping is a shared-memory copy of the whole buffer (411 MB for VGG16's fc1) that unmap
+ * copies again: 100–300 MB/s on SwiftShader against 500–650 MB/s for 8 MiB writeBuffer pieces
+ * (scripts/benchWeights.ts --parts). All buffers are created up front; destroy() frees them on failure.
+ */
+export class ShardUploader {
+  /** writeBuffer piece size: bounds the staging copy Chromium makes per call. */
+  static readonly PIECE_BYTES = 8 << 20;
+  private readonly tensors: WeightsManifest['tensors'];
+  private readonly buffers = new Map<string, GPUBuffer>();
+  private readonly starts: number[];
+  private readonly written: number[];
+  private readonly done = new Set<number>();
+  /** Bytes of 4-byte words split across two shards (only when a shard size is not a multiple of 4). */
+  private readonly partialWords = new Map<string, { bytes: Uint8Array<ArrayBuffer>; filled: number }>();
+  private destroyed = false;
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly manifest: WeightsManifest,
+    private readonly model: ModelSpec,
+    private readonly where: string,
+  ) {
+    this.tensors = [...manifest.tensors].sort((a, b) => a.offset - b.offset);
+    this.written = this.tensors.map(() => 0);
+    let start = 0;
+    this.starts = manifest.shards.map((s) => ((start += s.bytes), start - s.bytes));
+    try {
+      for (const t of this.tensors) this.buffers.set(t.name, device.createBuffer({ label: t.name, size: t.bytes, usage: USAGE() }));
+    } catch (e) {
+      this.destroy();
+      throw e;
+    }
+  }
+
+  /** Queues shard `index`'s bytes (exactly the manifest's size) for upload; `bytes` may be reused once this returns. */
+  write(index: number, bytes: Uint8Array<ArrayBuffer>): void {
+    const shard = this.manifest.shards[index];
+    if (this.destroyed) throw new Error(`${this.where}: weights upload used after destroy()`);
+    if (bytes.length !== shard.bytes) throw new Error(`${this.where}/${shard.file}: ${bytes.length} bytes, manifest.json says ${shard.bytes}; convert the weights again`);
+    if (this.done.has(index)) throw new Error(`${this.where}/${shard.file}: written twice`);
+    this.done.add(index);
+    const start = this.starts[index];
+    const end = start + bytes.length;
+    for (const [v, t] of this.tensors.entries()) {
+      const from = Math.max(start, t.offset);
+      const to = Math.min(end, t.offset + t.bytes);
+      if (from >= to) continue;
+      const buffer = this.buffers.get(t.name)!;
+      const dst = from - t.offset;
+      const n = to - from;
+      this.written[v] += n;
+      // writeBuffer needs 4-byte aligned offsets and sizes: the aligned middle goes straight in; the
+      // ends (only when a shard boundary cuts a float) are assembled word by word.
+      const a = Math.min(Math.ceil(dst / 4) * 4, dst + n);
+      const b = Math.max(Math.floor((dst + n) / 4) * 4, a);
+      for (let p = a; p < b; p += ShardUploader.PIECE_BYTES) {
+        this.device.queue.writeBuffer(buffer, p, bytes, from - start + (p - dst), Math.min(ShardUploader.PIECE_BYTES, b - p));
+      }
+      for (const [lo, hi] of [[dst, a], [b, dst + n]]) {
+        for (let p = lo; p < hi; p++) this.partialByte(t.name, buffer, p, bytes[from - start + (p - dst)]);
+      }
+    }
+  }
+
+  private partialByte(name: string, buffer: GPUBuffer, position: number, value: number): void {
+    const word = position - (position % 4);
+    const key = `${name}@${word}`;
+    let w = this.partialWords.get(key);
+    if (!w) this.partialWords.set(key, (w = { bytes: new Uint8Array(4), filled: 0 }));
+    w.bytes[position % 4] = value;
+    if (++w.filled === 4) {
+      this.device.queue.writeBuffer(buffer, word, w.bytes);
+      this.partialWords.delete(key);
+    }
+  }
+
+  /** The weights, once every shard was written; the writes are queued, so later GPU work sees them. */
+  finish(): GpuWeights {
+    const missing = this.manifest.shards.filter((_, i) => !this.done.has(i)).map((s) => s.file);
+    if (missing.length > 0) throw new Error(`${this.where}: shards not loaded: ${missing.join(', ')}`);
+    if (this.written.some((n, v) => n !== this.tensors[v].bytes) || this.partialWords.size > 0)
+      throw new Error(`${this.where}: the shards end before the last tensor; convert the weights again`);
+    return new GpuWeights(this.model, this.buffers);
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    for (const b of this.buffers.values()) b.destroy();
   }
 }
