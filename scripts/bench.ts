@@ -5,8 +5,9 @@
 // in Node (Dawn) and/or headless Chrome (a page driven by puppeteer). The measuring code is the same
 // for both hosts (src/bench/run.ts). Writes bench-results/ (see scripts/lib/benchReport.ts).
 import type { ChromeBenchConfig } from '../src/bench/chrome.page.js';
-import { QUICK_LAYERS, runBench, type BenchConfig, type BenchReport } from '../src/bench/run.js';
-import { fileTuningStore, loadWeightsFromDir, requestNodeDevice, VGG16, type ModelSpec } from '../src/node.js';
+import { benchPreset, checkBenchSize, softwareMinutes, vgg16AtSize } from '../src/bench/config.js';
+import { runBench, type BenchConfig, type BenchReport } from '../src/bench/run.js';
+import { fileTuningStore, loadWeightsFromDir, requestNodeDevice } from '../src/node.js';
 import { writeBenchResults } from './lib/benchReport.js';
 import { launchChromium, startDevServer } from '../src/bench/chromium.js';
 import { choiceFlag, parseCommandLine, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
@@ -40,7 +41,7 @@ async function benchNode(config: BenchConfig, weightsDir: string | undefined): P
 }
 
 async function benchChrome(config: ChromeBenchConfig): Promise<BenchReport> {
-  const { server, url } = await startDevServer({ prebundle: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm'], watch: false });
+  const { server, url } = await startDevServer({ prebundle: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm'], watch: false });
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();
@@ -99,18 +100,6 @@ const SPEC = {
   ],
 } satisfies CommandSpec<Record<string, OptionSpec>>;
 
-/**
- * Rough minutes on SwiftShader, from the runs quoted in the README (2-core machine): ours about 3 min
- * quick / 30 min with every version; a batched forward ~9 s per image per run; the TF.js peer ~85 s
- * per WebGPU pass, two passes (warm-up, timed) for each of forward and Grad-CAM, per image.
- */
-function softwareMinutes(c: { quick: boolean; runs: number; size: number; batches: number[]; peer: boolean; allVersions: boolean }): number {
-  const area = (c.size / 224) ** 2;
-  const ours = (c.allVersions ? 30 : 3) * (c.runs / (c.quick ? 3 : 10)) + c.batches.filter((b) => b > 1).reduce((m, b) => m + (b * 9 * (c.runs + 1)) / 60, 0);
-  const peer = c.peer ? (2 * 2 * 85) / 60 + c.batches.filter((b) => b > 1).reduce((m, b) => m + (b * 85 * 2) / 60, 0) : 0;
-  return Math.max(1, Math.round((ours + peer) * area));
-}
-
 runCli(async () => {
   const parsed = parseCommandLine('npm run bench --', SPEC);
   if (!parsed) return;
@@ -118,20 +107,21 @@ runCli(async () => {
   const host = values.host;
   choiceFlag('host', host, ['node', 'chrome', 'both'] as const);
   const quick = values.quick;
-  const runs = Number(values.runs ?? (quick ? 3 : 10));
+  const preset = benchPreset(quick ? 'quick' : 'full');
+  const runs = Number(values.runs ?? preset.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs ${values.runs}: must be a positive integer`);
   const size = Number(values.size);
-  if (!Number.isInteger(size) || size < 32 || size % 32 !== 0) throw new UsageError(`--size ${values.size}: must be a multiple of 32, at least 32`);
-  // Batch 8 costs eight forwards per run (minutes for the peer on a software adapter): not in --quick.
-  const batches = (values.batch ?? (quick ? '1' : '1,8')).split(',').map(Number);
+  const badSize = checkBenchSize(size);
+  if (badSize) throw new UsageError(`--size ${values.size}: ${badSize}`);
+  const batches = values.batch ? values.batch.split(',').map(Number) : [...preset.batches];
   if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new UsageError(`--batch ${values.batch}: comma-separated batch sizes between 1 and 64`);
   if (values.weights && host !== 'node') throw new UsageError('--weights: only the node host reads a weights directory (the Chrome host generates synthetic weights in the page)');
-  const model: ModelSpec = size === 224 ? VGG16 : { ...VGG16, name: `vgg16@${size}`, inputShape: [size, size, 3] };
+  const model = vgg16AtSize(size);
   const common = {
     quick,
     runs,
-    layers: values.layers?.split(',') ?? (quick ? QUICK_LAYERS : undefined),
-    allVersions: values['all-versions'] || !quick,
+    layers: values.layers?.split(',') ?? preset.layers,
+    allVersions: values['all-versions'] || preset.allVersions,
     peer: !values['no-peer'],
     batches,
     tune: parseTuneMode(values.tune),

@@ -1,7 +1,9 @@
 // `npm run bench` in a quick, small configuration (VGG16 at 64×64, a few layers, one run, batch 1 and 2)
-// on both hosts in one command: Node (Dawn) and headless Chrome. Each JSON report has the documented
-// fields, every number is finite and positive, the TF.js peer ran with heatmaps that agree with ours,
-// and the chart is a PNG. (Speed is never asserted: numbers come from the real run.)
+// on both hosts in one command: Node (Dawn) and headless Chrome. Each JSON report passes the checks
+// every report must pass (src/bench/checkReport.ts, shared with the bench page's test: documented
+// fields, finite and positive numbers, heatmaps that agree with the peer's, real kernel versions), and
+// has what this command asked for: the TF.js peer, batch 2, every version of the chosen layers, a
+// fresh tuning; the chart is a PNG. (Speed is never asserted: numbers come from the real run.)
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,14 +11,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkBenchReport } from '../src/bench/checkReport.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gradcam-bench-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const positive = (v: unknown, what: string) => {
-  expect(typeof v, what).toBe('number');
-  expect(Number.isFinite(v as number) && (v as number) > 0, `${what} = ${v}`).toBe(true);
-};
 
 let stdout = '';
 let stderr = '';
@@ -59,35 +57,44 @@ describe('npm run bench --host both (quick)', () => {
 
   it.each(['node', 'chrome'])('%s: a complete report with the peer in the same run', (host) => {
     const report = JSON.parse(readFileSync(join(dir, `latest-${host}.json`), 'utf8'));
-    expect(Object.keys(report)).toEqual(expect.arrayContaining(['date', 'host', 'device', 'endToEnd', 'kernels', 'peaks', 'tuning', 'layers', 'coldStartMs', 'gpuMemoryBytes']));
+    expect(checkBenchReport(report)).toEqual([]);
     expect(report.host).toBe(host);
     expect(report.weights).toEqual({ model: 'vgg16@64', synthetic: true, seed: 1 });
-    expect(typeof report.device.vendor).toBe('string');
     expect(report.device.features).toContain('timestamp-query');
-    for (const k of ['forward', 'gradcam'] as const) for (const f of ['oursMs', 'peerMs', 'ratio', 'wasmMs']) positive(report.endToEnd[k][f], `endToEnd.${k}.${f}`);
+    // Both peers ran (the checks then require their times, the ratios and agreeing heatmaps).
+    expect(Object.keys(report.peer).sort()).toEqual(['wasm', 'webgpu']);
     expect(report.endToEnd.batched).toHaveLength(1);
     expect(report.endToEnd.batched[0].batch).toBe(2);
-    for (const f of ['oursMs', 'oursPerImageMs', 'peerMs', 'ratio']) positive(report.endToEnd.batched[0][f], `batched.${f}`);
-    positive(report.peaks.gflops, 'peaks.gflops');
-    positive(report.peaks.gbps, 'peaks.gbps');
-    positive(report.coldStartMs, 'coldStartMs');
-    positive(report.gpuMemoryBytes, 'gpuMemoryBytes');
-    expect(report.heatmapAgreement.agree).toBe(true);
     // Tuned now (fresh cache): a choice for every conv shape and dense layer, both directions.
     expect(report.tuning.source).toBe('tuned');
     expect(Object.keys(report.tuning.choices)).toEqual(expect.arrayContaining(['conv3x3BiasRelu|4×4×512→512', 'denseBiasAct|2048→4096', 'denseBackwardInput|4096→1000']));
-    // Per layer forward: every layer of VGG16 with a pass, ours and the peer's.
-    expect(report.layers.map((l: { layer: string }) => l.layer)).toEqual(expect.arrayContaining(['block1_conv1', 'block5_pool', 'fc1', 'predictions']));
+    // Per layer forward: every layer of VGG16 with a pass, ours and the peer's (the checks say which).
     expect(report.layers).toHaveLength(21);
-    for (const l of report.layers) for (const f of ['oursMs', 'peerMs']) expect(l[f] >= 0 && Number.isFinite(l[f]), `${l.layer} ${f} = ${l[f]}`).toBe(true);
     // Every version of every kernel on the chosen layers, forward and backward.
     const names = new Set(report.kernels.map((k: { name: string; version: string }) => `${k.name}.${k.version}`));
     for (const n of ['conv3x3BiasRelu.unrolled', 'conv3x3BiasRelu.tiled', 'conv3x3BiasRelu.naive', 'conv3x3BackwardInput.naive', 'maxPool2x2.direct', 'maxPool2x2Backward.direct', 'denseBiasAct.vec4', 'denseBiasAct.splitK', 'denseBiasAct.naive', 'denseBackwardInput.vec4', 'denseBackwardInput.splitM', 'denseBackwardInput.naive', 'softmax.workgroupPerRow'])
       expect(names.has(n), n).toBe(true);
-    for (const k of report.kernels) {
-      for (const f of ['medianMs', 'p10Ms', 'p90Ms', 'gbps', 'pctOfPeak']) positive(k[f], `${k.name}.${k.version} ${k.layer} ${f}`);
-      expect(Object.keys(k)).toEqual(expect.arrayContaining(['name', 'layer', 'version', 'medianMs', 'gflops', 'gbps', 'pctOfPeak']));
-      if (k.bound === 'compute') positive(k.gflops, `${k.name} gflops`);
-    }
+    // Only the layers asked for.
+    expect(new Set(report.kernels.map((k: { layer: string }) => k.layer))).toEqual(new Set(['block1_conv1', 'block2_pool', 'fc1', 'predictions']));
+  });
+});
+
+describe('checkBenchReport', () => {
+  it('names what is wrong in a damaged report', () => {
+    const good = JSON.parse(readFileSync(join(dir, 'latest-node.json'), 'utf8'));
+    const damaged = (damage: (r: typeof good) => void) => {
+      const r = structuredClone(good);
+      damage(r);
+      return checkBenchReport(r);
+    };
+    expect(damaged(() => {})).toEqual([]);
+    expect(checkBenchReport('not a report')[0]).toMatch(/^report: expected an object/);
+    expect(damaged((r) => (r.kernels[0].medianMs = -1))).toEqual(expect.arrayContaining([expect.stringMatching(/^kernels\[0\] .*\.medianMs: expected a finite number > 0, got -1/)]));
+    expect(damaged((r) => (r.kernels[0].version = 'fastest'))).toEqual([expect.stringMatching(/^kernels\[0\] .*: no such kernel version at that layer and shape in vgg16@64/)]);
+    expect(damaged((r) => delete r.endToEnd.forward.peerMs)).toEqual(expect.arrayContaining(['endToEnd.forward.peerMs: expected a finite number > 0, got undefined']));
+    expect(damaged((r) => (r.heatmapAgreement.agree = false))).toEqual([expect.stringMatching(/^heatmapAgreement\.agree: our heatmap and TF\.js WebGPU's differ/)]);
+    expect(damaged((r) => r.layers.pop())).toEqual([expect.stringMatching(/^layers: expected block1_conv1, .*, predictions; got block1_conv1, .*, fc2$/)]);
+    expect(damaged((r) => (r.model = 'resnet50'))).toEqual(expect.arrayContaining(["model: 'resnet50' is not a model this project runs"]));
+    expect(damaged((r) => (r.endToEnd.gradcam.ratio = 2 * r.endToEnd.gradcam.ratio))).toEqual([expect.stringMatching(/^endToEnd\.gradcam\.ratio: .* does not match /)]);
   });
 });

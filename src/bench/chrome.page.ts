@@ -1,10 +1,11 @@
 // The Chrome host of `npm run bench`: the configuration comes in the URL (?config=<json>), progress
-// goes to the console (relayed by scripts/bench.ts), the report to window.__bench.
+// goes to the console (relayed by scripts/bench.ts), the report to window.__bench. The bench page
+// (src/app/bench.ts) is the same run with a form and a report view, for people in their own browser.
 import { requestBrowserDevice } from '../hosts/browser/device.js';
-import { VGG16, type ModelSpec } from '../engine/model.js';
 import { localStorageTuningStore } from '../hosts/browser/tuningStore.js';
+import { vgg16AtSize } from './config.js';
 import { runBench, type BenchConfig, type BenchReport } from './run.js';
-import type { PeerBackend } from './tfjsVgg.js';
+import { browserPeer } from './tfjsPeer.browser.js';
 
 /** What scripts/bench.ts passes: BenchConfig with the model named by input size. */
 export type ChromeBenchConfig = Omit<BenchConfig, 'model'> & { size: number };
@@ -15,8 +16,6 @@ declare global {
   }
 }
 
-type Tf = typeof import('@tensorflow/tfjs-core');
-
 window.__bench = { done: false };
 const logEl = document.getElementById('log')!;
 const log = (line: string) => {
@@ -24,26 +23,12 @@ const log = (line: string) => {
   logEl.textContent += `${line}\n`;
 };
 
-async function peer(backend: PeerBackend): Promise<Tf> {
-  const tf = (await import('@tensorflow/tfjs')) as unknown as Tf;
-  if (backend === 'webgpu') {
-    await import('@tensorflow/tfjs-backend-webgpu');
-  } else {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    // The dev server serves the package's .wasm files from node_modules.
-    wasm.setWasmPaths('/node_modules/@tensorflow/tfjs-backend-wasm/dist/');
-  }
-  if (!(await tf.setBackend(backend))) throw new Error(`TensorFlow.js backend '${backend}' could not be initialised`);
-  await tf.ready();
-  return tf;
-}
-
 async function main() {
   const config = JSON.parse(new URLSearchParams(location.search).get('config') ?? '{}') as ChromeBenchConfig;
-  const model: ModelSpec = config.size === 224 ? VGG16 : { ...VGG16, name: `vgg16@${config.size}`, inputShape: [config.size, config.size, 3] };
+  const model = vgg16AtSize(config.size);
   const device = await requestBrowserDevice(model);
   try {
-    const report = await runBench(device, { name: 'chrome', log, peer, tuningStore: localStorageTuningStore() }, { ...config, model });
+    const report = await runBench(device, { name: 'chrome', log, peer: browserPeer, tuningStore: localStorageTuningStore() }, { ...config, model });
     window.__bench = { done: true, report };
   } finally {
     device.destroy();

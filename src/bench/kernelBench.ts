@@ -84,9 +84,18 @@ export function benchCases(model: ModelSpec, options: { layers?: readonly string
   return cases;
 }
 
-export async function benchKernels(device: GPUDevice, cases: BenchCase[], runs: number, peaks: Peaks, onRow?: (row: KernelRow) => void): Promise<KernelRow[]> {
+export interface BenchKernelsCallbacks {
+  /** Before a case is prepared and timed (for progress). */
+  onStart?(c: BenchCase): void;
+  /** After it is timed. */
+  onRow?(row: KernelRow): void;
+}
+
+export async function benchKernels(device: GPUDevice, cases: BenchCase[], runs: number, peaks: Peaks, callbacks: BenchKernelsCallbacks = {}): Promise<KernelRow[]> {
   const rows: KernelRow[] = [];
-  for (const { op: c, version } of cases) {
+  for (const benchCase of cases) {
+    const { op: c, version } = benchCase;
+    callbacks.onStart?.(benchCase);
     const { buffers, bytes, destroy } = scratchBuffers(device, c, 'bench');
     const dispatch = await c.candidates.find((v) => v.version === version)!.prepare(device, buffers, `${c.layer} ${c.kernel}.${version}`);
     const { ms, timing } = await timeDispatch(device, dispatch, runs);
@@ -111,7 +120,7 @@ export async function benchKernels(device: GPUDevice, cases: BenchCase[], runs: 
       bound: c.bound,
       timing,
     };
-    onRow?.(row);
+    callbacks.onRow?.(row);
     rows.push(row);
   }
   return rows;

@@ -1,9 +1,10 @@
-// `npm run bench`, host-independent: the same measurements in Node (Dawn) and in Chrome (a page driven
-// by puppeteer). Peaks, per-kernel profiles, kernel tuning, end-to-end forward and Grad-CAM latency
-// (batch 1, optionally batched forwards), cold start, GPU memory, per-layer forward times, and the
-// TensorFlow.js peer (WebGPU on the same adapter, WASM as the CPU baseline) on the same weights and
-// image, with the heatmaps compared so the race is fair. The host only says how to get TF.js and
-// weights; everything timed runs here.
+// `npm run bench`, host-independent: the same measurements in Node (Dawn), in Chrome (a page driven
+// by puppeteer) and in anyone's browser (the bench page, src/app/bench.ts). Peaks, per-kernel
+// profiles, kernel tuning, end-to-end forward and Grad-CAM latency (batch 1, optionally batched
+// forwards), cold start, GPU memory, per-layer forward times, and the TensorFlow.js peer (WebGPU on
+// the same adapter, WASM as the CPU baseline) on the same weights and image, with the heatmaps
+// compared so the race is fair. The host only says how to get TF.js and weights, and where progress
+// goes; everything timed runs here.
 import { GradCam, type GradCamResult } from '../engine/gradcam.js';
 import { median } from '../engine/gpuTimer.js';
 import type { ModelSpec } from '../engine/model.js';
@@ -20,8 +21,6 @@ const SYNTHETIC_SEED = 1;
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 
-export const QUICK_LAYERS = ['block1_conv2', 'block1_pool', 'block3_conv1', 'block5_conv3', 'block5_pool', 'fc1', 'predictions'];
-
 export interface BenchConfig {
   model: ModelSpec;
   quick: boolean;
@@ -37,9 +36,27 @@ export interface BenchConfig {
   f16: boolean;
 }
 
+/** Where a run is, for a progress bar: what runs now, and how many of the run's steps are done. */
+export interface BenchProgress {
+  stage: 'peaks' | 'tuning' | 'kernels' | 'ours' | 'batched' | 'peer' | 'done';
+  /**
+   * Steps finished, of `total` (a step: the peak probes, the tuning, one kernel case, one timed series
+   * end to end). Steps differ in length, so this counts work, it does not predict time. `total` is
+   * settled once the tuning has chosen the kernel versions.
+   */
+  done: number;
+  total: number;
+  /** What runs now, in words (the kernel and layer while profiling). */
+  what: string;
+  /** The kernel row just measured, so a table can fill as the run goes. */
+  kernel?: KernelRow;
+}
+
 export interface BenchHost {
   name: 'node' | 'chrome';
   log(line: string): void;
+  /** Structured progress beside the log lines; nothing in the run waits for it. */
+  progress?(p: BenchProgress): void;
   /** TF.js with `backend` selected. */
   peer(backend: PeerBackend): Promise<Tf>;
   tuningStore?: TuningStore;
@@ -82,6 +99,11 @@ export interface BenchReport {
   kernels: KernelRow[];
 }
 
+/** A CPU rasteriser (SwiftShader, llvmpipe, lavapipe, WARP): minutes where a GPU takes seconds. */
+export function isSoftwareAdapter(info: Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'description'>): boolean {
+  return /swiftshader|llvmpipe|lavapipe|warp/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
+}
+
 async function timeRuns(runs: number, f: () => Promise<unknown>): Promise<{ first: number; median: number }> {
   let t = performance.now();
   await f();
@@ -109,7 +131,7 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
     architecture: info.architecture,
     device: info.device,
     description: info.description,
-    software: /swiftshader|llvmpipe|lavapipe|warp/i.test(`${info.vendor} ${info.architecture} ${info.description}`),
+    software: isSoftwareAdapter(info),
     features: [...device.features].sort(),
     limits: {
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
@@ -121,18 +143,48 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
   };
   log(`${host.name}: ${info.vendor} ${info.architecture} ${info.description}${deviceInfo.software ? ' (software)' : ''}; ${runs} runs per measurement`);
 
+  // Steps, counted as they are announced: the peaks, the tuning, each kernel case, then each timed
+  // series (ours: cold start, forward, Grad-CAM, each batch; per peer backend: forward, Grad-CAM, and
+  // for WebGPU the per-layer profile and each batch).
+  const batchesAbove1 = config.batches.filter((b) => b > 1).length;
+  const seriesSteps = 3 + batchesAbove1 + (config.peer ? 2 + 2 + 1 + batchesAbove1 : 0);
+  const caseOptions = { layers: config.layers, allVersions: config.allVersions, f16: config.f16 };
+  let total = 2 + benchCases(model, caseOptions).length + seriesSteps;
+  let done = 0;
+  let stage: BenchProgress['stage'] = 'peaks';
+  // A step ends when the next one starts; the last, 'done', brings `done` to `total`.
+  const step = (next: BenchProgress['stage'], what: string) => {
+    done++;
+    stage = next;
+    host.progress?.({ stage, done: Math.min(done, total), total, what });
+  };
+  host.progress?.({ stage, done, total, what: 'peak probes: copy bandwidth and multiply–add rate' });
   const peaks = await measurePeaks(device);
   log(`peaks (${peaks.timing}): ${peaks.gflops.toFixed(2)} GFLOP/s multiply–add, ${peaks.gbps.toFixed(2)} GB/s copy`);
 
-  const tuning = await loadOrTune(device, model, host.tuningStore, config.tune, { onProgress: log });
+  step('tuning', config.tune === 'off' ? 'kernel tuning off' : 'choosing the kernel versions for this device');
+  const tuning = await loadOrTune(device, model, host.tuningStore, config.tune, {
+    onProgress: (line) => {
+      log(line);
+      host.progress?.({ stage, done, total, what: `tuning: ${line.trim()}` });
+    },
+  });
   const tuningSummary = describeTuning(tuning, host.tuningStore?.where);
   for (const l of tuningSummary) log(l);
 
-  const cases = benchCases(model, { layers: config.layers, allVersions: config.allVersions, choices: tuning.choices, f16: config.f16 });
-  const kernels = await benchKernels(device, cases, runs, peaks, (r) => log(formatKernelRow(r)));
+  const cases = benchCases(model, { ...caseOptions, choices: tuning.choices });
+  total = done + 1 + cases.length + seriesSteps;
+  const kernels = await benchKernels(device, cases, runs, peaks, {
+    onStart: (c) => step('kernels', `${c.op.layer} ${c.op.direction === 'forward' ? 'fwd' : 'bwd'}: ${c.op.kernel}.${c.version} (${c.op.shape})`),
+    onRow: (r) => {
+      log(formatKernelRow(r));
+      host.progress?.({ stage, done, total, what: `${r.layer}: ${r.name}.${r.version} ${r.medianMs.toFixed(2)} ms`, kernel: r });
+    },
+  });
 
   // End to end, ours.
   const image = syntheticPhoto(320, 240);
+  step('ours', 'ours: cold start (weights, pipelines, first heatmap)');
   const t0 = performance.now();
   const cpuWeights = host.weights ? undefined : heNormalWeights(model, { seed: SYNTHETIC_SEED, classifierGain: 0.01 });
   const loaded = host.weights ? await host.weights(device, model) : undefined;
@@ -143,7 +195,9 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
   const input = Float32Array.from(lastCam.tensors.get('input')!);
   const coldStartFrom = loaded ? loaded.from : 'weights generated in memory (synthetic)';
   const weightsUsed: WeightsInfo = loaded ? loaded.info : { model: model.name, synthetic: true, seed: SYNTHETIC_SEED };
+  step('ours', `ours: forward, ${runs} runs`);
   const forward = await timeRuns(runs, () => cam.network.forward(image));
+  step('ours', `ours: Grad-CAM, ${runs} runs`);
   const gradcam = await timeRuns(runs, async () => (lastCam = await cam.run(image)));
   log(`ours: forward ${forward.median.toFixed(1)} ms, Grad-CAM ${gradcam.median.toFixed(1)} ms (stages: ${Object.entries(lastCam.timingsMs).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}), cold start ${coldStartMs.toFixed(0)} ms`);
   const endToEnd: BenchReport['endToEnd'] = { forward: { oursMs: forward.median }, gradcam: { oursMs: gradcam.median }, batched: [] };
@@ -157,6 +211,7 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
     const all = new Float32Array(batch * input.length);
     for (let i = 0; i < batch; i++) all.set(input, i * input.length);
     batchInputs.set(batch, all);
+    step('batched', `ours: forward at batch ${batch}, ${runs} runs`);
     const weights = host.weights ? (await host.weights(device, model)).weights : cpuWeights!;
     const net = await Network.create(device, model, weights, { batch, choices: tuning.choices, f16: config.f16 });
     try {
@@ -175,12 +230,14 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
   if (config.peer) {
     if (!cpuWeights) throw new Error('the peer needs the weights in memory: run without --weights (synthetic weights) or with --no-peer');
     for (const backend of ['webgpu', 'wasm'] as const) {
+      step('peer', `TF.js ${backend}: loading, then forward`);
       const tf = await host.peer(backend);
       const vgg = new TfjsVgg(tf, model, cpuWeights);
       try {
         // On a software adapter one TF.js WebGPU run takes a minute or more: one timed run in quick mode.
         const peerRuns = backend === 'webgpu' && config.quick ? 1 : runs;
         const f = await timeRuns(peerRuns, () => vgg.forward(input));
+        step('peer', `TF.js ${backend}: Grad-CAM (tf.grad)`);
         let heat: Float32Array | undefined;
         const g = await timeRuns(peerRuns, async () => (heat = (await vgg.gradcam(input, target, lastCam.classIndex)).heatmap));
         log(`TF.js ${backend}: forward ${f.median.toFixed(1)} ms (first ${f.first.toFixed(0)}), Grad-CAM ${g.median.toFixed(1)} ms (first ${g.first.toFixed(0)})`);
@@ -193,9 +250,14 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
           // float16 dense weights move the map by up to ~1e-3 (see verify's TOLERANCE_F16).
           heatmapAgreement = { maxAbsDiff: d, agree: d <= (config.f16 ? 1e-2 : 1e-3) };
           log(`heatmaps, ours vs TF.js WebGPU: max |Δ| ${d.toExponential(2)}`);
+          step('peer', `TF.js ${backend}: forward time per layer (tf.time)`);
           const profile = await vgg.profileLayers(input);
-          for (const row of layers) row.peerMs = profile.filter((p) => p.layer === row.layer).reduce((a, p) => a + p.ms, 0);
+          for (const row of layers) {
+            const times = profile.filter((p) => p.layer === row.layer).map((p) => p.ms);
+            if (times.length && times.every((ms) => ms !== undefined)) row.peerMs = times.reduce((a, ms) => a + ms, 0);
+          }
           for (const b of endToEnd.batched) {
+            step('peer', `TF.js ${backend}: forward at batch ${b.batch}`);
             const t = await timeRuns(peerRuns, () => vgg.forward(batchInputs.get(b.batch)!));
             Object.assign(b, { peerMs: t.median, ratio: t.median / b.oursMs });
             log(`TF.js webgpu: batch ${b.batch} forward ${t.median.toFixed(1)} ms`);
@@ -210,6 +272,7 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
     }
   }
 
+  step('done', 'finished');
   return {
     date: new Date().toISOString(),
     host: host.name,

@@ -71,11 +71,12 @@ export class TfjsVgg {
 
   /**
    * One forward, layer by layer, each timed by TF.js' profiler (GPU timestamps on WebGPU when the
-   * device has them, so shader compilation is not counted). Kernel ms per Keras layer.
+   * device has them, so shader compilation is not counted). Kernel ms per Keras layer; undefined where
+   * the backend cannot time kernels (TF.js then gives an error object instead of a number).
    */
-  async profileLayers(input: Float32Array): Promise<{ layer: string; ms: number }[]> {
+  async profileLayers(input: Float32Array): Promise<{ layer: string; ms: number | undefined }[]> {
     const { tf } = this;
-    const out: { layer: string; ms: number }[] = [];
+    const out: { layer: string; ms: number | undefined }[] = [];
     let x = this.inputTensor(input);
     for (const l of this.model.layers) {
       let y: Tensor | undefined;
@@ -85,7 +86,7 @@ export class TfjsVgg {
       await y!.data();
       x.dispose();
       x = y!;
-      out.push({ layer: l.name, ms: t.kernelMs as number });
+      out.push({ layer: l.name, ms: typeof t.kernelMs === 'number' ? t.kernelMs : undefined });
     }
     x.dispose();
     return out;

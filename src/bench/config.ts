@@ -1,0 +1,48 @@
+// What a benchmark run measures, shared by `npm run bench` (scripts/bench.ts) and the bench page
+// (src/app/bench.ts): the model at an input size, and the quick and full presets the flags and the
+// page's form start from.
+import { VGG16, type ModelSpec } from '../engine/model.js';
+import type { BenchConfig } from './run.js';
+
+/** The layers of a quick run: one of each kind of work, from the largest conv to the classifier. */
+export const QUICK_LAYERS = ['block1_conv2', 'block1_pool', 'block3_conv1', 'block5_conv3', 'block5_pool', 'fc1', 'predictions'];
+
+export type BenchMode = 'quick' | 'full';
+
+/** Why `size` is not a VGG16 input size we run (five 2×2 pools need a multiple of 32), or undefined. */
+export function checkBenchSize(size: number): string | undefined {
+  return Number.isInteger(size) && size >= 32 && size % 32 === 0 ? undefined : 'must be a multiple of 32, at least 32';
+}
+
+/** `base` at `size`×`size`, named `<name>@<size>` unless it is the base's own size (smaller sizes shrink every layer and fc1's input). */
+export function modelAtSize(base: ModelSpec, size: number): ModelSpec {
+  const why = checkBenchSize(size);
+  if (why) throw new Error(`input size ${size}: ${why}`);
+  return size === base.inputShape[0] && size === base.inputShape[1] ? base : { ...base, name: `${base.name}@${size}`, inputShape: [size, size, base.inputShape[2]] };
+}
+
+/** VGG16 at `size`×`size` (224 is Keras' model). */
+export const vgg16AtSize = (size: number): ModelSpec => modelAtSize(VGG16, size);
+
+/**
+ * The two presets. Quick: 3 runs, the QUICK_LAYERS, the chosen kernel versions only, batch 1 (batch 8
+ * costs eight forwards per run: minutes for the peer on a software adapter). Full: 10 runs, every
+ * layer, every version of every kernel, batch 1 and 8.
+ */
+export function benchPreset(mode: BenchMode): Pick<BenchConfig, 'quick' | 'runs' | 'layers' | 'allVersions' | 'batches'> {
+  return mode === 'quick'
+    ? { quick: true, runs: 3, layers: QUICK_LAYERS, allVersions: false, batches: [1] }
+    : { quick: false, runs: 10, layers: undefined, allVersions: true, batches: [1, 8] };
+}
+
+/**
+ * Rough minutes on SwiftShader, from the runs quoted in the README (2-core machine): ours about 3 min
+ * quick / 30 min with every version; a batched forward ~9 s per image per run; the TF.js peer ~85 s
+ * per WebGPU pass, two passes (warm-up, timed) for each of forward and Grad-CAM, per image.
+ */
+export function softwareMinutes(c: { quick: boolean; runs: number; size: number; batches: readonly number[]; peer: boolean; allVersions: boolean }): number {
+  const area = (c.size / 224) ** 2;
+  const ours = (c.allVersions ? 30 : 3) * (c.runs / (c.quick ? 3 : 10)) + c.batches.filter((b) => b > 1).reduce((m, b) => m + (b * 9 * (c.runs + 1)) / 60, 0);
+  const peer = c.peer ? (2 * 2 * 85) / 60 + c.batches.filter((b) => b > 1).reduce((m, b) => m + (b * 85 * 2) / 60, 0) : 0;
+  return Math.max(1, Math.round((ours + peer) * area));
+}

@@ -1,0 +1,119 @@
+// A benchmark report in words and pictures, for every host: the markdown `npm run bench` prints and
+// writes to bench-results/latest.md, which the bench page also copies; and the per-layer chart as SVG
+// (rasterised to PNG by scripts/lib/benchReport.ts, drawn inline by the page). Browser-safe: no Node.
+import type { BenchReport, Latency } from './run.js';
+
+const ratio = (l: Latency) => (l.ratio === undefined ? '–' : `${l.ratio.toFixed(2)}×`);
+const ms = (v: number | undefined, digits = 1) => (v === undefined ? '–' : v.toFixed(digits));
+
+export function deviceName(r: BenchReport): string {
+  const d = r.device;
+  return `${[d.vendor, d.architecture, d.description].filter(Boolean).join(' ')}${d.software ? ' (software)' : ''}`;
+}
+
+function weightsLine(r: BenchReport): string {
+  const w = r.weights;
+  return w.synthetic ? `random weights (synthetic${w.seed !== undefined ? `, seed ${w.seed}` : ''}; timings do not depend on the values)` : `${w.model} weights converted from Keras`;
+}
+
+/**
+ * The browser a report's page ran in, from its user agent (the JSON's host is 'chrome' for every
+ * browser page: the schema predates the bench page; the user agent says which browser it was).
+ */
+export function browserName(userAgent: string | undefined): string {
+  if (!userAgent) return 'Browser';
+  if (/\bEdg\//.test(userAgent)) return 'Edge';
+  if (/\b(Headless)?Chrome\//.test(userAgent)) return 'Chrome';
+  if (/\bFirefox\//.test(userAgent)) return 'Firefox';
+  if (/\bSafari\//.test(userAgent)) return 'Safari';
+  return 'Browser';
+}
+
+/** One host's section. `ranBy` says how the run was started, e.g. "Command: `npm run bench -- --quick`". */
+export function reportMarkdown(r: BenchReport, ranBy: string): string {
+  const e = r.endToEnd;
+  const lines = [
+    `## ${r.host === 'node' ? 'Node (Dawn)' : browserName(r.device.userAgent)}: ${deviceName(r)}, ${r.date.slice(0, 10)}`,
+    '',
+    `${ranBy}; ${r.runs} runs, median; model ${r.model}${r.f16 ? ', our dense weights float16' : ''}; ${weightsLine(r)}; measured peaks ${r.peaks.gflops.toFixed(2)} GFLOP/s, ${r.peaks.gbps.toFixed(2)} GB/s (${r.peaks.timing}).`,
+    '',
+    '| end to end | ours (ms) | TF.js WebGPU (ms) | speed-up | TF.js WASM (ms) |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    `| forward | ${ms(e.forward.oursMs)} | ${ms(e.forward.peerMs)} | ${ratio(e.forward)} | ${ms(e.forward.wasmMs)} |`,
+    `| Grad-CAM | ${ms(e.gradcam.oursMs)} | ${ms(e.gradcam.peerMs)} | ${ratio(e.gradcam)} | ${ms(e.gradcam.wasmMs)} |`,
+    ...e.batched.map((b) => `| forward, batch ${b.batch} | ${ms(b.oursMs)} (${ms(b.oursPerImageMs)} per image) | ${ms(b.peerMs)} | ${ratio(b)} | – |`),
+    '',
+    `Cold start (${r.coldStartFrom} → first heatmap): ${r.coldStartMs.toFixed(0)} ms. GPU memory: ${(r.gpuMemoryBytes / 1e6).toFixed(0)} MB.` +
+      (r.heatmapAgreement ? ` Heatmaps ours vs TF.js WebGPU: max |Δ| ${r.heatmapAgreement.maxAbsDiff.toExponential(2)}.` : ''),
+    '',
+    `Kernel choice: ${r.tuning.summary[0]}.${Object.keys(r.tuning.choices).length ? ` ${Object.entries(r.tuning.choices).map(([k, v]) => `${k} → ${v}`).join('; ')}.` : ''}`,
+    '',
+  ];
+  if (r.layers.some((l) => l.peerMs !== undefined)) {
+    lines.push('| layer (forward) | ours (ms) | TF.js WebGPU (ms) | speed-up |', '| --- | ---: | ---: | ---: |');
+    for (const l of r.layers) lines.push(`| ${l.layer} | ${ms(l.oursMs, 2)} | ${ms(l.peerMs, 2)} | ${l.peerMs ? `${(l.peerMs / l.oursMs).toFixed(2)}×` : '–'} |`);
+    lines.push('');
+  }
+  lines.push(
+    '| layer | kernel | shape | median ms | GFLOP/s | GB/s | % of peak |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: |',
+    ...r.kernels.map(
+      (k) =>
+        `| ${k.layer} ${k.direction === 'forward' ? 'fwd' : 'bwd'} | ${k.name}.${k.version} | ${k.shape} | ${k.medianMs.toFixed(2)} | ${k.gflops.toFixed(2)} | ${k.gbps.toFixed(2)} | ${k.pctOfPeak.toFixed(0)}% ${k.bound === 'compute' ? 'compute' : 'bw'} |`,
+    ),
+  );
+  return lines.join('\n');
+}
+
+/** The whole summary: a heading with the date, then one section per host. */
+export function benchMarkdown(reports: readonly BenchReport[], ranBy: string): string {
+  return `${[`# Benchmark, ${reports[0].date.slice(0, 10)}`, ...reports.map((r) => reportMarkdown(r, ranBy))].join('\n\n')}\n`;
+}
+
+const escapeXml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+
+/** Two significant digits below 10 ms (small inputs give layers of a few microseconds). */
+const chartMs = (v: number) => (v >= 10 ? v.toFixed(0) : v.toPrecision(2));
+
+/** Horizontal bars per layer, ours and the peer's, on a log scale (times span three decades). */
+export function layerChartSvg(r: BenchReport): string {
+  const rows = r.layers;
+  const values = rows.flatMap((l) => [l.oursMs, l.peerMs ?? 0]).filter((v) => v > 0);
+  // Whole decades, at least one, so a chart whose times are all one power of ten still has a scale.
+  const loExp = Math.floor(Math.log10(Math.min(...values)));
+  const hiExp = Math.max(loExp + 1, Math.ceil(Math.log10(Math.max(...values))));
+  const [lo, hi] = [Math.pow(10, loExp), Math.pow(10, hiExp)];
+  const left = 130;
+  const width = 900;
+  const plotW = width - left - 90;
+  const rowH = 26;
+  const top = 60;
+  const height = top + rows.length * rowH + 50;
+  const x = (v: number) => left + (plotW * Math.log10(Math.max(v, lo) / lo)) / Math.log10(hi / lo);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${left}" y="20" font-size="14" font-weight="bold">${escapeXml(`VGG16 forward GPU time per layer (ms, log scale): ours vs TF.js WebGPU`)}</text>`,
+    `<text x="${left}" y="38" fill="#555">${escapeXml(`${r.host}, ${deviceName(r)}, ${r.date.slice(0, 10)}; ours ${r.endToEnd.forward.oursMs.toFixed(0)} ms, TF.js ${r.endToEnd.forward.peerMs?.toFixed(0) ?? '–'} ms end to end`)}</text>`,
+  ];
+  for (let e = loExp; e <= hiExp; e++) {
+    const d = Math.pow(10, e);
+    parts.push(`<line x1="${x(d)}" y1="${top - 6}" x2="${x(d)}" y2="${top + rows.length * rowH}" stroke="#ddd"/>`);
+    parts.push(`<text x="${x(d)}" y="${top + rows.length * rowH + 16}" text-anchor="middle" fill="#555">${d >= 1 ? d.toFixed(0) : d.toPrecision(1)}</text>`);
+  }
+  rows.forEach((l, i) => {
+    const y = top + i * rowH;
+    parts.push(`<text x="${left - 6}" y="${y + 15}" text-anchor="end">${escapeXml(l.layer)}</text>`);
+    parts.push(`<rect x="${left}" y="${y + 2}" width="${Math.max(1, x(l.oursMs) - left)}" height="10" fill="#1f77b4"/>`);
+    parts.push(`<text x="${x(l.oursMs) + 4}" y="${y + 11}" font-size="10">${chartMs(l.oursMs)}</text>`);
+    if (l.peerMs !== undefined) {
+      parts.push(`<rect x="${left}" y="${y + 13}" width="${Math.max(1, x(l.peerMs) - left)}" height="10" fill="#ff7f0e"/>`);
+      parts.push(`<text x="${x(l.peerMs) + 4}" y="${y + 22}" font-size="10">${chartMs(l.peerMs)}</text>`);
+    }
+  });
+  const ly = top + rows.length * rowH + 32;
+  parts.push(`<rect x="${left}" y="${ly}" width="12" height="10" fill="#1f77b4"/><text x="${left + 16}" y="${ly + 9}">ours (pass timestamps)</text>`);
+  parts.push(`<rect x="${left + 200}" y="${ly}" width="12" height="10" fill="#ff7f0e"/><text x="${left + 216}" y="${ly + 9}">TF.js WebGPU (tf.time kernel ms)</text>`);
+  parts.push('</svg>');
+  return parts.join('\n');
+}
