@@ -13,3 +13,5 @@ if (!existsSync(weights)) {
 await build({ logLevel: 'warn' });
 const server = await preview({});
 server.printUrls();
+const local = server.resolvedUrls?.local[0];
+if (local) console.log(`  ➜  Benchmark this GPU: ${new URL('bench.html', local).href}`);

@@ -1,18 +1,29 @@
 // The demo page: Grad-CAM of VGG16 on this browser's WebGPU device. Weights come from /weights/vgg16/
 // (converted by `npm run weights`, cached in Cache Storage); without them the page runs seeded random
-// weights and says so. Every control reruns Grad-CAM on the current image.
+// weights and says so. The engine keeps the image's forward on the GPU, so each control reruns only
+// what it changes: a new image the whole network, a class, layer or score the backward and the map,
+// α, blend and colormap the overlay pass alone. A file chosen while the model loads is kept and runs
+// when it is ready.
 import {
+  classSuggestions,
+  colorizeHeatmap,
+  colormap,
   decodeImageFile,
   describeTuning,
+  encodeNpy,
+  findClass,
   GpuWeights,
   heNormalWeights,
   IMAGENET_CLASS_INDEX,
-  jetColormap,
   loadWeightsFromUrl,
   openGradCam,
   pixelsOf,
   requestBrowserDevice,
+  servedWeights,
   VGG16,
+  type BlendMode,
+  type ColormapName,
+  type GradCam,
   type GradCamResult,
   type ImageInput,
   type ScoreKind,
@@ -22,6 +33,7 @@ import {
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status');
+const elapsed = $('elapsed');
 const progress = $<HTMLProgressElement>('progress');
 const note = $('weights-note');
 const controls = {
@@ -32,22 +44,42 @@ const controls = {
   layer: $<HTMLSelectElement>('layer'),
   score: $<HTMLSelectElement>('score'),
   alpha: $<HTMLInputElement>('alpha'),
+  blend: $<HTMLSelectElement>('blend'),
+  colormap: $<HTMLSelectElement>('colormap'),
   search: $<HTMLInputElement>('class-search'),
+  saveOverlay: $<HTMLButtonElement>('save-overlay'),
+  saveHeatmap: $<HTMLButtonElement>('save-heatmap'),
 };
 const pageStart = performance.now();
 const labelOf = (i: number) => IMAGENET_CLASS_INDEX[String(i)][1];
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-function fail(message: string) {
-  status.className = 'error';
+// ---------------------------------------------------------------- status, with elapsed time while busy
+
+let ticker: ReturnType<typeof setInterval> | undefined;
+function busy(message: string) {
+  status.className = 'busy';
   status.textContent = message;
+  const t0 = performance.now();
+  clearInterval(ticker);
+  elapsed.textContent = '';
+  ticker = setInterval(() => (elapsed.textContent = seconds(performance.now() - t0)), 100);
 }
-
 function say(message: string) {
+  clearInterval(ticker);
+  elapsed.textContent = '';
   status.className = '';
   status.textContent = message;
 }
+function fail(message: string) {
+  say(message);
+  status.className = 'error';
+}
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-function drawRgba(canvas: HTMLCanvasElement, width: number, height: number, data: Uint8ClampedArray) {
+// ---------------------------------------------------------------- drawing
+
+function drawRgba(canvas: HTMLCanvasElement, width: number, height: number, data: Uint8ClampedArray | Uint8Array) {
   canvas.width = width;
   canvas.height = height;
   canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(data), width, height), 0, 0);
@@ -68,173 +100,275 @@ function generatedImage(): ImageInput {
   return pixelsOf(c, c.width, c.height);
 }
 
-const jet = jetColormap();
-function drawHeatmap(r: GradCamResult) {
-  const { width, height, data } = r.heatmap;
-  const rgba = new Uint8ClampedArray(width * height * 4);
-  for (let i = 0; i < data.length; i++) {
-    const u = Math.min(255, Math.floor(255 * data[i]));
-    rgba.set([jet[3 * u], jet[3 * u + 1], jet[3 * u + 2], 255], 4 * i);
-  }
-  drawRgba($('heatmap'), width, height, rgba);
-  $('heatmap-caption').textContent = `heatmap ${height}×${width} (${r.layer})`;
+/** The heatmap canvas: the map upsampled to the image's aspect (as the overlay is), long side at most 1024. */
+const HEATMAP_MAX_SIDE = 1024;
+function drawHeatmap(r: GradCamResult, image: ImageInput, name: ColormapName) {
+  const scale = Math.min(1, HEATMAP_MAX_SIDE / Math.max(image.width, image.height));
+  const [w, h] = [Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale))];
+  drawRgba($('heatmap'), w, h, colorizeHeatmap(r.heatmap, w, h, name));
+  $('heatmap-caption').textContent = `heatmap: ${r.heatmap.width}×${r.heatmap.height} cells at ${r.layer}, upsampled to ${w}×${h}`;
+}
+
+function drawLegend(name: ColormapName) {
+  const lut = colormap(name);
+  const rgba = new Uint8ClampedArray(256 * 4);
+  // Top of the bar is 1.
+  for (let i = 0; i < 256; i++) rgba.set([lut[3 * (255 - i)], lut[3 * (255 - i) + 1], lut[3 * (255 - i) + 2], 255], 4 * i);
+  drawRgba($('legend'), 1, 256, rgba);
 }
 
 function showTuning(tuning: Tuning, where: string) {
   const [head] = describeTuning(tuning, where);
   $('kernels-source').textContent = head;
-  const table = $<HTMLTableElement>('kernel-choices');
+  const body = $<HTMLTableElement>('kernel-choices').tBodies[0];
   for (const [key, version] of Object.entries(tuning.choices)) {
     const [kernel, shape] = key.split('|');
-    const row = table.insertRow();
+    const row = body.insertRow();
     row.dataset.key = key;
-    for (const text of [kernel, shape, version, ...Object.entries(tuning.table?.timings[key] ?? {}).map(([v, ms]) => `${v} ${ms.toFixed(2)} ms`)]) row.insertCell().textContent = text;
+    const measured = Object.entries(tuning.table?.timings[key] ?? {}).map(([v, ms]) => `${v} ${ms.toFixed(2)}`);
+    for (const text of [kernel, shape, version, measured.join(', ')]) row.insertCell().textContent = text;
   }
 }
 
-async function main() {
-  let device: GPUDevice;
+function download(blob: Blob, name: string) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+// ---------------------------------------------------------------- weights and engine
+
+const WEIGHTS_URL = 'weights/vgg16/';
+
+async function loadWeights(device: GPUDevice): Promise<GpuWeights | Map<string, Float32Array>> {
   try {
-    device = await requestBrowserDevice(VGG16);
-  } catch (e) {
-    fail(e instanceof Error ? e.message : String(e));
-    return;
-  }
-  let weights: GpuWeights | Map<string, Float32Array>;
-  try {
-    say('Loading weights…');
+    busy('Loading weights…');
+    // Asked first, so that missing weights cost no failing request (a 404 in the console).
+    if ((await servedWeights(WEIGHTS_URL)) === null)
+      throw new Error(`no converted weights are served at ${WEIGHTS_URL} (weights/index.json does not list them). Run 'npm run weights' (or 'npm run weights -- --synthetic') and reload`);
     progress.hidden = false;
-    const loaded = await loadWeightsFromUrl(device, 'weights/vgg16/', {
+    const loaded = await loadWeightsFromUrl(device, WEIGHTS_URL, {
       onProgress: (p) => {
         progress.value = p.loadedBytes / p.totalBytes;
-        say(`Loading weights: ${(p.loadedBytes / 1e6).toFixed(0)} / ${(p.totalBytes / 1e6).toFixed(0)} MB (${p.cachedShards} of ${p.shards} shards from cache)`);
+        status.textContent = `Loading weights: ${(p.loadedBytes / 1e6).toFixed(0)} / ${(p.totalBytes / 1e6).toFixed(0)} MB (${p.cachedShards} of ${p.shards} shards from this browser's cache)`;
       },
     });
-    weights = loaded.weights;
     if (loaded.source.synthetic) {
       note.hidden = false;
       note.textContent = `Random weights: weights/vgg16 holds synthetic weights (seed ${String(loaded.source.seed)}), so predictions and maps are meaningless. Run 'npm run weights -- --force' for Keras' ImageNet weights.`;
     }
+    return loaded.weights;
   } catch (e) {
     note.hidden = false;
     note.textContent =
-      `Random weights: ${e instanceof Error ? e.message : String(e)}. Until then this page runs VGG16 with seeded He-normal ` +
-      'weights made in the browser, so predictions and maps are meaningless.';
-    say('Generating random weights…');
+      `Random weights: ${errorText(e)}. Until then this page runs VGG16 with seeded He-normal ` + 'weights made in the browser, so predictions and maps are meaningless.';
+    busy('Generating random weights…');
     await new Promise((r) => setTimeout(r));
-    weights = heNormalWeights(VGG16, { seed: 1, classifierGain: 0.01 });
+    return heNormalWeights(VGG16, { seed: 1, classifierGain: 0.01 });
   } finally {
     progress.hidden = true;
   }
-  // ?tune=force re-measures, ?tune=off runs each kernel's default version.
-  const tuneParam = new URLSearchParams(location.search).get('tune');
-  const tuneMode: TuningMode = tuneParam === 'force' || tuneParam === 'off' ? tuneParam : 'auto';
-  // ?f16=1 stores the dense layers' weights as float16 (half their memory; numbers move by ~1e-3).
-  const f16 = new URLSearchParams(location.search).get('f16') === '1';
-  const opened = await openGradCam({
-    device,
-    weights: { model: weights instanceof GpuWeights ? weights.model : VGG16, tensors: weights },
-    tune: tuneMode,
-    f16,
-    onTuningProgress: (line) => say(`Choosing the fastest kernels for this GPU (once): ${line}`),
-  });
-  showTuning(opened.tuning, opened.tuningWhere ?? 'localStorage');
-  const { cam } = opened;
-  for (const l of cam.convLayers) controls.layer.add(new Option(l, l, l === cam.defaultLayer, l === cam.defaultLayer));
-  const classes = $('classes');
-  for (let i = 0; i < 1000; i++) classes.append(new Option(`${labelOf(i)} (${i})`));
-  say(`Ready (${((performance.now() - pageStart) / 1000).toFixed(1)} s). Choose an image.`);
-  for (const b of [controls.sample, controls.webcam, controls.live]) b.disabled = false;
+}
 
-  let image: ImageInput | undefined;
-  let classIndex: number | undefined;
-  let firstHeatmapShown = false;
-  let running: Promise<void> = Promise.resolve();
+// ---------------------------------------------------------------- the page
 
-  const run = () => {
-    running = running.then(async () => {
-      if (!image) return;
-      say(`Running Grad-CAM on ${image.width}×${image.height}…`);
-      try {
-        const r = await cam.run(image, {
-          classIndex,
-          layer: controls.layer.value,
-          score: controls.score.value as ScoreKind,
-          alpha: Number(controls.alpha.value),
-        });
-        show(r);
-        if (!firstHeatmapShown) {
-          firstHeatmapShown = true;
-          $('timings').dataset.firstHeatmapMs = String(performance.now() - pageStart);
-        }
-        say(
-          `Grad-CAM of '${labelOf(r.classIndex)}' (${r.classIndex}) at ${r.layer}, score ${r.score}: ${r.timingsMs.total.toFixed(0)} ms. ` +
-            `Time to first heatmap: ${(Number($('timings').dataset.firstHeatmapMs) / 1000).toFixed(1)} s.` +
-            (r.warnings.length ? ` Warning: ${r.warnings.join(' ')}` : ''),
-        );
-      } catch (e) {
-        fail(e instanceof Error ? e.message : String(e));
-      }
+/** What a change needs rerun, cheapest first: the overlay pass, backward + map (+ overlay), everything. */
+const OVERLAY = 1;
+const EXPLAIN = 2;
+const IMAGE = 3;
+type Level = typeof OVERLAY | typeof EXPLAIN | typeof IMAGE;
+const WALL_LABEL: Record<Level, string> = {
+  [IMAGE]: 'new image: forward + map + overlay',
+  [EXPLAIN]: 'new class, layer or score: backward + map + overlay',
+  [OVERLAY]: 'new α, blend or colormap: overlay only',
+};
+
+let cam: GradCam | undefined;
+let image: ImageInput | undefined;
+let imageName = '';
+let classIndex: number | undefined;
+let shown: GradCamResult | undefined;
+let firstHeatmapMs: number | undefined;
+const gpuMs: Record<string, number> = {};
+const wallMs = new Map<Level, number>();
+
+const overlayOptions = () => ({
+  alpha: Number(controls.alpha.value),
+  blend: controls.blend.value as BlendMode,
+  colormap: controls.colormap.value as ColormapName,
+});
+const explainOptions = () => ({ classIndex, layer: controls.layer.value, score: controls.score.value as ScoreKind, ...overlayOptions() });
+
+function setImage(next: ImageInput, name: string) {
+  image = next;
+  imageName = name;
+  classIndex = undefined;
+  controls.search.value = '';
+  // Drawn at once, before any GPU work.
+  drawRgba($('original'), next.width, next.height, next.data);
+  $('original-caption').textContent = `original: ${name}, ${next.width}×${next.height}`;
+}
+
+function showTimes(level: Level, timingsMs: Record<string, number>) {
+  for (const [stage, ms] of Object.entries(timingsMs)) if (stage !== 'total') gpuMs[stage] = ms;
+  wallMs.set(level, timingsMs.total);
+  const gpu = $<HTMLTableSectionElement>('gpu-times');
+  gpu.replaceChildren();
+  const head = gpu.insertRow();
+  head.insertCell().innerHTML = '<strong>GPU time per stage</strong> (last run of each)';
+  head.insertCell();
+  for (const stage of ['preprocess', 'forward', 'backward', 'cam', 'overlay']) {
+    if (!(stage in gpuMs)) continue;
+    const row = gpu.insertRow();
+    row.dataset.stage = stage;
+    row.insertCell().textContent = stage;
+    Object.assign(row.insertCell(), { className: 'num', textContent: gpuMs[stage].toFixed(1) });
+  }
+  if (Object.keys(gpuMs).length === 0) gpu.insertRow().insertCell().textContent = 'this device has no timestamp queries';
+  const wall = $<HTMLTableSectionElement>('wall-times');
+  wall.replaceChildren();
+  const wallHead = wall.insertRow();
+  wallHead.insertCell().innerHTML = '<strong>Wall clock</strong> (submit → results on the CPU)';
+  wallHead.insertCell();
+  for (const l of [IMAGE, EXPLAIN, OVERLAY] as Level[]) {
+    if (!wallMs.has(l)) continue;
+    const row = wall.insertRow();
+    row.dataset.wall = String(l);
+    row.insertCell().textContent = WALL_LABEL[l];
+    Object.assign(row.insertCell(), { className: 'num', textContent: wallMs.get(l)!.toFixed(1) });
+  }
+  $('reran').textContent = `Last change reran: ${WALL_LABEL[level].split(': ')[1]} (${timingsMs.total.toFixed(1)} ms).`;
+}
+
+function showCounts() {
+  if (!cam) return;
+  const table = $<HTMLTableElement>('stage-counts');
+  table.dataset.counts = JSON.stringify(cam.stageCounts);
+  const body = table.tBodies[0];
+  body.replaceChildren();
+  for (const [stage, n] of Object.entries(cam.stageCounts)) {
+    const row = body.insertRow();
+    row.insertCell().textContent = stage;
+    Object.assign(row.insertCell(), { className: 'num', textContent: String(n) });
+  }
+}
+
+function showResult(r: GradCamResult) {
+  shown = r;
+  if (r.overlay) drawRgba($('overlay'), r.overlay.width, r.overlay.height, r.overlay.data);
+  showOverlayCaption();
+  drawHeatmap(r, image!, controls.colormap.value as ColormapName);
+  const [inH, inW] = VGG16.inputShape;
+  $('meaning').textContent = r.warnings.length
+    ? r.warnings.join(' ')
+    : `Where VGG16 found evidence for '${labelOf(r.classIndex)}' at ${r.layer}: 1 (top of the colour bar) is the strongest, 0 none. ` +
+      `Each of the ${r.heatmap.width}×${r.heatmap.height} cells covers about ${Math.round(inW / r.heatmap.width)}×${Math.round(inH / r.heatmap.height)} pixels of the ${inW}×${inH} network input, stretched here to the photo.`;
+  const body = $<HTMLTableElement>('predictions').tBodies[0];
+  body.replaceChildren();
+  for (const p of r.predictions) {
+    const row = body.insertRow();
+    row.dataset.index = String(p.index);
+    if (p.index === r.classIndex) row.className = 'chosen';
+    row.insertCell().textContent = p.label;
+    row.insertCell().textContent = p.wnid;
+    Object.assign(row.insertCell(), { className: 'num', textContent: `${(100 * p.probability).toFixed(2)} %` });
+    const bar = document.createElement('span');
+    bar.className = 'bar';
+    bar.style.width = `${Math.max(1, 200 * p.probability)}px`;
+    row.insertCell().append(bar);
+    row.addEventListener('click', () => {
+      classIndex = p.index;
+      controls.search.value = `${p.label} (${p.index})`;
+      void request(EXPLAIN);
     });
-    return running;
-  };
+  }
+  controls.saveOverlay.disabled = !r.overlay;
+  controls.saveHeatmap.disabled = false;
+}
 
-  const show = (r: GradCamResult) => {
-    drawRgba($('original'), image!.width, image!.height, new Uint8ClampedArray(image!.data));
-    if (r.overlay) drawRgba($('overlay'), r.overlay.width, r.overlay.height, r.overlay.data);
-    $('overlay-caption').textContent = `overlay (α ${controls.alpha.value})`;
-    drawHeatmap(r);
-    const table = $<HTMLTableElement>('predictions');
-    table.replaceChildren();
-    for (const p of r.predictions) {
-      const row = table.insertRow();
-      row.dataset.index = String(p.index);
-      if (p.index === r.classIndex) row.className = 'chosen';
-      row.insertCell().textContent = p.label;
-      row.insertCell().textContent = p.wnid;
-      row.insertCell().textContent = `${(100 * p.probability).toFixed(2)} %`;
-      const bar = document.createElement('span');
-      bar.className = 'bar';
-      bar.style.width = `${Math.max(1, 200 * p.probability)}px`;
-      row.insertCell().append(bar);
-      row.addEventListener('click', () => {
-        classIndex = p.index;
-        void run();
-      });
-    }
-    const timings = $<HTMLTableElement>('timings');
-    timings.replaceChildren();
-    for (const [stage, ms] of Object.entries(r.timingsMs)) {
-      const row = timings.insertRow();
-      row.insertCell().textContent = stage === 'total' ? 'total (wall clock)' : stage;
-      row.insertCell().textContent = `${ms.toFixed(1)} ms`;
-    }
-  };
+function showOverlayCaption() {
+  const o = overlayOptions();
+  $('overlay-caption').textContent = `overlay: ${o.colormap}, α ${o.alpha.toFixed(2)}, ${o.blend === 'add' ? 'α·colour + image' : '(1 − α)·image + α·colour'}`;
+}
 
-  const useImage = (next: ImageInput) => {
-    image = next;
-    classIndex = undefined;
-    return run();
-  };
-  const useFile = async (file: File) => {
+async function perform(level: Level) {
+  if (!cam || !image) return;
+  $('queued').textContent = '';
+  const run = image;
+  if (level === IMAGE) {
+    busy(`Forward pass of VGG16 on ${imageName} (${run.width}×${run.height})…`);
+    const t0 = performance.now();
+    const view = await cam.forward(run);
+    busy(`Backward to ${controls.layer.value} and the map…`);
+    const r = await cam.explain(explainOptions());
+    // The wall time of the whole change: both submissions.
+    const timings = { ...view.timingsMs, ...r.timingsMs, total: performance.now() - t0 };
+    finish(level, r, timings);
+  } else if (level === EXPLAIN) {
+    busy(`Backward to ${controls.layer.value} and the map (the forward is kept)…`);
+    const r = await cam.explain(explainOptions());
+    finish(level, r, r.timingsMs);
+  } else {
+    const o = await cam.overlay(overlayOptions());
+    drawRgba($('overlay'), o.overlay.width, o.overlay.height, o.overlay.data);
+    showOverlayCaption();
+    if (shown) drawHeatmap(shown, image, controls.colormap.value as ColormapName);
+    drawLegend(controls.colormap.value as ColormapName);
+    showTimes(level, o.timingsMs);
+    showCounts();
+    say(`Overlay redrawn in ${o.timingsMs.total.toFixed(1)} ms (overlay pass only).`);
+  }
+}
+
+function finish(level: Level, r: GradCamResult, timings: Record<string, number>) {
+  showResult(r);
+  drawLegend(controls.colormap.value as ColormapName);
+  showTimes(level, timings);
+  showCounts();
+  firstHeatmapMs ??= performance.now() - pageStart;
+  $('timings').dataset.firstHeatmapMs = String(firstHeatmapMs);
+  say(
+    `Grad-CAM of '${labelOf(r.classIndex)}' (${r.classIndex}) at ${r.layer}, score ${r.score}: ${timings.total.toFixed(0)} ms. ` +
+      `Time to first heatmap: ${seconds(firstHeatmapMs)}.` +
+      (r.warnings.length ? ` Warning: ${r.warnings.join(' ')}` : ''),
+  );
+}
+
+// Changes arriving while a run is busy are merged: the next run does the most any of them needs.
+let wanted = 0;
+let pumping: Promise<void> | undefined;
+function request(level: Level): Promise<void> {
+  wanted = Math.max(wanted, level);
+  pumping ??= pump().finally(() => (pumping = undefined));
+  return pumping;
+}
+async function pump() {
+  while (wanted && cam && image) {
+    const level = wanted as Level;
+    wanted = 0;
     try {
-      await useImage(await decodeImageFile(file));
-    } catch {
-      fail(`Could not decode '${file.name}' as an image. Choose a PNG, JPEG, WebP or another format this browser opens.`);
+      await perform(level);
+    } catch (e) {
+      fail(errorText(e));
     }
-  };
+  }
+}
 
+async function useFile(file: File) {
+  try {
+    setImage(await decodeImageFile(file), file.name);
+  } catch {
+    fail(`Could not decode '${file.name}' as an image. Choose a PNG, JPEG, WebP or another format this browser opens.`);
+    return;
+  }
+  if (cam) await request(IMAGE);
+  else $('queued').textContent = `'${file.name}' is queued: it runs as soon as the model is ready.`;
+}
+
+function wireControls() {
   controls.file.addEventListener('change', () => controls.file.files?.[0] && void useFile(controls.file.files[0]));
-  controls.sample.addEventListener('click', () => void useImage(generatedImage()));
-  for (const c of [controls.layer, controls.score]) c.addEventListener('change', () => void run());
-  controls.alpha.addEventListener('input', () => ($('alpha-value').textContent = Number(controls.alpha.value).toFixed(2)));
-  controls.alpha.addEventListener('change', () => void run());
-  controls.search.addEventListener('change', () => {
-    const m = /\((\d+)\)$/.exec(controls.search.value);
-    if (!m) return fail(`'${controls.search.value}' is not an ImageNet label: pick one from the list`);
-    classIndex = Number(m[1]);
-    void run();
-  });
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => {
     e.preventDefault();
@@ -246,6 +380,41 @@ async function main() {
     drop.classList.remove('over');
     const file = e.dataTransfer?.files[0];
     if (file) void useFile(file);
+  });
+  controls.sample.addEventListener('click', () => {
+    setImage(generatedImage(), 'generated test image');
+    void request(IMAGE);
+  });
+  for (const c of [controls.layer, controls.score]) c.addEventListener('change', () => void request(EXPLAIN));
+  controls.alpha.addEventListener('input', () => {
+    $('alpha-value').textContent = Number(controls.alpha.value).toFixed(2);
+    void request(OVERLAY);
+  });
+  for (const c of [controls.blend, controls.colormap]) c.addEventListener('change', () => void request(OVERLAY));
+  controls.colormap.addEventListener('change', () => drawLegend(controls.colormap.value as ColormapName));
+
+  const suggestions = $('classes');
+  controls.search.addEventListener('input', () => {
+    suggestions.replaceChildren(...classSuggestions(controls.search.value, 12).map((i) => new Option(`${labelOf(i)} (${i})`)));
+  });
+  controls.search.addEventListener('change', () => {
+    const text = controls.search.value;
+    if (!text.trim()) return;
+    const found = findClass(text);
+    if (found === undefined)
+      return fail(`'${text}' matches no ImageNet class: type a label (African elephant), a wnid (n02504458) or an index (0–999), or pick a suggestion.`);
+    classIndex = found;
+    controls.search.value = `${labelOf(found)} (${found})`;
+    if (image && cam) void request(EXPLAIN);
+  });
+
+  controls.saveOverlay.addEventListener('click', () => {
+    $<HTMLCanvasElement>('overlay').toBlob((blob) => blob && download(blob, `gradcam-${shown ? labelOf(shown.classIndex) : 'overlay'}.png`), 'image/png');
+  });
+  controls.saveHeatmap.addEventListener('click', () => {
+    if (!shown) return;
+    const npy = encodeNpy(shown.heatmap.data, [shown.heatmap.height, shown.heatmap.width]);
+    download(new Blob([npy as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), `gradcam-${shown.layer}-${shown.classIndex}.npy`);
   });
 
   // Webcam: one frame on demand, or frames continuously with the rate shown.
@@ -260,14 +429,16 @@ async function main() {
       await video.play();
       return video;
     } catch (e) {
-      fail(`No webcam: ${e instanceof Error ? e.message : String(e)}. Allow camera access for this page, or choose an image instead.`);
+      fail(`No webcam: ${errorText(e)}. Allow camera access for this page, or choose an image instead.`);
       return undefined;
     }
   };
   const frame = (v: HTMLVideoElement) => pixelsOf(v, v.videoWidth, v.videoHeight);
   controls.webcam.addEventListener('click', async () => {
     const v = await camera();
-    if (v) await useImage(frame(v));
+    if (!v) return;
+    setImage(frame(v), 'webcam frame');
+    await request(IMAGE);
   });
   controls.live.addEventListener('change', async () => {
     const v = controls.live.checked ? await camera() : undefined;
@@ -275,12 +446,66 @@ async function main() {
     let frames = 0;
     const t0 = performance.now();
     while (controls.live.checked) {
-      image = frame(v);
-      await run();
+      // Frames of one size reuse the engine's image and overlay buffers.
+      setImage(frame(v), 'webcam (live)');
+      await request(IMAGE);
       frames++;
       $('fps').textContent = `${(frames / ((performance.now() - t0) / 1000)).toFixed(2)} frames/s`;
     }
   });
+}
+
+async function main() {
+  wireControls();
+  drawLegend('jet');
+  let device: GPUDevice;
+  try {
+    device = await requestBrowserDevice(VGG16);
+  } catch (e) {
+    fail(errorText(e));
+    return;
+  }
+  const weights = await loadWeights(device);
+  // ?tune=force re-measures, ?tune=off runs each kernel's default version.
+  const params = new URLSearchParams(location.search);
+  const tuneParam = params.get('tune');
+  const tuneMode: TuningMode = tuneParam === 'force' || tuneParam === 'off' ? tuneParam : 'auto';
+  // ?f16=1 stores the dense layers' weights as float16 (half their memory; numbers move by ~1e-3).
+  const f16 = params.get('f16') === '1';
+  busy('Preparing the kernels…');
+  try {
+    const opened = await openGradCam({
+      device,
+      weights: { model: weights instanceof GpuWeights ? weights.model : VGG16, tensors: weights },
+      tune: tuneMode,
+      f16,
+      onTuningProgress: (_line, step) => {
+        progress.hidden = false;
+        progress.value = step.done / step.total;
+        status.textContent = `Optimising kernels for this GPU, once (${step.done}/${step.total})…`;
+      },
+    });
+    progress.hidden = true;
+    showTuning(opened.tuning, opened.tuningWhere ?? 'localStorage');
+    cam = opened.cam;
+  } catch (e) {
+    progress.hidden = true;
+    fail(errorText(e));
+    return;
+  }
+  for (const l of cam.convLayers) controls.layer.add(new Option(l, l, l === cam.defaultLayer, l === cam.defaultLayer));
+  for (const b of [controls.sample, controls.webcam, controls.live, controls.layer]) {
+    b.disabled = false;
+    (b.closest('label') ?? b).removeAttribute('title');
+  }
+  showCounts();
+  const ready = `Ready (${seconds(performance.now() - pageStart)}).`;
+  if (image) {
+    say(`${ready} Running the queued ${imageName}…`);
+    await request(IMAGE);
+  } else {
+    say(`${ready} Choose an image.`);
+  }
 }
 
 void main();

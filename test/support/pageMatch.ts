@@ -35,17 +35,19 @@ export function levelsNear(h: number, tol = MAP_TOL): number[] {
 const near = (a: ArrayLike<number>, b: ArrayLike<number>, tol: number) => [0, 1, 2].every((c) => Math.abs(a[c] - b[c]) <= tol);
 
 /**
- * The page's heatmap canvas (one pixel per map cell, JET[uint8(255·h)], opaque) against Node's map:
- * returns the cells that match no allowed level, described (empty = match).
+ * The page's heatmap canvas (the map upsampled to the canvas size as the overlay does it, or one pixel
+ * per cell at the map's size; COLOUR[uint8(255·h)], opaque) against Node's map: returns the pixels that
+ * match no allowed level, described (empty = match).
  */
-export function heatmapCanvasMismatches(canvas: Pixels, heat: Map2DLike, jet: Uint8Array, tol = MAP_TOL): string[] {
-  if (canvas.width !== heat.width || canvas.height !== heat.height) return [`canvas ${canvas.width}×${canvas.height}, map ${heat.width}×${heat.height}`];
+export function heatmapCanvasMismatches(canvas: Pixels, heat: Map2DLike, lut: Uint8Array, tol = MAP_TOL): string[] {
+  const { width: W, height: H } = canvas;
+  const up = W === heat.width && H === heat.height ? heat.data : cvResizeLinear(heat.data, heat.width, heat.height, W, H);
   const bad: string[] = [];
-  for (let i = 0; i < heat.width * heat.height; i++) {
+  for (let i = 0; i < W * H; i++) {
     const got = Array.from({ length: 4 }, (_, c) => canvas.data[4 * i + c]);
-    const levels = levelsNear(heat.data[i], tol);
-    if (got[3] !== 255 || !levels.some((u) => near(got, jet.subarray(3 * u, 3 * u + 3), CANVAS_TOL)))
-      bad.push(`cell (${i % heat.width}, ${Math.floor(i / heat.width)}): canvas ${got}, h ${heat.data[i]} → JET ${levels.map((u) => `[${jet.subarray(3 * u, 3 * u + 3)}]`).join(' or ')}`);
+    const levels = levelsNear(up[i], tol);
+    if (got[3] !== 255 || !levels.some((u) => near(got, lut.subarray(3 * u, 3 * u + 3), CANVAS_TOL)))
+      bad.push(`pixel (${i % W}, ${Math.floor(i / W)}): canvas ${got}, h ${up[i]} → ${levels.map((u) => `[${lut.subarray(3 * u, 3 * u + 3)}]`).join(' or ')}`);
   }
   return bad;
 }
