@@ -90,14 +90,17 @@ describe('kept forward: each change reruns only what it needs', () => {
     expect(explained.overlay!.data).toEqual(full.overlay!.data);
   });
 
-  it('buffers for one image size are made once: repeated runs, explains and overlays allocate none', async () => {
+  it('buffers for one image size are made once: repeated runs, explains, layer switches and overlays allocate none', async () => {
     await cam.run(image, options);
     await cam.explain({ ...options, classIndex: 2 });
+    await cam.explain({ layer: 'block1_conv1', score: 'logit' });
     await cam.overlay({ alpha: 0.7 });
     const bytes = cam.memoryBytes;
     const made = await buffersMadeBy(async () => {
       await cam.run(syntheticPhoto(61, 47, 9), options);
       await cam.explain({ ...options, classIndex: 2 });
+      await cam.explain({ layer: 'block1_conv1', score: 'logit' });
+      await cam.explain(options);
       await cam.overlay({ alpha: 0.2 });
       await cam.overlay({ alpha: 0.9, blend: 'normalized' });
     });
@@ -181,6 +184,23 @@ describe('misuse', () => {
     } finally {
       fresh.dispose();
     }
+  });
+
+  it('a forward of the network alone, even concurrent, never lends its activations to explain()', async () => {
+    const other = syntheticPhoto(61, 47, 77);
+    const [a, b] = await Promise.all([cam.run(image, options), cam.network.forward(other)]);
+    const [a2, b2] = [await cam.run(image, options), await cam.network.forward(other)];
+    // Same size, one shared upload buffer: each call still saw its own pixels.
+    expect(a.probabilities).toEqual(a2.probabilities);
+    expect(b.probabilities).toEqual(b2.probabilities);
+    expect(a.probabilities).not.toEqual(b.probabilities);
+    await expect(cam.explain(options)).rejects.toThrow(/the network ran another forward/);
+    await expect(cam.overlay()).rejects.toThrow(/the network ran another forward/);
+    expect(cam.hasForward).toBe(false);
+    // Asking for a tensor twice gives it once, and the engine goes on.
+    const r = await cam.run(image, { ...options, read: ['block1_pool', 'block1_pool'] });
+    expect(r.tensors.get('block1_pool')!.length).toBe(8 * 8 * 8);
+    expect(cam.hasForward).toBe(true);
   });
 
   it('concurrent calls are run one after another, each with its own result', async () => {

@@ -1,6 +1,6 @@
 // Class lookup as a person types it into the page: index, wnid, label in any case and spacing.
 import { describe, expect, it } from 'vitest';
-import { classSuggestions, findClass, IMAGENET_CLASS_INDEX } from '../src/engine/imagenet.js';
+import { classSuggestions, findClass, IMAGENET_CLASS_INDEX, matchingClasses } from '../src/engine/imagenet.js';
 
 describe('findClass', () => {
   it('accepts a label in any case with spaces or underscores, a wnid, an index, and the suggestion form', () => {
@@ -13,11 +13,14 @@ describe('findClass', () => {
     for (const q of ['1000', '-1', 'elephant', '', 'n0250445', '3.5']) expect(findClass(q), q).toBeUndefined();
   });
 
-  it('a label Keras lists twice resolves to its first index', () => {
+  it('a label Keras lists twice names both classes, so it is not one class; its wnids and indices are', () => {
     expect(IMAGENET_CLASS_INDEX['134'][1]).toBe('crane');
     expect(IMAGENET_CLASS_INDEX['517'][1]).toBe('crane');
-    expect(findClass('crane')).toBe(134);
+    expect(matchingClasses('Crane')).toEqual([134, 517]);
+    expect(findClass('crane')).toBeUndefined();
     expect(findClass('n03126707')).toBe(517);
+    expect(findClass('crane (517)')).toBe(517);
+    expect(matchingClasses('maillot')).toEqual([638, 639]);
   });
 });
 

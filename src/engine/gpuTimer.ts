@@ -50,6 +50,11 @@ export class PassTimer {
     return { label, timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
   }
 
+  /** Bytes held by the resolve and read buffers. */
+  get bytes(): number {
+    return this.resolveBuffer.size + this.readBuffer.size;
+  }
+
   /** Starts a new submission's timings, reusing the query set and buffers (read() must have finished). */
   reset(): void {
     this.passes.length = 0;
@@ -86,41 +91,63 @@ export class PassTimer {
 }
 
 /**
- * Copies buffers out in the same command encoder and maps them once after the submit. The staging
- * buffers stay for the next round (same name and size: reused), so repeated runs allocate nothing.
+ * Copies buffers out in the same command encoder and maps them once after the submit. One staging
+ * buffer per name stays for the next round, grown to the largest size asked, so repeated runs (other
+ * layers, other image sizes) allocate nothing new once the largest has been seen.
  */
 export class Readback {
   private readonly staging = new Map<string, GPUBuffer>();
-  private readonly pending: string[] = [];
+  private readonly pending = new Map<string, { buffer: GPUBuffer; bytes: number }>();
   constructor(private readonly device: GPUDevice) {}
 
   copy(encoder: GPUCommandEncoder, name: string, src: GPUBuffer, bytes = src.size): void {
+    if (this.pending.has(name)) throw new Error(`readback: '${name}' is already copied in this round; ask for each tensor once`);
     let dst = this.staging.get(name);
-    if (dst?.size !== bytes) {
+    if (!dst || dst.size < bytes) {
       dst?.destroy();
       dst = this.device.createBuffer({ label: `read ${name}`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       this.staging.set(name, dst);
     }
-    this.pending.push(name);
+    this.pending.set(name, { buffer: dst, bytes });
     encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
   }
 
-  /** What was copied since the last read(). */
+  /** What was copied since the last read() or discard(); every buffer is unmapped again, even on failure. */
   async read(): Promise<Map<string, ArrayBuffer>> {
-    const names = this.pending.splice(0);
-    const buffers = names.map((n) => this.staging.get(n)!);
-    await Promise.all(buffers.map((b) => b.mapAsync(GPUMapMode.READ)));
+    const entries = [...this.pending];
+    this.pending.clear();
+    const mapped = await Promise.allSettled(entries.map(([, p]) => p.buffer.mapAsync(GPUMapMode.READ, 0, p.bytes)));
     const out = new Map<string, ArrayBuffer>();
-    names.forEach((name, i) => {
-      out.set(name, buffers[i].getMappedRange().slice(0));
-      buffers[i].unmap();
+    let failure: unknown;
+    entries.forEach(([name, p], i) => {
+      const m = mapped[i];
+      if (m.status === 'rejected') {
+        failure ??= m.reason;
+        return;
+      }
+      out.set(name, p.buffer.getMappedRange(0, p.bytes).slice(0));
+      p.buffer.unmap();
     });
+    if (failure !== undefined) throw failure;
     return out;
+  }
+
+  /** Forgets this round's copies (after a failed submit), so the next round starts clean. */
+  discard(): void {
+    this.pending.clear();
+  }
+
+  /** Bytes held by the staging buffers. */
+  get bytes(): number {
+    let n = 0;
+    for (const b of this.staging.values()) n += b.size;
+    return n;
   }
 
   destroy(): void {
     for (const b of this.staging.values()) b.destroy();
     this.staging.clear();
+    this.pending.clear();
   }
 }
 

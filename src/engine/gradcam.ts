@@ -88,7 +88,7 @@ export interface GradCamResult {
   warnings: string[];
   /**
    * GPU time per stage that ran (from timestamp queries, absent when the device has none) and 'total':
-   * the wall-clock time from submit to the results on the CPU.
+   * the wall-clock time from recording the commands to the results on the CPU.
    */
   timingsMs: Record<string, number>;
   /** GPU time of every pass (labelled '<layer> <kind>'), empty when the device has no timestamp queries. */
@@ -112,13 +112,16 @@ export interface ForwardView {
 
 export interface OverlayResult {
   overlay: RgbaImage;
+  /** The map it shows: the last explain() or run(). */
+  classIndex: number;
+  layer: string;
   timingsMs: Record<string, number>;
   passTimings: PassTiming[];
 }
 
 /**
- * How many times each stage has been recorded since the engine was made: how a caller (and the demo
- * page's tests) can see that a change reran only what it needed.
+ * How many submissions ran each stage since the engine was made (a backward of 20 passes counts once):
+ * how a caller (and the demo page's tests) can see that a change reran only what it needed.
  */
 export interface StageCounts {
   preprocess: number;
@@ -165,7 +168,7 @@ interface TargetPlan {
 /** The overlay of one target's map onto the current image, in one colormap: kept while the image size stays. */
 interface OverlayPlan {
   dispatch: Dispatch;
-  table: GPUBuffer;
+  /** Shared by every overlay of this image size. */
   out: GPUBuffer;
 }
 
@@ -205,12 +208,13 @@ export class GradCam {
   private readonly classStats: GPUBuffer;
   private readonly luts = new Map<ColormapName, GPUBuffer>();
   private readonly overlays = new Map<string, OverlayPlan>();
+  private readonly overlayTables = new Map<string, GPUBuffer>();
+  private overlayOut?: GPUBuffer;
   private overlayImage?: GPUBuffer;
   private readonly timer?: PassTimer;
   private readonly readback: Readback;
   private kept?: KeptForward;
   private keptMap?: KeptMap;
-  private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
 
   private constructor(
@@ -236,12 +240,11 @@ export class GradCam {
     return this.network.model;
   }
 
-  /** GPU memory held: weights, activations, gradients, per-target and overlay buffers, in bytes. */
+  /** GPU memory held: weights, activations, the image upload, gradients, per-target, overlay, readback and timer buffers, in bytes. */
   get memoryBytes(): number {
-    let n = this.network.memoryBytes + this.classStats.size;
-    for (const b of [...this.grads.values(), ...this.luts.values()]) n += b.size;
+    let n = this.network.memoryBytes + this.classStats.size + this.readback.bytes + (this.timer?.bytes ?? 0) + (this.overlayOut?.size ?? 0);
+    for (const b of [...this.grads.values(), ...this.luts.values(), ...this.overlayTables.values()]) n += b.size;
     for (const t of this.targets.values()) n += t.alpha.size + t.raw.size + t.heat.size + t.heatStats.size;
-    for (const o of this.overlays.values()) n += o.table.size + o.out.size;
     return n;
   }
 
@@ -334,8 +337,9 @@ export class GradCam {
   }
 
   /**
-   * The overlay pass of a target's map onto the kept image, prepared once per (target, colormap, image
-   * size); α and the blend are written into its uniform before each use.
+   * The overlay pass of a target's map onto the kept image. For one image size there is one output
+   * buffer and one resize table per map size; a dispatch (bind group) per (target, colormap). α and the
+   * blend are written into its uniform before each use.
    */
   private async overlayPlan(plan: TargetPlan, image: NonNullable<KeptForward['image']>, options: OverlayOptions): Promise<OverlayPlan> {
     const device = this.network.device;
@@ -348,14 +352,18 @@ export class GradCam {
     const key = `${plan.key}|${colormap}`;
     const [h, w] = [plan.shape[0], plan.shape[1]];
     const shape = { srcW: w, srcH: h, dstW: image.width, dstH: image.height, alpha: options.alpha ?? DEFAULT_ALPHA, blend: options.blend ?? 'add' };
+    this.overlayOut ??= device.createBuffer({ label: 'overlay rgba8', size: 4 * image.width * image.height, usage: STORAGE() });
+    let table = this.overlayTables.get(`${w}x${h}`);
+    if (!table) {
+      const tableData = packResizeTable({ srcW: w, srcH: h, dstW: image.width, dstH: image.height, method: 'bilinear' });
+      table = device.createBuffer({ label: `overlay resize table ${w}×${h}`, size: tableData.byteLength, usage: STORAGE() });
+      device.queue.writeBuffer(table, 0, tableData);
+      this.overlayTables.set(`${w}x${h}`, table);
+    }
     let o = this.overlays.get(key);
     if (!o) {
-      const tableData = packResizeTable({ srcW: w, srcH: h, dstW: image.width, dstH: image.height, method: 'bilinear' });
-      const table = device.createBuffer({ label: 'overlay resize table', size: tableData.byteLength, usage: STORAGE() });
-      device.queue.writeBuffer(table, 0, tableData);
-      const out = device.createBuffer({ label: 'overlay rgba8', size: 4 * image.width * image.height, usage: STORAGE() });
-      const dispatch = await overlayHeatmapVersions[0].prepare(device, shape, { heat: plan.heat, table, lut: this.lut(colormap), image: image.buffer, out });
-      o = { dispatch, table, out };
+      const dispatch = await overlayHeatmapVersions[0].prepare(device, shape, { heat: plan.heat, table, lut: this.lut(colormap), image: image.buffer, out: this.overlayOut });
+      o = { dispatch, out: this.overlayOut };
       this.overlays.set(key, o);
     }
     device.queue.writeBuffer(o.dispatch.params, 0, packOverlayParams(shape));
@@ -363,61 +371,75 @@ export class GradCam {
   }
 
   private dropOverlays(): void {
-    for (const o of this.overlays.values()) {
-      destroyDispatch(o.dispatch);
-      o.table.destroy();
-      o.out.destroy();
-    }
+    for (const o of this.overlays.values()) destroyDispatch(o.dispatch);
     this.overlays.clear();
+    for (const t of this.overlayTables.values()) t.destroy();
+    this.overlayTables.clear();
+    this.overlayOut?.destroy();
+    this.overlayOut = undefined;
   }
 
-  /** Runs one GradCam operation at a time: they share the kept forward, the timer and the readback buffers. */
+  /** One operation at a time, in the network's queue: they share the kept forward, the image upload, the timer and the readback buffers. */
   private exclusive<T>(f: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(() => {
+    return this.network.exclusive(() => {
       if (this.disposed) throw new Error('GradCam: used after dispose()');
       return f();
     });
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 
-  /** Records one command buffer, submits it and reads back what `record` asked for. */
-  private async execute(label: string, record: (r: Recorder) => void): Promise<{ out: Map<string, ArrayBuffer>; timingsMs: Record<string, number>; passTimings: PassTiming[] }> {
+  /**
+   * Records one command buffer, submits it and reads back what `record` asked for. `forwardGeneration`
+   * is the network's forward count right after this submission's forward, if it has one.
+   */
+  private async execute(
+    label: string,
+    record: (r: Recorder) => void,
+  ): Promise<{ out: Map<string, ArrayBuffer>; timingsMs: Record<string, number>; passTimings: PassTiming[]; forwardGeneration?: number }> {
     const { device } = this.network;
     const timer = this.timer;
     timer?.reset();
     const counts: Partial<StageCounts> = {};
     const count = (stage: keyof StageCounts) => (counts[stage] = (counts[stage] ?? 0) + 1);
+    let forwardGeneration: number | undefined;
     const t0 = performance.now();
     device.pushErrorScope('validation');
-    const encoder = device.createCommandEncoder({ label });
-    const copies: [string, GPUBuffer, number | undefined][] = [];
-    record({
-      stage: (dispatches, stage) => {
-        for (const d of dispatches) {
-          const pass = encoder.beginComputePass(timer?.pass(d.label, stage) ?? { label: d.label });
-          encodeDispatch(pass, d);
-          pass.end();
-        }
-        if (dispatches.length) count(stage);
-      },
-      forward: (staged) => {
-        this.network.encodeForward(encoder, staged, undefined, timer);
-        if (staged.preprocess) count('preprocess');
-        count('forward');
-      },
-      read: (name, buffer, bytes) => copies.push([name, buffer, bytes]),
-    });
-    timer?.resolve(encoder);
-    for (const [name, buffer, bytes] of copies) this.readback.copy(encoder, name, buffer, bytes);
-    device.queue.submit([encoder.finish()]);
-    const error = await device.popErrorScope();
-    if (error) throw new Error(`${label}: WebGPU validation error: ${error.message}`);
-    for (const [stage, n] of Object.entries(counts) as [keyof StageCounts, number][]) this.stageCounts[stage] += n;
-    const out = await this.readback.read();
-    const wall = performance.now() - t0;
-    const timed = timer ? await timer.read() : undefined;
-    return { out, timingsMs: { ...timed?.stages, total: wall }, passTimings: timed?.passes ?? [] };
+    let scopeOpen = true;
+    try {
+      const encoder = device.createCommandEncoder({ label });
+      const copies: [string, GPUBuffer, number | undefined][] = [];
+      record({
+        stage: (dispatches, stage) => {
+          for (const d of dispatches) {
+            const pass = encoder.beginComputePass(timer?.pass(d.label, stage) ?? { label: d.label });
+            encodeDispatch(pass, d);
+            pass.end();
+          }
+          if (dispatches.length) count(stage);
+        },
+        forward: (staged) => {
+          this.network.encodeForward(encoder, staged, undefined, timer);
+          forwardGeneration = this.network.forwardCount;
+          if (staged.preprocess) count('preprocess');
+          count('forward');
+        },
+        read: (name, buffer, bytes) => copies.push([name, buffer, bytes]),
+      });
+      timer?.resolve(encoder);
+      for (const [name, buffer, bytes] of copies) this.readback.copy(encoder, name, buffer, bytes);
+      device.queue.submit([encoder.finish()]);
+      scopeOpen = false;
+      const error = await device.popErrorScope();
+      if (error) throw new Error(`${label}: WebGPU validation error: ${error.message}`);
+      for (const [stage, n] of Object.entries(counts) as [keyof StageCounts, number][]) this.stageCounts[stage] += n;
+      const out = await this.readback.read();
+      const wall = performance.now() - t0;
+      const timed = timer ? await timer.read() : undefined;
+      return { out, timingsMs: { ...timed?.stages, total: wall }, passTimings: timed?.passes ?? [], forwardGeneration };
+    } finally {
+      if (scopeOpen) await device.popErrorScope();
+      // A failed round leaves nothing pending: the next one starts clean.
+      this.readback.discard();
+    }
   }
 
   private predictions(probabilities: Float32Array, top = 5): Prediction[] {
@@ -433,12 +455,17 @@ export class GradCam {
     return this.network.stageInput(image, resize);
   }
 
-  private keep(image: ImageInput | Float32Array, staged: StagedInput, probabilities: Float32Array): void {
+  private keep(image: ImageInput | Float32Array, staged: StagedInput, probabilities: Float32Array, generation: number): void {
     this.kept = {
-      generation: this.network.forwardCount,
+      generation,
       image: !(image instanceof Float32Array) && staged.imageBuffer ? { width: image.width, height: image.height, buffer: staged.imageBuffer } : undefined,
       probabilities,
     };
+    this.keptMap = undefined;
+  }
+
+  private forget(): void {
+    this.kept = undefined;
     this.keptMap = undefined;
   }
 
@@ -461,7 +488,7 @@ export class GradCam {
     if (overlay) r.read('overlay', overlay.out);
     if (options.readGradient) r.read('gradient', this.gradBuffer(plan.layer));
     // Every activation is kept for the backward pass, so any tensor can be copied out at the end.
-    for (const name of options.read ?? []) r.read(`tensor:${name}`, this.network.tensorBuffer(name), 4 * elementCount(this.network.tensorShape(name)));
+    for (const name of new Set(options.read ?? [])) r.read(`tensor:${name}`, this.network.tensorBuffer(name), 4 * elementCount(this.network.tensorShape(name)));
   }
 
   private async prepareExplain(options: ExplainOptions): Promise<TargetPlan> {
@@ -479,6 +506,7 @@ export class GradCam {
     probabilities: Float32Array,
     image: KeptForward['image'],
     run: { out: Map<string, ArrayBuffer>; timingsMs: Record<string, number>; passTimings: PassTiming[] },
+    generation: number,
   ): GradCamResult {
     const { out } = run;
     const [h, w] = [plan.shape[0], plan.shape[1]];
@@ -490,7 +518,7 @@ export class GradCam {
         `the Grad-CAM map for class ${chosen} at ${plan.layer} has no positive value (max ${heatmapMax}); the heatmap is all zeros, ` +
           `so this layer shows no evidence for the class${plan.score === 'prob' ? " (a saturated softmax can cause this: try score 'logit')" : ''}`,
       );
-    this.keptMap = { generation: this.network.forwardCount, plan, classIndex: chosen };
+    this.keptMap = { generation: generation, plan, classIndex: chosen };
     const overlay = out.get('overlay');
     return {
       predictions: this.predictions(probabilities, options.top),
@@ -516,6 +544,8 @@ export class GradCam {
   run(image: ImageInput | Float32Array<ArrayBuffer>, options: GradCamOptions = {}): Promise<GradCamResult> {
     return this.exclusive(async () => {
       const plan = await this.prepareExplain(options);
+      // The upload below overwrites (or frees) the kept image: nothing is kept until this run succeeds.
+      this.forget();
       const staged = await this.stage(image, options.resize);
       const kept: KeptForward['image'] = !(image instanceof Float32Array) && staged.imageBuffer ? { width: image.width, height: image.height, buffer: staged.imageBuffer } : undefined;
       const overlay = kept ? await this.overlayPlan(plan, kept, options) : undefined;
@@ -526,27 +556,29 @@ export class GradCam {
         rec.read('probabilities', output);
       });
       const probabilities = new Float32Array(r.out.get('probabilities')!);
-      this.keep(image, staged, probabilities);
-      return this.explained(plan, options, probabilities, kept, r);
+      this.keep(image, staged, probabilities, r.forwardGeneration!);
+      return this.explained(plan, options, probabilities, kept, r, r.forwardGeneration!);
     });
   }
 
   /** Preprocess and forward only: the predictions, with every activation kept for explain(). */
   forward(image: ImageInput | Float32Array<ArrayBuffer>, options: GradCamForwardOptions = {}): Promise<ForwardView> {
     return this.exclusive(async () => {
-      for (const name of options.read ?? []) this.network.tensorShape(name);
+      const read = [...new Set(options.read ?? [])];
+      for (const name of read) this.network.tensorShape(name);
+      this.forget();
       const staged = await this.stage(image, options.resize);
       const r = await this.execute(`${this.model.name} forward`, (rec) => {
         rec.forward(staged);
         rec.read('probabilities', this.network.tensorBuffer(this.network.plan.output));
-        for (const name of options.read ?? []) rec.read(`tensor:${name}`, this.network.tensorBuffer(name), 4 * elementCount(this.network.tensorShape(name)));
+        for (const name of read) rec.read(`tensor:${name}`, this.network.tensorBuffer(name), 4 * elementCount(this.network.tensorShape(name)));
       });
       const probabilities = new Float32Array(r.out.get('probabilities')!);
-      this.keep(image, staged, probabilities);
+      this.keep(image, staged, probabilities, r.forwardGeneration!);
       return {
         predictions: this.predictions(probabilities, options.top),
         probabilities,
-        tensors: new Map((options.read ?? []).map((name) => [name, new Float32Array(r.out.get(`tensor:${name}`)!)])),
+        tensors: new Map(read.map((name) => [name, new Float32Array(r.out.get(`tensor:${name}`)!)])),
         timingsMs: r.timingsMs,
         passTimings: r.passTimings,
       };
@@ -560,7 +592,7 @@ export class GradCam {
       const plan = await this.prepareExplain(options);
       const overlay = kept.image ? await this.overlayPlan(plan, kept.image, options) : undefined;
       const r = await this.execute(`Grad-CAM ${plan.layer} (kept forward)`, (rec) => this.recordExplain(rec, plan, overlay, options));
-      return this.explained(plan, options, kept.probabilities, kept.image, r);
+      return this.explained(plan, options, kept.probabilities, kept.image, r, kept.generation);
     });
   }
 
@@ -578,10 +610,17 @@ export class GradCam {
         rec.stage([o.dispatch], 'overlay');
         rec.read('overlay', o.out);
       });
-      return { overlay: { width: image.width, height: image.height, data: new Uint8ClampedArray(r.out.get('overlay')!) }, timingsMs: r.timingsMs, passTimings: r.passTimings };
+      return {
+        overlay: { width: image.width, height: image.height, data: new Uint8ClampedArray(r.out.get('overlay')!) },
+        classIndex: map.classIndex,
+        layer: map.plan.layer,
+        timingsMs: r.timingsMs,
+        passTimings: r.passTimings,
+      };
     });
   }
 
+  /** Frees every GPU buffer at once; calls still in flight then fail, so await them first. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

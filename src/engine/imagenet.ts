@@ -40,22 +40,30 @@ export function formatPredictions(predictions: readonly Prediction[]): string {
 const normaliseLabel = (s: string) => s.trim().toLowerCase().replace(/[\s_-]+/g, ' ');
 
 /**
- * The class a person typed: an index ('386'), a wnid ('n02504458'), a label in any case with spaces,
- * underscores or hyphens ('african elephant', 'African_elephant'), or the "label (index)" form of a
- * suggestion list. Undefined when nothing matches; see classSuggestions for partial input.
+ * The classes a person's text names: an index ('386'), a wnid ('n02504458'), a label in any case with
+ * spaces, underscores or hyphens ('african elephant', 'African_elephant'), or the "label (index)" form
+ * of a suggestion list. Usually one; two for the labels Keras lists twice ('crane': 134 and 517,
+ * 'maillot': 638 and 639); none when nothing matches (see classSuggestions for partial input).
  */
-export function findClass(query: string, classIndex: ClassIndex = IMAGENET_CLASS_INDEX): number | undefined {
+export function matchingClasses(query: string, classIndex: ClassIndex = IMAGENET_CLASS_INDEX): number[] {
   const q = query.trim();
   const classes = Object.keys(classIndex).length;
   const suggestion = /\((\d+)\)$/.exec(q);
-  if (suggestion) return findClass(suggestion[1], classIndex);
-  if (/^\d+$/.test(q)) return Number(q) < classes ? Number(q) : undefined;
+  if (suggestion) return matchingClasses(suggestion[1], classIndex);
+  if (/^\d+$/.test(q)) return Number(q) < classes ? [Number(q)] : [];
   const key = normaliseLabel(q);
+  const out: number[] = [];
   for (let i = 0; i < classes; i++) {
     const [wnid, label] = classIndex[String(i)];
-    if (wnid.toLowerCase() === key || normaliseLabel(label) === key) return i;
+    if (wnid.toLowerCase() === key || normaliseLabel(label) === key) out.push(i);
   }
-  return undefined;
+  return out;
+}
+
+/** The one class the text names (see matchingClasses), or undefined when it names none or several. */
+export function findClass(query: string, classIndex: ClassIndex = IMAGENET_CLASS_INDEX): number | undefined {
+  const found = matchingClasses(query, classIndex);
+  return found.length === 1 ? found[0] : undefined;
 }
 
 /** Up to `limit` classes whose label or wnid contains the typed text (labels starting with it first). */

@@ -16,9 +16,10 @@ export {
   type ScoreKind,
   type StageCounts,
 } from './gradcam.js';
-export { classSuggestions, decodePredictions, findClass, formatPredictions, IMAGENET_CLASS_INDEX, topK, type ClassIndex, type Prediction } from './imagenet.js';
+export { classSuggestions, decodePredictions, findClass, formatPredictions, IMAGENET_CLASS_INDEX, matchingClasses, topK, type ClassIndex, type Prediction } from './imagenet.js';
 export { classCount, convLayerNames, inferShapes, MODELS, VGG16, VGG19, weightSpecs, type LayerSpec, type ModelSpec } from './model.js';
-export { Network, type ForwardOptions, type ForwardResult, type ImageInput, type NetworkOptions } from './network.js';
+export { Network, type ForwardOptions, type ForwardResult, type ImageInput, type NetworkOptions, type StagedInput } from './network.js';
+export type { PassTiming } from './gpuTimer.js';
 export type { EngineOptions, OpenedGradCam } from './open.js';
 export { heNormalWeights, syntheticPhoto, type SyntheticOptions } from './synthetic.js';
 export { describeTuning, loadOrTune, type Tuning, type TuningMode, type TuningStep, type TuningStore } from './tuning.js';

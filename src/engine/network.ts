@@ -102,6 +102,7 @@ export class Network {
   private disposed = false;
   private imageStage?: ImageStage;
   private forwards = 0;
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly device: GPUDevice,
@@ -163,11 +164,26 @@ export class Network {
     return this.weights.get(name);
   }
 
-  /** GPU memory held by weights and activations, in bytes. */
+  /** GPU memory held by weights, activations and the current image's upload, in bytes. */
   get memoryBytes(): number {
     let total = this.weights.bytes;
     for (const b of this.slots) total += b.size;
+    if (this.imageStage) total += this.imageStage.src.size + this.imageStage.table.size;
     return total;
+  }
+
+  /**
+   * Runs GPU work that uses the shared image upload and activations one call at a time, in call order:
+   * forward() and every GradCam call on this network go through it, so concurrent calls never see each
+   * other's pixels.
+   */
+  exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(() => {
+      if (this.disposed) throw new Error(`${this.model.name}: used after dispose()`);
+      return f();
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
   /** The GPU buffer holding a tensor (shared with other tensors unless kept; see NetworkOptions.keep). */
@@ -177,7 +193,11 @@ export class Network {
     return this.slots[this.slotOf.get(name)!];
   }
 
-  /** Writes a preprocessed input, or uploads an image and prepares its GPU preprocessing. */
+  /**
+   * Writes a preprocessed input, or uploads an image and prepares its GPU preprocessing. The upload
+   * buffer is reused by the next image of the same size: call inside exclusive() and submit before
+   * the next call.
+   */
   async stageInput(input: ImageInput | Float32Array<ArrayBuffer>, resize: ResizeMethod = 'nearest'): Promise<StagedInput> {
     if (this.disposed) throw new Error(`${this.model.name}: used after dispose()`);
     const { device } = this;
@@ -250,7 +270,11 @@ export class Network {
     });
   }
 
-  async forward(input: ImageInput | Float32Array<ArrayBuffer>, options: ForwardOptions = {}): Promise<ForwardResult> {
+  forward(input: ImageInput | Float32Array<ArrayBuffer>, options: ForwardOptions = {}): Promise<ForwardResult> {
+    return this.exclusive(() => this.forwardNow(input, options));
+  }
+
+  private async forwardNow(input: ImageInput | Float32Array<ArrayBuffer>, options: ForwardOptions): Promise<ForwardResult> {
     const { device, plan } = this;
     const read = [...new Set([...(options.read ?? []), plan.output])];
     for (const name of read) this.tensorShape(name);
