@@ -48,9 +48,10 @@ beforeAll(async () => {
   const loaded = await loadWeightsFromDir(device, join(dir, 'vgg16'));
   const cam = await GradCam.create(device, loaded.weights.model, loaded.weights);
   node = await cam.run(photo);
-  nodeSecond = await cam.run(photo, { classIndex: node.predictions[1].index });
+  // What the page does next, on the kept forward (test/gradcam-staged.test.ts: equal to full runs).
+  nodeSecond = await cam.explain({ classIndex: node.predictions[1].index });
   // The page keeps the clicked class when the layer changes.
-  nodeLayer = await cam.run(photo, { classIndex: node.predictions[1].index, layer: 'block4_conv3' });
+  nodeLayer = await cam.explain({ classIndex: node.predictions[1].index, layer: 'block4_conv3' });
   // Then α moved: the overlay pass alone on that map.
   nodeLayerAlpha = (await cam.overlay({ alpha: 0.7 })).overlay;
   cam.dispose();
@@ -59,7 +60,9 @@ beforeAll(async () => {
   await build({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'warn' });
   server = await preview({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'warn', preview: { port: 0, strictPort: false } });
   url = server.resolvedUrls!.local[0];
-  browser = await launchChromium();
+  // Chromium's fake camera for the webcam test; the other tests never ask for it. One browser profile,
+  // so the webcam test finds the weights in Cache Storage.
+  browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
 }, 600_000);
 
 afterAll(async () => {
@@ -277,36 +280,31 @@ describe('demo page (npm start) in headless Chromium', () => {
   }, 900_000);
 
   it('webcam: a frame, then live mode with frames per second (Chromium’s fake camera)', async () => {
-    const camBrowser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
-    try {
-      const page = await camBrowser.newPage();
-      const errors = collectErrors(page);
-      // A fresh browser profile would tune again; ?tune=off runs the default versions instead.
-      await page.goto(`${url}?tune=off`);
-      await page.waitForFunction(() => !(document.getElementById('webcam') as HTMLButtonElement).disabled, { timeout: 120_000 });
-      expect(await page.$eval('#kernels-source', (e) => e.textContent)).toMatch(/kernel tuning off/);
-      // Before the frame: the page's 224×224 placeholder, fully transparent (nothing drawn yet).
-      const blank = await canvasPixels(page, 'original');
-      expect([blank.width, blank.height]).toEqual([224, 224]);
-      expect(blank.data.every((v) => v === 0)).toBe(true);
-      await page.click('#webcam');
-      await waitForStatus(page, '^Grad-CAM of');
-      // A camera frame was drawn: the fake camera's 640×480, opaque, not one flat colour; and its overlay.
-      const original = await canvasPixels(page, 'original');
-      expect([original.width, original.height]).toEqual([640, 480]);
-      expect(original.data.filter((_, i) => i % 4 === 3).every((a) => a === 255)).toBe(true);
-      expect(new Set(original.data.filter((_, i) => i % 4 === 0)).size).toBeGreaterThan(10);
-      const overlay = await canvasPixels(page, 'overlay');
-      expect([overlay.width, overlay.height]).toEqual([640, 480]);
-      expect(overlay.data).not.toEqual(original.data);
-      await page.click('#live');
-      await page.waitForFunction(() => /frames\/s/.test(document.getElementById('fps')!.textContent ?? ''), { timeout: 240_000, polling: 500 });
-      await page.click('#live');
-      expect(await page.$eval('#fps', (e) => e.textContent)).toMatch(/^[\d.]+ frames\/s$/);
-      expect(errors).toEqual([]);
-    } finally {
-      await camBrowser.close();
-    }
+    const page = await browser.newPage();
+    const errors = collectErrors(page);
+    // ?tune=off runs the default versions (the kernel choice of the first test stays untouched).
+    await page.goto(`${url}?tune=off`);
+    await page.waitForFunction(() => !(document.getElementById('webcam') as HTMLButtonElement).disabled, { timeout: 120_000 });
+    expect(await page.$eval('#kernels-source', (e) => e.textContent)).toMatch(/kernel tuning off/);
+    // Before the frame: the page's 224×224 placeholder, fully transparent (nothing drawn yet).
+    const blank = await canvasPixels(page, 'original');
+    expect([blank.width, blank.height]).toEqual([224, 224]);
+    expect(blank.data.every((v) => v === 0)).toBe(true);
+    await page.click('#webcam');
+    await waitForStatus(page, '^Grad-CAM of');
+    // A camera frame was drawn: the fake camera's 640×480, opaque, not one flat colour; and its overlay.
+    const original = await canvasPixels(page, 'original');
+    expect([original.width, original.height]).toEqual([640, 480]);
+    expect(original.data.filter((_, i) => i % 4 === 3).every((a) => a === 255)).toBe(true);
+    expect(new Set(original.data.filter((_, i) => i % 4 === 0)).size).toBeGreaterThan(10);
+    const overlay = await canvasPixels(page, 'overlay');
+    expect([overlay.width, overlay.height]).toEqual([640, 480]);
+    expect(overlay.data).not.toEqual(original.data);
+    await page.click('#live');
+    await page.waitForFunction(() => /frames\/s/.test(document.getElementById('fps')!.textContent ?? ''), { timeout: 240_000, polling: 500 });
+    await page.click('#live');
+    expect(await page.$eval('#fps', (e) => e.textContent)).toMatch(/^[\d.]+ frames\/s$/);
+    expect(errors).toEqual([]);
   }, 600_000);
 
   it('without converted weights: random weights, said plainly, and nothing logged as an error (no 404)', async () => {

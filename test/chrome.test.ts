@@ -3,7 +3,7 @@
 import type { Browser } from 'puppeteer-core';
 import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kernelCases } from './kernels/cases.js';
+import { browserKernelCases as kernelCases } from './kernels/cases.js';
 import type { BrowserResults } from './browser/kernels.page.js';
 import type { WeightsPageResult } from './browser/weights.page.js';
 import { mkdirSync, rmSync } from 'node:fs';

@@ -1,6 +1,7 @@
 // `npm run verify` on full-size synthetic VGG16 weights: passes against the built-in TF.js reference,
 // saves that reference as .npy files, passes against the directory, and fails — non-zero exit, the right
-// tensor named — when one reference file is perturbed.
+// tensor named — when one reference file is perturbed. Kernel tuning is off (the default versions run):
+// test/cli.test.ts covers tuning, and every version is checked by test/kernels.test.ts.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +27,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('npm run verify', () => {
   it('passes against the built-in TF.js reference and saves it as .npy files', async () => {
-    const r = await run('scripts/verify.ts', ['--weights', weights, '--save-reference', refDir, '--json']);
+    const r = await run('scripts/verify.ts', ['--weights', weights, '--tune', 'off', '--save-reference', refDir, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.pass).toBe(true);
@@ -42,7 +43,7 @@ describe('npm run verify', () => {
   }, 400_000);
 
   it('passes against a reference directory, and fails naming the tensor when one file is perturbed', async () => {
-    const ok = await run('scripts/verify.ts', ['--weights', weights, '--reference', refDir]);
+    const ok = await run('scripts/verify.ts', ['--weights', weights, '--tune', 'off', '--reference', refDir]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/all \d+ tensors pass/);
     expect(ok.stdout).toMatch(/^weights: .*vgg16 \(vgg16, RANDOM: synthetic, seed 9\)$/m);
@@ -50,7 +51,7 @@ describe('npm run verify', () => {
     const t = decodeNpy(readFileSync(file), file);
     for (let i = 0; i < t.data.length; i += 97) t.data[i] += 0.5;
     writeFileSync(file, encodeNpy(t.data, t.shape));
-    const bad = await run('scripts/verify.ts', ['--weights', weights, '--reference', refDir]);
+    const bad = await run('scripts/verify.ts', ['--weights', weights, '--tune', 'off', '--reference', refDir]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^block3_conv2 .* FAIL \(rel L2 ≤ 0\.0001\)$/m);
     expect(bad.stdout.trim().split('\n').at(-1)).toBe('1 of 24 tensors FAIL: block3_conv2');

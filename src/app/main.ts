@@ -11,7 +11,7 @@ import {
   decodeImageFile,
   describeTuning,
   encodeNpy,
-  findClass,
+  matchingClasses,
   GpuWeights,
   heNormalWeights,
   IMAGENET_CLASS_INDEX,
@@ -187,6 +187,8 @@ const WALL_LABEL: Record<Level, string> = {
 
 let cam: GradCam | undefined;
 let image: ImageInput | undefined;
+/** The image whose forward the engine keeps: until a new one's forward succeeds, every change reruns it. */
+let forwardedImage: ImageInput | undefined;
 let imageName = '';
 let classIndex: number | undefined;
 let shown: GradCamResult | undefined;
@@ -201,11 +203,14 @@ const overlayOptions = () => ({
 });
 const explainOptions = () => ({ classIndex, layer: controls.layer.value, score: controls.score.value as ScoreKind, ...overlayOptions() });
 
-function setImage(next: ImageInput, name: string) {
+/** A new image; the chosen class stays for webcam frames (live mode), not for a new photo. */
+function setImage(next: ImageInput, name: string, keepClass = false) {
   image = next;
   imageName = name;
-  classIndex = undefined;
-  controls.search.value = '';
+  if (!keepClass) {
+    classIndex = undefined;
+    controls.search.value = '';
+  }
   // Drawn at once, before any GPU work.
   drawRgba($('original'), next.width, next.height, next.data);
   $('original-caption').textContent = `original: ${name}, ${next.width}×${next.height}`;
@@ -230,7 +235,7 @@ function showTimes(level: Level, timingsMs: Record<string, number>) {
   const wall = $<HTMLTableSectionElement>('wall-times');
   wall.replaceChildren();
   const wallHead = wall.insertRow();
-  wallHead.insertCell().innerHTML = '<strong>Wall clock</strong> (submit → results on the CPU)';
+  wallHead.insertCell().innerHTML = '<strong>Wall clock</strong> (start → results on the CPU)';
   wallHead.insertCell();
   for (const l of [IMAGE, EXPLAIN, OVERLAY] as Level[]) {
     if (!wallMs.has(l)) continue;
@@ -293,14 +298,17 @@ function showOverlayCaption() {
   $('overlay-caption').textContent = `overlay: ${o.colormap}, α ${o.alpha.toFixed(2)}, ${o.blend === 'add' ? 'α·colour + image' : '(1 − α)·image + α·colour'}`;
 }
 
-async function perform(level: Level) {
+async function perform(wanted: Level) {
   if (!cam || !image) return;
   $('queued').textContent = '';
   const run = image;
+  const level = run === forwardedImage ? wanted : IMAGE;
   if (level === IMAGE) {
     busy(`Forward pass of VGG16 on ${imageName} (${run.width}×${run.height})…`);
     const t0 = performance.now();
+    forwardedImage = undefined;
     const view = await cam.forward(run);
+    forwardedImage = run;
     busy(`Backward to ${controls.layer.value} and the map…`);
     const r = await cam.explain(explainOptions());
     // The wall time of the whole change: both submissions.
@@ -400,11 +408,13 @@ function wireControls() {
   controls.search.addEventListener('change', () => {
     const text = controls.search.value;
     if (!text.trim()) return;
-    const found = findClass(text);
-    if (found === undefined)
+    const found = matchingClasses(text);
+    if (found.length === 0)
       return fail(`'${text}' matches no ImageNet class: type a label (African elephant), a wnid (n02504458) or an index (0–999), or pick a suggestion.`);
-    classIndex = found;
-    controls.search.value = `${labelOf(found)} (${found})`;
+    if (found.length > 1)
+      return fail(`'${text}' names ${found.length} ImageNet classes: ${found.map((i) => `${labelOf(i)} (${i}, ${IMAGENET_CLASS_INDEX[String(i)][0]})`).join(' and ')}; type the index or the wnid.`);
+    classIndex = found[0];
+    controls.search.value = `${labelOf(classIndex)} (${classIndex})`;
     if (image && cam) void request(EXPLAIN);
   });
 
@@ -418,21 +428,23 @@ function wireControls() {
   });
 
   // Webcam: one frame on demand, or frames continuously with the rate shown.
-  let video: HTMLVideoElement | undefined;
-  const camera = async () => {
-    if (video) return video;
+  let video: Promise<HTMLVideoElement | undefined> | undefined;
+  const openCamera = async () => {
     try {
       const stream = await navigator.mediaDevices.getUserMedia({ video: true });
-      video = document.createElement('video');
-      video.srcObject = stream;
-      video.muted = true;
-      await video.play();
-      return video;
+      const v = document.createElement('video');
+      v.srcObject = stream;
+      v.muted = true;
+      await v.play();
+      return v;
     } catch (e) {
       fail(`No webcam: ${errorText(e)}. Allow camera access for this page, or choose an image instead.`);
+      video = undefined;
       return undefined;
     }
   };
+  // One stream for the page, however often the buttons are pressed.
+  const camera = () => (video ??= openCamera());
   const frame = (v: HTMLVideoElement) => pixelsOf(v, v.videoWidth, v.videoHeight);
   controls.webcam.addEventListener('click', async () => {
     const v = await camera();
@@ -440,15 +452,22 @@ function wireControls() {
     setImage(frame(v), 'webcam frame');
     await request(IMAGE);
   });
+  let liveLoop = 0;
   controls.live.addEventListener('change', async () => {
+    const loop = ++liveLoop;
     const v = controls.live.checked ? await camera() : undefined;
     if (!v) return void (controls.live.checked = false);
     let frames = 0;
     const t0 = performance.now();
-    while (controls.live.checked) {
-      // Frames of one size reuse the engine's image and overlay buffers.
-      setImage(frame(v), 'webcam (live)');
+    // Only the newest loop runs: unticking and ticking again while a frame is in flight ends the old one.
+    while (controls.live.checked && loop === liveLoop) {
+      // Frames of one size reuse the engine's image and overlay buffers; the chosen class stays.
+      setImage(frame(v), 'webcam (live)', true);
       await request(IMAGE);
+      if (status.className === 'error') {
+        controls.live.checked = false;
+        break;
+      }
       frames++;
       $('fps').textContent = `${(frames / ((performance.now() - t0) / 1000)).toFixed(2)} frames/s`;
     }

@@ -1,7 +1,7 @@
 // Runs the same kernel cases as test/kernels.test.ts on the browser's WebGPU device and reports
 // the outcome on window.__kernelResults (read by test/chrome.test.ts) and on the page.
 import { requestBrowserDevice } from '../../src/hosts/browser/device.js';
-import { kernelCases } from '../kernels/cases.js';
+import { browserKernelCases as kernelCases } from '../kernels/cases.js';
 
 export interface BrowserResults {
   done: boolean;
