@@ -323,7 +323,6 @@ async function perform(wanted: Level) {
     drawRgba($('overlay'), o.overlay.width, o.overlay.height, o.overlay.data);
     showOverlayCaption();
     if (shown) drawHeatmap(shown, image, controls.colormap.value as ColormapName);
-    drawLegend(controls.colormap.value as ColormapName);
     showTimes(level, o.timingsMs);
     showCounts();
     say(`Overlay redrawn in ${o.timingsMs.total.toFixed(1)} ms (overlay pass only).`);
@@ -332,7 +331,6 @@ async function perform(wanted: Level) {
 
 function finish(level: Level, r: GradCamResult, timings: Record<string, number>) {
   showResult(r);
-  drawLegend(controls.colormap.value as ColormapName);
   showTimes(level, timings);
   showCounts();
   firstHeatmapMs ??= performance.now() - pageStart;
@@ -399,6 +397,7 @@ function wireControls() {
     void request(OVERLAY);
   });
   for (const c of [controls.blend, controls.colormap]) c.addEventListener('change', () => void request(OVERLAY));
+  // The colour bar follows the colormap at once, with or without an image yet.
   controls.colormap.addEventListener('change', () => drawLegend(controls.colormap.value as ColormapName));
 
   const suggestions = $('classes');

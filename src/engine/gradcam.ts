@@ -165,18 +165,22 @@ interface TargetPlan {
   heatStats: GPUBuffer;
 }
 
-/** The overlay of one target's map onto the current image, in one colormap: kept while the image size stays. */
-interface OverlayPlan {
-  dispatch: Dispatch;
-  /** Shared by every overlay of this image size. */
-  out: GPUBuffer;
+
+/** The kept image's size and its upload buffer (the overlay blends onto it). */
+interface KeptImage {
+  width: number;
+  height: number;
+  buffer: GPUBuffer;
 }
+
+const keptImage = (image: ImageInput | Float32Array, staged: StagedInput): KeptImage | undefined =>
+  !(image instanceof Float32Array) && staged.imageBuffer ? { width: image.width, height: image.height, buffer: staged.imageBuffer } : undefined;
 
 /** The image whose activations are on the GPU now. */
 interface KeptForward {
   /** The network's forward count right after ours: another forward (network.forward()) overwrites the activations. */
   generation: number;
-  image?: { width: number; height: number; buffer: GPUBuffer };
+  image?: KeptImage;
   probabilities: Float32Array;
 }
 
@@ -207,7 +211,8 @@ export class GradCam {
   readonly stageCounts: StageCounts = { preprocess: 0, forward: 0, backward: 0, cam: 0, overlay: 0 };
   private readonly classStats: GPUBuffer;
   private readonly luts = new Map<ColormapName, GPUBuffer>();
-  private readonly overlays = new Map<string, OverlayPlan>();
+  /** The overlay of one target's map onto the current image, per (target, colormap): kept while the image size stays. */
+  private readonly overlays = new Map<string, Dispatch>();
   private readonly overlayTables = new Map<string, GPUBuffer>();
   private overlayOut?: GPUBuffer;
   private overlayImage?: GPUBuffer;
@@ -341,7 +346,7 @@ export class GradCam {
    * buffer and one resize table per map size; a dispatch (bind group) per (target, colormap). α and the
    * blend are written into its uniform before each use.
    */
-  private async overlayPlan(plan: TargetPlan, image: NonNullable<KeptForward['image']>, options: OverlayOptions): Promise<OverlayPlan> {
+  private async overlayPlan(plan: TargetPlan, image: KeptImage, options: OverlayOptions): Promise<Dispatch> {
     const device = this.network.device;
     if (this.overlayImage !== image.buffer) {
       // A new image buffer (another size): every prepared overlay binds the old one.
@@ -352,7 +357,7 @@ export class GradCam {
     const key = `${plan.key}|${colormap}`;
     const [h, w] = [plan.shape[0], plan.shape[1]];
     const shape = { srcW: w, srcH: h, dstW: image.width, dstH: image.height, alpha: options.alpha ?? DEFAULT_ALPHA, blend: options.blend ?? 'add' };
-    this.overlayOut ??= device.createBuffer({ label: 'overlay rgba8', size: 4 * image.width * image.height, usage: STORAGE() });
+    const out = (this.overlayOut ??= device.createBuffer({ label: 'overlay rgba8', size: 4 * image.width * image.height, usage: STORAGE() }));
     let table = this.overlayTables.get(`${w}x${h}`);
     if (!table) {
       const tableData = packResizeTable({ srcW: w, srcH: h, dstW: image.width, dstH: image.height, method: 'bilinear' });
@@ -360,18 +365,17 @@ export class GradCam {
       device.queue.writeBuffer(table, 0, tableData);
       this.overlayTables.set(`${w}x${h}`, table);
     }
-    let o = this.overlays.get(key);
-    if (!o) {
-      const dispatch = await overlayHeatmapVersions[0].prepare(device, shape, { heat: plan.heat, table, lut: this.lut(colormap), image: image.buffer, out: this.overlayOut });
-      o = { dispatch, out: this.overlayOut };
-      this.overlays.set(key, o);
+    let dispatch = this.overlays.get(key);
+    if (!dispatch) {
+      dispatch = await overlayHeatmapVersions[0].prepare(device, shape, { heat: plan.heat, table, lut: this.lut(colormap), image: image.buffer, out });
+      this.overlays.set(key, dispatch);
     }
-    device.queue.writeBuffer(o.dispatch.params, 0, packOverlayParams(shape));
-    return o;
+    device.queue.writeBuffer(dispatch.params, 0, packOverlayParams(shape));
+    return dispatch;
   }
 
   private dropOverlays(): void {
-    for (const o of this.overlays.values()) destroyDispatch(o.dispatch);
+    this.overlays.forEach(destroyDispatch);
     this.overlays.clear();
     for (const t of this.overlayTables.values()) t.destroy();
     this.overlayTables.clear();
@@ -455,12 +459,8 @@ export class GradCam {
     return this.network.stageInput(image, resize);
   }
 
-  private keep(image: ImageInput | Float32Array, staged: StagedInput, probabilities: Float32Array, generation: number): void {
-    this.kept = {
-      generation,
-      image: !(image instanceof Float32Array) && staged.imageBuffer ? { width: image.width, height: image.height, buffer: staged.imageBuffer } : undefined,
-      probabilities,
-    };
+  private keep(image: KeptImage | undefined, probabilities: Float32Array, generation: number): void {
+    this.kept = { generation, image, probabilities };
     this.keptMap = undefined;
   }
 
@@ -477,18 +477,26 @@ export class GradCam {
   }
 
   /** Records backward → CAM (→ overlay) for a target and asks for the map's readbacks. */
-  private recordExplain(r: Recorder, plan: TargetPlan, overlay: OverlayPlan | undefined, options: ExplainOptions): void {
+  private recordExplain(r: Recorder, plan: TargetPlan, overlay: Dispatch | undefined, options: ExplainOptions): void {
     r.stage(plan.backward, 'backward');
     r.stage(plan.cam, 'cam');
-    if (overlay) r.stage([overlay.dispatch], 'overlay');
+    if (overlay) r.stage([overlay], 'overlay');
     r.read('class', this.classStats, 4);
     r.read('heat', plan.heat);
     r.read('raw', plan.raw);
     r.read('max', plan.heatStats, 4);
-    if (overlay) r.read('overlay', overlay.out);
+    if (overlay) r.read('overlay', this.overlayOut!);
     if (options.readGradient) r.read('gradient', this.gradBuffer(plan.layer));
-    // Every activation is kept for the backward pass, so any tensor can be copied out at the end.
-    for (const name of new Set(options.read ?? [])) r.read(`tensor:${name}`, this.network.tensorBuffer(name), 4 * elementCount(this.network.tensorShape(name)));
+    this.recordTensorReads(r, options.read);
+  }
+
+  /** Every activation is kept for the backward pass, so any tensor can be copied out at the end. */
+  private recordTensorReads(r: Recorder, names: readonly string[] = []): void {
+    for (const name of new Set(names)) r.read(`tensor:${name}`, this.network.tensorBuffer(name), 4 * elementCount(this.network.tensorShape(name)));
+  }
+
+  private static tensorsRead(out: Map<string, ArrayBuffer>, names: readonly string[] = []): Map<string, Float32Array> {
+    return new Map(names.map((name) => [name, new Float32Array(out.get(`tensor:${name}`)!)]));
   }
 
   private async prepareExplain(options: ExplainOptions): Promise<TargetPlan> {
@@ -504,7 +512,7 @@ export class GradCam {
     plan: TargetPlan,
     options: ExplainOptions,
     probabilities: Float32Array,
-    image: KeptForward['image'],
+    image: KeptImage | undefined,
     run: { out: Map<string, ArrayBuffer>; timingsMs: Record<string, number>; passTimings: PassTiming[] },
     generation: number,
   ): GradCamResult {
@@ -530,7 +538,7 @@ export class GradCam {
       rawHeatmap: { data: new Float32Array(out.get('raw')!), width: w, height: h },
       overlay: overlay && image ? { width: image.width, height: image.height, data: new Uint8ClampedArray(overlay) } : undefined,
       gradient: options.readGradient ? new Float32Array(out.get('gradient')!) : undefined,
-      tensors: new Map((options.read ?? []).map((name) => [name, new Float32Array(out.get(`tensor:${name}`)!)])),
+      tensors: GradCam.tensorsRead(out, options.read),
       warnings,
       timingsMs: run.timingsMs,
       passTimings: run.passTimings,
@@ -547,7 +555,7 @@ export class GradCam {
       // The upload below overwrites (or frees) the kept image: nothing is kept until this run succeeds.
       this.forget();
       const staged = await this.stage(image, options.resize);
-      const kept: KeptForward['image'] = !(image instanceof Float32Array) && staged.imageBuffer ? { width: image.width, height: image.height, buffer: staged.imageBuffer } : undefined;
+      const kept = keptImage(image, staged);
       const overlay = kept ? await this.overlayPlan(plan, kept, options) : undefined;
       const output = this.network.tensorBuffer(this.network.plan.output);
       const r = await this.execute(`Grad-CAM ${plan.layer}`, (rec) => {
@@ -556,7 +564,7 @@ export class GradCam {
         rec.read('probabilities', output);
       });
       const probabilities = new Float32Array(r.out.get('probabilities')!);
-      this.keep(image, staged, probabilities, r.forwardGeneration!);
+      this.keep(kept, probabilities, r.forwardGeneration!);
       return this.explained(plan, options, probabilities, kept, r, r.forwardGeneration!);
     });
   }
@@ -564,21 +572,20 @@ export class GradCam {
   /** Preprocess and forward only: the predictions, with every activation kept for explain(). */
   forward(image: ImageInput | Float32Array<ArrayBuffer>, options: GradCamForwardOptions = {}): Promise<ForwardView> {
     return this.exclusive(async () => {
-      const read = [...new Set(options.read ?? [])];
-      for (const name of read) this.network.tensorShape(name);
+      for (const name of options.read ?? []) this.network.tensorShape(name);
       this.forget();
       const staged = await this.stage(image, options.resize);
       const r = await this.execute(`${this.model.name} forward`, (rec) => {
         rec.forward(staged);
         rec.read('probabilities', this.network.tensorBuffer(this.network.plan.output));
-        for (const name of read) rec.read(`tensor:${name}`, this.network.tensorBuffer(name), 4 * elementCount(this.network.tensorShape(name)));
+        this.recordTensorReads(rec, options.read);
       });
       const probabilities = new Float32Array(r.out.get('probabilities')!);
-      this.keep(image, staged, probabilities, r.forwardGeneration!);
+      this.keep(keptImage(image, staged), probabilities, r.forwardGeneration!);
       return {
         predictions: this.predictions(probabilities, options.top),
         probabilities,
-        tensors: new Map(read.map((name) => [name, new Float32Array(r.out.get(`tensor:${name}`)!)])),
+        tensors: GradCam.tensorsRead(r.out, options.read),
         timingsMs: r.timingsMs,
         passTimings: r.passTimings,
       };
@@ -607,8 +614,8 @@ export class GradCam {
       const image = kept.image;
       const o = await this.overlayPlan(map.plan, image, options);
       const r = await this.execute('overlay', (rec) => {
-        rec.stage([o.dispatch], 'overlay');
-        rec.read('overlay', o.out);
+        rec.stage([o], 'overlay');
+        rec.read('overlay', this.overlayOut!);
       });
       return {
         overlay: { width: image.width, height: image.height, data: new Uint8ClampedArray(r.out.get('overlay')!) },

@@ -50,7 +50,6 @@ export interface StagedInput {
   preprocess?: Dispatch;
   /** The uploaded RGBA8 image, reusable by later passes (the Grad-CAM overlay) until the next image of another size. */
   imageBuffer?: GPUBuffer;
-  release(): void;
 }
 
 export interface ForwardResult {
@@ -208,7 +207,7 @@ export class Network {
       const n = batch * elementCount(this.model.inputShape);
       if (input.length !== n) throw new Error(`input: got ${input.length} floats, ${this.model.name} takes ${batch}×${this.model.inputShape.join('×')} = ${n} (NHWC, batch ${batch})`);
       device.queue.writeBuffer(inputSlot, 0, input);
-      return { release: () => {} };
+      return {};
     }
     if (batch !== 1) throw new Error(`input: a batch-${batch} network takes ${batch} preprocessed images as one Float32Array (NHWC), not an image`);
     validateImage(input);
@@ -234,7 +233,7 @@ export class Network {
     }
     device.queue.writeBuffer(stage.src, 0, pixels);
     // Kept for the next image of this size (a webcam's frames, a slider's reruns); freed by dispose().
-    return { preprocess: stage.preprocess, imageBuffer: stage.src, release: () => {} };
+    return { preprocess: stage.preprocess, imageBuffer: stage.src };
   }
 
   private dropImageStage(): void {
@@ -304,7 +303,6 @@ export class Network {
       return { probabilities, tensors };
     } finally {
       readback.destroy();
-      staged.release();
     }
   }
 
