@@ -2,12 +2,13 @@
 // shape (forward and backward), timed with GPU timestamp queries when the device has them (wall clock
 // around submit → onSubmittedWorkDone otherwise, and labelled so), against peaks measured on the same
 // device by the copy and multiply–add probes.
+import type { DenseBackwardShape } from '../kernels/denseBackwardInput.js';
 import { destroyDispatch } from '../kernels/kernel.js';
 import { peakCopyVersions, peakFmaFlops, peakFmaVersions } from '../kernels/peak.js';
 import { timeDispatch, type TimingSource } from '../engine/gpuTimer.js';
 import type { ModelSpec } from '../engine/model.js';
 import { chooseCandidate, opKernel, scratchBuffers, type Choices, type Direction, type OpKernel } from '../engine/opKernels.js';
-import { planForward } from '../engine/plan.js';
+import { planForward, type Op } from '../engine/plan.js';
 
 export { timeDispatch, type TimingSource };
 
@@ -63,14 +64,33 @@ export async function measurePeaks(device: GPUDevice, runs = 3): Promise<Peaks> 
   };
 }
 
-/** One case per kernel version and distinct shape of the model, forward and backward. */
-export function benchCases(model: ModelSpec, options: { layers?: readonly string[]; allVersions?: boolean; choices?: Choices; f16?: boolean } = {}): BenchCase[] {
+/**
+ * The dense backward of `op` for several Grad-CAM targets at once: `targets` rows of dy and dx, one
+ * shared forward row (y). Its shape label says so ('5×4096→4096 shared'); y's buffer is one row.
+ */
+export function multiTargetDenseBackward(op: Op, targets: number): OpKernel | undefined {
+  if (op.kind !== 'dense') return undefined;
+  const shape: DenseBackwardShape = { ...op.shape, n: targets, sharedForward: true };
+  const k = opKernel({ ...op, shape }, 'backward');
+  return k && { ...k, shape: `${k.shape} shared`, buffers: { ...k.buffers, y: op.shape.m } };
+}
+
+/**
+ * One case per kernel version and distinct shape of the model, forward and backward. With `targets`
+ * (2..8), each dense layer's backward also for that many Grad-CAM targets sharing one forward row
+ * (multiTargetDenseBackward): the 'rows' version against the per-row ones.
+ */
+export function benchCases(
+  model: ModelSpec,
+  options: { layers?: readonly string[]; allVersions?: boolean; choices?: Choices; f16?: boolean; targets?: number } = {},
+): BenchCase[] {
   const seen = new Set<string>();
   const cases: BenchCase[] = [];
   for (const op of planForward(model, 1, { denseWeightsF16: options.f16 }).ops) {
     if (options.layers && !options.layers.includes(op.layer)) continue;
-    for (const direction of ['forward', 'backward'] as Direction[]) {
-      const k = opKernel(op, direction);
+    const kernels = (['forward', 'backward'] as Direction[]).map((direction) => opKernel(op, direction));
+    if (options.targets !== undefined && options.targets > 1) kernels.push(multiTargetDenseBackward(op, options.targets));
+    for (const k of kernels) {
       if (!k) continue;
       // Without allVersions: the version the engine runs (tuned, else default).
       for (const c of options.allVersions === false ? [chooseCandidate(k, undefined, options.choices)] : k.candidates) {

@@ -7,6 +7,8 @@
 // mask) and 4 weight vectors, and does 64 multiply–adds as dot products. Needs Cin % 4 == 0 and
 // Cout % 4 == 0 (every VGG layer but block1_conv1, whose input gradient Grad-CAM never needs).
 // Out-of-image output positions are clamped to a valid address and multiplied by 0.
+// SHARED_FORWARD: y is [1, H, W, Cout/4], one image's output masking every row of dy (several Grad-CAM
+// targets of one forward).
 
 struct Params {
   n: u32,
@@ -23,6 +25,7 @@ const PIXELS: u32 = 4u;
 override WORKGROUP_X: u32 = 8u;
 override WORKGROUP_Y: u32 = 8u;
 override RELU: bool = true;
+override SHARED_FORWARD: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<vec4f>;
@@ -30,10 +33,12 @@ override RELU: bool = true;
 @group(0) @binding(3) var<storage, read> w: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> dx: array<vec4f>;
 
-fn gradient(index: u32, mask: f32) -> vec4f {
+// dy[index] × mask, through the ReLU of y[index − shift] (shift: 0, or the start of this row's image
+// when SHARED_FORWARD, so the index lands in y's one image).
+fn gradient(index: u32, shift: u32, mask: f32) -> vec4f {
   let g = dy[index] * mask;
   if (RELU) {
-    return select(vec4f(0.0), g, y[index] > vec4f(0.0));
+    return select(vec4f(0.0), g, y[index - shift] > vec4f(0.0));
   }
   return g;
 }
@@ -51,6 +56,7 @@ fn conv3x3BackwardInputUnrolled(@builtin(global_invocation_id) gid: vec3u) {
   }
   let n = niy / p.h;
   let iy = niy % p.h;
+  let shift = select(0u, n * p.h * width * cOut4, SHARED_FORWARD);
   var a0 = vec4f(0.0);
   var a1 = vec4f(0.0);
   var a2 = vec4f(0.0);
@@ -79,10 +85,10 @@ fn conv3x3BackwardInputUnrolled(@builtin(global_invocation_id) gid: vec3u) {
         let w1 = w[wBase + cOut4 + co4];
         let w2 = w[wBase + 2u * cOut4 + co4];
         let w3 = w[wBase + 3u * cOut4 + co4];
-        let d0 = gradient(g0 + co4, m0);
-        let d1 = gradient(g1 + co4, m1);
-        let d2 = gradient(g2 + co4, m2);
-        let d3 = gradient(g3 + co4, m3);
+        let d0 = gradient(g0 + co4, shift, m0);
+        let d1 = gradient(g1 + co4, shift, m1);
+        let d2 = gradient(g2 + co4, shift, m2);
+        let d3 = gradient(g3 + co4, shift, m3);
         a0 += vec4f(dot(d0, w0), dot(d0, w1), dot(d0, w2), dot(d0, w3));
         a1 += vec4f(dot(d1, w0), dot(d1, w1), dot(d1, w2), dot(d1, w3));
         a2 += vec4f(dot(d2, w0), dot(d2, w1), dot(d2, w2), dot(d2, w3));

@@ -4,6 +4,8 @@
 //   dy, y: [N, H, W, Cout]   w: [3, 3, Cin, Cout] (HWIO)   dx: [N, H, W, Cin]
 // Naive version: one invocation per input element; gid.x walks input channels, so each invocation
 // reads its own contiguous run of Cout weights while the workgroup shares the g reads.
+// SHARED_FORWARD: y is [1, H, W, Cout], one image's output masking every row of dy (several Grad-CAM
+// targets of one forward).
 
 struct Params {
   n: u32,
@@ -15,6 +17,7 @@ struct Params {
 
 override WORKGROUP_SIZE: u32 = 64u;
 override RELU: bool = true;
+override SHARED_FORWARD: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
@@ -32,6 +35,8 @@ fn conv3x3BackwardInput(@builtin(global_invocation_id) gid: vec3u) {
   }
   let n = niy / p.h;
   let iy = niy % p.h;
+  // y's image: this row's own, or the one shared image.
+  let nf = select(n, 0u, SHARED_FORWARD);
   var acc = 0.0;
   for (var ky = 0u; ky < 3u; ky++) {
     // Output row iy + 1 - ky, kept unsigned: oyShifted = oy + 1.
@@ -45,11 +50,12 @@ fn conv3x3BackwardInput(@builtin(global_invocation_id) gid: vec3u) {
         continue;
       }
       let gBase = ((n * p.h + oyShifted - 1u) * p.w + oxShifted - 1u) * p.cOut;
+      let fBase = ((nf * p.h + oyShifted - 1u) * p.w + oxShifted - 1u) * p.cOut;
       let wBase = ((ky * 3u + kx) * p.cIn + ci) * p.cOut;
       for (var co = 0u; co < p.cOut; co++) {
         var g = dy[gBase + co];
         if (RELU) {
-          g = select(0.0, g, y[gBase + co] > 0.0);
+          g = select(0.0, g, y[fBase + co] > 0.0);
         }
         acc += g * w[wBase + co];
       }

@@ -6,6 +6,7 @@
 // products meet in workgroup memory (a tree, log2(THREADS) barriers). On SwiftShader the barriers cost
 // more than they save ('vec4' is faster there); this is the version for GPUs. Needs M % 4 == 0;
 // THREADS a power of two.
+// SHARED_FORWARD: y is [1, M/4], one row shared by every row of dy (several Grad-CAM targets).
 // wg.x walks groups of 4 k, wg.z the rows of dy.
 
 struct Params {
@@ -20,6 +21,7 @@ const ROWS: u32 = 4u;
 
 override THREADS: u32 = 64u;
 override RELU: bool = true;
+override SHARED_FORWARD: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<vec4f>;
@@ -41,11 +43,12 @@ fn denseBackwardInputSplitM(@builtin(workgroup_id) wg: vec3u, @builtin(local_inv
   let r2 = min(k0 + 2u, last) * m4;
   let r3 = min(k0 + 3u, last) * m4;
   let gBase = row * m4;
+  let fBase = select(gBase, 0u, SHARED_FORWARD);
   var acc = vec4f(0.0);
   for (var j = t; j < m4; j += THREADS) {
     var g = dy[gBase + j];
     if (RELU) {
-      g = select(vec4f(0.0), g, y[gBase + j] > vec4f(0.0));
+      g = select(vec4f(0.0), g, y[fBase + j] > vec4f(0.0));
     }
     acc += vec4f(dot(g, w[r0 + j]), dot(g, w[r1 + j]), dot(g, w[r2 + j]), dot(g, w[r3 + j]));
   }

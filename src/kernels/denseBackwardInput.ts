@@ -1,10 +1,15 @@
 import code from './denseBackwardInput.wgsl?raw';
 import f16Code from './denseBackwardInput.vec4f16.wgsl?raw';
+import rowsCode from './denseBackwardInput.rows.wgsl?raw';
 import splitMCode from './denseBackwardInput.splitM.wgsl?raw';
 import vec4Code from './denseBackwardInput.vec4.wgsl?raw';
 import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, wgslConstU32, type KernelSource } from './kernel.js';
 
-/** dy, y: [n, m]; w: [k, m] → dx: [n, k] = (dy ⊙ [y > 0 if relu]) · wᵀ. */
+/**
+ * dy, y: [n, m]; w: [k, m] → dx: [n, k] = (dy ⊙ [y > 0 if relu]) · wᵀ.
+ * With sharedForward, y is [1, m]: one forward row masks all n rows of dy (several Grad-CAM targets of
+ * one image, one gradient row per target class).
+ */
 export interface DenseBackwardShape {
   n: number;
   k: number;
@@ -12,11 +17,13 @@ export interface DenseBackwardShape {
   relu: boolean;
   /** Weights stored as packed float16 (packHalf), read by the f16 version only. */
   weightsF16?: boolean;
+  /** y has one row, shared by every row of dy and dx (default false: y has n rows). */
+  sharedForward?: boolean;
 }
 
 export interface DenseBackwardBuffers {
   dy: GPUBuffer;
-  /** The layer's own (post-ReLU) output, for the ReLU mask. */
+  /** The layer's own (post-ReLU) output, for the ReLU mask: n rows, or one with sharedForward. */
   y: GPUBuffer;
   weights: GPUBuffer;
   dx: GPUBuffer;
@@ -30,6 +37,8 @@ const BINDINGS = ['uniform', 'read-only-storage', 'read-only-storage', 'read-onl
 const bind = (b: DenseBackwardBuffers) => [b.dy, b.y, b.weights, b.dx];
 const WORKGROUP = 64;
 const source: KernelSource = { label: 'denseBackwardInput', code, entryPoint: 'denseBackwardInput', bindings: BINDINGS };
+/** Pipeline constants every version takes from the shape. */
+const shapeConstants = (s: DenseBackwardShape) => ({ RELU: s.relu, SHARED_FORWARD: s.sharedForward === true });
 
 const naive = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   name: 'naive',
@@ -37,7 +46,7 @@ const naive = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   source,
   supports: (s) => !s.weightsF16,
   workgroups: (s) => checkedWorkgroups('denseBackwardInput', [ceilDiv(s.k, WORKGROUP), s.n, 1]),
-  constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, RELU: s.relu }),
+  constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, ...shapeConstants(s) }),
   params: packDenseBackwardParams,
   bind,
 });
@@ -47,7 +56,7 @@ const vec4 = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   source: { label: 'denseBackwardInput.vec4', code: vec4Code, entryPoint: 'denseBackwardInputVec4', bindings: BINDINGS },
   supports: (s) => s.m % 4 === 0 && !s.weightsF16,
   workgroups: (s) => checkedWorkgroups('denseBackwardInput.vec4', [ceilDiv(s.k, WORKGROUP), 1, s.n]),
-  constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, RELU: s.relu }),
+  constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, ...shapeConstants(s) }),
   params: packDenseBackwardParams,
   bind,
 });
@@ -60,7 +69,7 @@ const splitM = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   source: { label: 'denseBackwardInput.splitM', code: splitMCode, entryPoint: 'denseBackwardInputSplitM', bindings: BINDINGS },
   supports: (s) => s.m % 4 === 0 && !s.weightsF16,
   workgroups: (s) => checkedWorkgroups('denseBackwardInput.splitM', [ceilDiv(s.k, SPLIT_M_ROWS), 1, s.n]),
-  constants: (s) => ({ THREADS: SPLIT_M_THREADS, RELU: s.relu }),
+  constants: (s) => ({ THREADS: SPLIT_M_THREADS, ...shapeConstants(s) }),
   params: packDenseBackwardParams,
   bind,
 });
@@ -70,13 +79,33 @@ const vec4F16 = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   source: { label: 'denseBackwardInput.vec4f16', code: f16Code, entryPoint: 'denseBackwardInputVec4F16', bindings: BINDINGS },
   supports: (s) => s.m % 4 === 0 && s.weightsF16 === true,
   workgroups: (s) => checkedWorkgroups('denseBackwardInput.vec4f16', [ceilDiv(s.k, WORKGROUP), 1, s.n]),
-  constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, RELU: s.relu }),
+  constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, ...shapeConstants(s) }),
+  params: packDenseBackwardParams,
+  bind,
+});
+
+/** The most rows of dy the rows version computes in one invocation (its accumulators), from its shader. */
+export const ROWS_MAX = wgslConstU32(rowsCode, 'MAX_ROWS');
+/** Input elements k per invocation of the rows version, from its shader. */
+export const ROWS_K_PER = wgslConstU32(rowsCode, 'K_PER');
+/**
+ * Every row of dy per invocation, so each weight is read once for all n rows rather than n times: for
+ * 2 ≤ n ≤ ROWS_MAX (several Grad-CAM targets, sharedForward or not). Not for n = 1, so batch-1 paths
+ * and tuning tables (tuned on batch-1 shapes) stay as they were. Float32 weights only.
+ */
+const rows = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
+  name: 'rows',
+  source: { label: 'denseBackwardInput.rows', code: rowsCode, entryPoint: 'denseBackwardInputRows', bindings: BINDINGS },
+  supports: (s) => s.n >= 2 && s.n <= ROWS_MAX && s.m % 4 === 0 && !s.weightsF16,
+  workgroups: (s) => checkedWorkgroups('denseBackwardInput.rows', [ceilDiv(s.k, ROWS_K_PER * WORKGROUP), 1, 1]),
+  constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, ROWS: s.n, ...shapeConstants(s) }),
   params: packDenseBackwardParams,
   bind,
 });
 
 /**
  * Without a tuning table the engine takes the first that supports a shape; 'naive' is the reference.
- * Float16 weights have one version, float32 weights the others.
+ * Float16 weights have one version, float32 weights the others; 'rows' supports 2..ROWS_MAX rows only,
+ * and is first for them.
  */
-export const denseBackwardInputVersions = [vec4, splitM, naive, vec4F16] as const;
+export const denseBackwardInputVersions = [rows, vec4, splitM, naive, vec4F16] as const;

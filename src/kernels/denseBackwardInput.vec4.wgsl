@@ -6,6 +6,7 @@
 // of the loads, and two accumulators keep two independent loads in flight. On SwiftShader: 0.6 GB/s at
 // fc1 against 0.26 for 'naive'. Each invocation reads its own row, which a GPU cannot coalesce;
 // 'splitM' is the GPU-shaped version. Needs M % 4 == 0.
+// SHARED_FORWARD: y has one row, shared by every row of dy (several Grad-CAM targets of one image).
 // gid.x walks k, gid.z the rows of dy.
 
 struct Params {
@@ -16,6 +17,7 @@ struct Params {
 
 override WORKGROUP_SIZE: u32 = 64u;
 override RELU: bool = true;
+override SHARED_FORWARD: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<vec4f>;
@@ -23,9 +25,10 @@ override RELU: bool = true;
 @group(0) @binding(3) var<storage, read> w: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
-fn gradient(i: u32) -> vec4f {
+// dy[i] masked by y[f] (f = i, or i's column in y's one row when SHARED_FORWARD).
+fn gradient(i: u32, f: u32) -> vec4f {
   if (RELU) {
-    return select(vec4f(0.0), dy[i], y[i] > vec4f(0.0));
+    return select(vec4f(0.0), dy[i], y[f] > vec4f(0.0));
   }
   return dy[i];
 }
@@ -44,16 +47,17 @@ fn denseBackwardInputVec4(@builtin(global_invocation_id) gid: vec3u) {
   }
   let m4 = p.m / 4u;
   let gBase = row * m4;
+  let fBase = select(gBase, 0u, SHARED_FORWARD);
   let wBase = k * m4;
   var even = 0.0;
   var odd = 0.0;
   var j = 0u;
   for (; j + 1u < m4; j += 2u) {
-    even += dot(gradient(gBase + j), weights(wBase + j));
-    odd += dot(gradient(gBase + j + 1u), weights(wBase + j + 1u));
+    even += dot(gradient(gBase + j, fBase + j), weights(wBase + j));
+    odd += dot(gradient(gBase + j + 1u, fBase + j + 1u), weights(wBase + j + 1u));
   }
   if (j < m4) {
-    even += dot(gradient(gBase + j), weights(wBase + j));
+    even += dot(gradient(gBase + j, fBase + j), weights(wBase + j));
   }
   dx[row * p.k + k] = even + odd;
 }

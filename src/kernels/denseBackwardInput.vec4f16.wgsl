@@ -3,6 +3,7 @@
 // float16 (see packHalf.wgsl):  g = dy ⊙ [y > 0] (when RELU), dx = g · Wᵀ.
 //   dy: [N, M/4] as vec4   y: [N, M/4] as vec4   w: [K, M/4] as vec2<u32> (4 halves)   dx: [N, K]
 // The 'vec4' version with half the weight bytes; products and sums stay float32. Needs M % 4 == 0.
+// SHARED_FORWARD: y has one row, shared by every row of dy (several Grad-CAM targets of one image).
 // gid.x walks k, gid.z the rows of dy.
 
 struct Params {
@@ -13,6 +14,7 @@ struct Params {
 
 override WORKGROUP_SIZE: u32 = 64u;
 override RELU: bool = true;
+override SHARED_FORWARD: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<vec4f>;
@@ -20,9 +22,10 @@ override RELU: bool = true;
 @group(0) @binding(3) var<storage, read> w: array<vec2u>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
-fn gradient(i: u32) -> vec4f {
+// dy[i] masked by y[f] (f = i, or i's column in y's one row when SHARED_FORWARD).
+fn gradient(i: u32, f: u32) -> vec4f {
   if (RELU) {
-    return select(vec4f(0.0), dy[i], y[i] > vec4f(0.0));
+    return select(vec4f(0.0), dy[i], y[f] > vec4f(0.0));
   }
   return dy[i];
 }
@@ -42,16 +45,17 @@ fn denseBackwardInputVec4F16(@builtin(global_invocation_id) gid: vec3u) {
   }
   let m4 = p.m / 4u;
   let gBase = row * m4;
+  let fBase = select(gBase, 0u, SHARED_FORWARD);
   let wBase = k * m4;
   var even = 0.0;
   var odd = 0.0;
   var j = 0u;
   for (; j + 1u < m4; j += 2u) {
-    even += dot(gradient(gBase + j), weights(wBase + j));
-    odd += dot(gradient(gBase + j + 1u), weights(wBase + j + 1u));
+    even += dot(gradient(gBase + j, fBase + j), weights(wBase + j));
+    odd += dot(gradient(gBase + j + 1u, fBase + j + 1u), weights(wBase + j + 1u));
   }
   if (j < m4) {
-    even += dot(gradient(gBase + j), weights(wBase + j));
+    even += dot(gradient(gBase + j, fBase + j), weights(wBase + j));
   }
   dx[row * p.k + k] = even + odd;
 }

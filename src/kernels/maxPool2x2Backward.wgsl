@@ -3,6 +3,8 @@
 // Ties are common after ReLU (all-zero windows), so the rule changes heatmaps.
 //   dy: [N, H/2, W/2, C]   x: [N, H, W, C] (the pool's input)   dx: [N, H, W, C]
 // One invocation per input element (rows/columns dropped by 'valid' pooling get 0).
+// SHARED_FORWARD: x is [1, H, W, C], one image whose argmax routes every row of dy (several Grad-CAM
+// targets of one forward).
 
 struct Params {
   n: u32,
@@ -12,6 +14,7 @@ struct Params {
 }
 
 override WORKGROUP_SIZE: u32 = 64u;
+override SHARED_FORWARD: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
@@ -38,7 +41,8 @@ fn maxPool2x2Backward(@builtin(global_invocation_id) gid: vec3u) {
     return;
   }
   let rowStride = p.w * p.c;
-  let i00 = ((n * p.h + 2u * oy) * p.w + 2u * ox) * p.c + c;
+  let nf = select(n, 0u, SHARED_FORWARD);
+  let i00 = ((nf * p.h + 2u * oy) * p.w + 2u * ox) * p.c + c;
   var best = 0u;
   var m = x[i00];
   if (x[i00 + p.c] > m) { m = x[i00 + p.c]; best = 1u; }
