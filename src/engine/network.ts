@@ -5,8 +5,8 @@ import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kerne
 import { packHalfVersions, packedHalfBytes } from '../kernels/packHalf.js';
 import { packResizeTable, preprocessImageVersions, type ResizeMethod } from '../kernels/preprocessImage.js';
 import { chooseCandidate, opKernel, type Choices } from './opKernels.js';
-import { elementCount, type ModelSpec } from './model.js';
-import { assignBuffers, forwardLifetimes, INPUT_TENSOR, planForward, type ForwardPlan, type Op } from './plan.js';
+import { elementCount, weightSpecs, type ModelSpec } from './model.js';
+import { assignBuffers, forwardLifetimes, INPUT_TENSOR, planForward, type BufferPlan, type ForwardPlan, type Op } from './plan.js';
 import { GpuWeights, uploadWeights, type WeightMap } from './weights/gpuWeights.js';
 import { Readback, type PassTimer } from './gpuTimer.js';
 
@@ -97,6 +97,12 @@ interface ImageStage {
   preprocess: Dispatch;
 }
 
+/** A network whose weight buffers belong to another one (see Network.borrowing). */
+interface Lender {
+  readonly model: ModelSpec;
+  readonly isDisposed: boolean;
+}
+
 export class Network {
   private disposed = false;
   private imageStage?: ImageStage;
@@ -113,6 +119,9 @@ export class Network {
     private readonly dispatches: Dispatch[],
     /** The kernel version chosen for each op, in op order. */
     readonly versions: string[],
+    private readonly options: NetworkOptions,
+    /** Set when the weights are borrowed: they are the lender's to destroy, not ours. */
+    private readonly lender?: Lender,
   ) {}
 
   /**
@@ -125,10 +134,66 @@ export class Network {
     const plan = planForward(model, options.batch ?? 1, { denseWeightsF16: options.f16 });
     const bufferPlan = assignBuffers(forwardLifetimes(plan), new Set(options.keep ?? []));
     const gpuWeights = weights instanceof GpuWeights ? weights : uploadWeights(device, model, weights);
+    return Network.build(device, model, plan, bufferPlan, gpuWeights, options);
+  }
+
+  /**
+   * A network over `model`, a sub-model of `lender`'s (e.g. the layers after a target layer, with that
+   * layer's output shape as input; or the whole model at another batch size), that runs on `lender`'s
+   * weight buffers: nothing is uploaded or packed again, and dispose() leaves the weights to `lender`,
+   * which must outlive it (using it after `lender.dispose()` throws). Every weight tensor of `model`
+   * must be one of `lender`'s with the same shape. The dense weights keep `lender`'s format (float32,
+   * or packed float16 when it was made with `f16`), so `f16` is not an option here; kernel `versions`
+   * and tuned `choices` default to `lender`'s. Activations are the new network's own.
+   */
+  static async borrowing(lender: Network, model: ModelSpec, options: Omit<NetworkOptions, 'f16'> = {}): Promise<Network> {
+    if (lender.disposed) throw new Error(`${lender.model.name}: used after dispose()`);
+    if (lender.lender) throw new Error(`${model.name}: borrow from the network that owns the weights (${lender.lender.model.name}), not from a borrower`);
+    const have = new Map(weightSpecs(lender.model).map((s) => [s.name, s.shape]));
+    const buffers = new Map<string, GPUBuffer>();
+    for (const s of weightSpecs(model)) {
+      const shape = have.get(s.name);
+      if (!shape) throw new Error(`${model.name}: weight tensor '${s.name}' is not one of ${lender.model.name}'s`);
+      if (shape.join('×') !== s.shape.join('×'))
+        throw new Error(`${model.name}: weight tensor '${s.name}' is ${s.shape.join('×')} here but ${shape.join('×')} in ${lender.model.name}`);
+      buffers.set(s.name, lender.weights.get(s.name));
+    }
+    // A view over the lender's buffers (never destroyed through it), with their float16 marks.
+    const view = new GpuWeights(model, buffers);
+    for (const name of buffers.keys()) if (lender.weights.halves.has(name)) view.halves.add(name);
+    const f16 = lender.plan.ops.some((op) => op.kind === 'dense' && op.shape.weightsF16 === true);
+    const lent: Lender = {
+      model: lender.model,
+      get isDisposed() {
+        return lender.disposed;
+      },
+    };
+    const all: NetworkOptions = { versions: lender.options.versions, choices: lender.options.choices, ...options, f16 };
+    const plan = planForward(model, all.batch ?? 1, { denseWeightsF16: f16 });
+    const bufferPlan = assignBuffers(forwardLifetimes(plan), new Set(all.keep ?? []));
+    return Network.build(lender.device, model, plan, bufferPlan, view, all, lent);
+  }
+
+  private static async build(
+    device: GPUDevice,
+    model: ModelSpec,
+    plan: ForwardPlan,
+    bufferPlan: BufferPlan,
+    gpuWeights: GpuWeights,
+    options: NetworkOptions,
+    lender?: Lender,
+  ): Promise<Network> {
     const slots: GPUBuffer[] = [];
     const dispatches: Dispatch[] = [];
     try {
-      if (options.f16) await packDenseWeights(device, plan, gpuWeights);
+      if (lender) {
+        // Packing would replace (destroy) the lender's float32 buffers: the formats must already agree.
+        for (const op of plan.ops)
+          if (op.kind === 'dense' && gpuWeights.halves.has(op.weights) !== (options.f16 === true))
+            throw new Error(`${model.name}: ${op.weights} is stored as ${options.f16 ? 'float32' : 'float16'} in ${lender.model.name}`);
+      } else if (options.f16) {
+        await packDenseWeights(device, plan, gpuWeights);
+      }
       bufferPlan.slotBytes.forEach((size, i) => slots.push(device.createBuffer({ label: `activations ${i}`, size, usage: STORAGE() })));
       const tensor = (name: string) => slots[bufferPlan.slotOf.get(name)!];
       const versions: string[] = [];
@@ -142,9 +207,9 @@ export class Network {
           op.kind === 'conv3x3' || op.kind === 'dense' ? { x, weights: gpuWeights.get(op.weights), bias: gpuWeights.get(op.bias), y } : { x, y };
         dispatches.push(await c.prepare(device, buffers, `${op.layer} ${op.kind}`));
       }
-      return new Network(device, model, plan, gpuWeights, slots, bufferPlan.slotOf, dispatches, versions);
+      return new Network(device, model, plan, gpuWeights, slots, bufferPlan.slotOf, dispatches, versions, options, lender);
     } catch (err) {
-      gpuWeights.destroy();
+      if (!lender) gpuWeights.destroy();
       for (const b of slots) b.destroy();
       dispatches.forEach(destroyDispatch);
       throw err;
@@ -163,9 +228,9 @@ export class Network {
     return this.weights.get(name);
   }
 
-  /** GPU memory held by weights, activations and the current image's upload, in bytes. */
+  /** GPU memory held by weights (unless borrowed), activations and the current image's upload, in bytes. */
   get memoryBytes(): number {
-    let total = this.weights.bytes;
+    let total = this.lender ? 0 : this.weights.bytes;
     for (const b of this.slots) total += b.size;
     if (this.imageStage) total += this.imageStage.src.size + this.imageStage.table.size;
     return total;
@@ -178,7 +243,7 @@ export class Network {
    */
   exclusive<T>(f: () => Promise<T>): Promise<T> {
     const next = this.queue.then(() => {
-      if (this.disposed) throw new Error(`${this.model.name}: used after dispose()`);
+      this.checkUsable();
       return f();
     });
     this.queue = next.catch(() => undefined);
@@ -198,7 +263,7 @@ export class Network {
    * the next call.
    */
   async stageInput(input: ImageInput | Float32Array<ArrayBuffer>, resize: ResizeMethod = 'nearest'): Promise<StagedInput> {
-    if (this.disposed) throw new Error(`${this.model.name}: used after dispose()`);
+    this.checkUsable();
     const { device } = this;
     const inputSlot = this.tensorBuffer(INPUT_TENSOR);
     const [h, w] = this.model.inputShape;
@@ -249,11 +314,19 @@ export class Network {
     return this.forwards;
   }
 
+  private checkUsable(): void {
+    if (this.disposed) throw new Error(`${this.model.name}: used after dispose()`);
+    if (this.lender?.isDisposed) throw new Error(`${this.model.name}: its weights' owner ${this.lender.model.name} was disposed`);
+  }
+
   /**
    * Records the forward passes (after the input's preprocessing, if any). `afterStep(i)` runs after op
    * i's pass (-1: after the input is ready), e.g. to copy a tensor out before its buffer is reused.
+   * With `staged` = {} the input is whatever `tensorBuffer('input')` holds when the passes run: a
+   * caller's kernel or copy recorded earlier in the same encoder can write it on the GPU.
    */
   encodeForward(encoder: GPUCommandEncoder, staged: StagedInput, afterStep?: (step: number) => void, timer?: PassTimer): void {
+    if (this.lender?.isDisposed) this.checkUsable();
     this.forwards++;
     if (staged.preprocess) {
       const pass = encoder.beginComputePass(timer?.pass('preprocessImage', 'preprocess') ?? { label: 'preprocessImage' });
@@ -309,7 +382,7 @@ export class Network {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.weights.destroy();
+    if (!this.lender) this.weights.destroy();
     for (const b of this.slots) b.destroy();
     this.dispatches.forEach(destroyDispatch);
     this.dropImageStage();
