@@ -1,11 +1,12 @@
 // npm run bench [-- options] (see --help; --quick first)
 // Per-kernel GPU profiles for every version and VGG16 layer shape against the measured peaks, the
-// per-device kernel choice, end-to-end forward and Grad-CAM latency, batched forwards, cold start and
-// GPU memory, and TensorFlow.js (WebGPU on the same adapter, WASM as the CPU baseline) in the same run,
+// per-device kernel choice, end-to-end forward and Grad-CAM latency, the CAM methods (extra time over
+// Grad-CAM, top-5 maps in one pass, Score-CAM and Ablation-CAM per row and per image), batched
+// forwards, cold start and GPU memory, and TensorFlow.js (WebGPU on the same adapter, WASM as the CPU baseline) in the same run,
 // in Node (Dawn) and/or headless Chrome (a page driven by puppeteer). The measuring code is the same
 // for both hosts (src/bench/run.ts). Writes bench-results/ (see scripts/lib/benchReport.ts).
 import type { ChromeBenchConfig } from '../src/bench/chrome.page.js';
-import { benchPreset, checkBenchSize, softwareMinutes, vgg16AtSize } from '../src/bench/config.js';
+import { benchPreset, checkBenchSize, formatMethodList, parseMethodList, softwareMinutes, vgg16AtSize } from '../src/bench/config.js';
 import { runBench, type BenchConfig, type BenchReport } from '../src/bench/run.js';
 import { fileTuningStore, loadWeightsFromDir, requestNodeDevice } from '../src/node.js';
 import { writeBenchResults } from './lib/benchReport.js';
@@ -76,8 +77,9 @@ const SPEC = {
   usage: 'npm run bench -- [options]',
   summary:
     'Benchmarks every kernel version on every VGG16 layer shape (median, GFLOP/s, GB/s, % of the measured peak),\n' +
-    'end-to-end forward and Grad-CAM latency, cold start and GPU memory, against TensorFlow.js (WebGPU on the same\n' +
-    'adapter, WASM as the CPU baseline) in the same run; Node (Dawn) and/or headless Chrome. Writes bench-results/.',
+    'end-to-end forward and Grad-CAM latency, the CAM methods on the kept forward, cold start and GPU memory, against\n' +
+    'TensorFlow.js (WebGPU on the same adapter, WASM as the CPU baseline) in the same run; Node (Dawn) and/or headless\n' +
+    'Chrome. Writes bench-results/.',
   positionals: { min: 0, max: 0, what: 'none' },
   options: {
     quick: { type: 'boolean', help: 'start here: 3 runs, 8 representative layers, the chosen versions only, batch 1' },
@@ -86,6 +88,12 @@ const SPEC = {
     size: { type: 'string', value: '<px>', default: '224', help: 'input size, a multiple of 32 (smaller is faster)' },
     layers: { type: 'string', value: '<a,b,…>', help: 'only these layers in the per-kernel part' },
     batch: { type: 'string', value: '<1,8>', help: 'batch sizes of the batched forward (default: 1 with --quick, else 1,8)' },
+    methods: {
+      type: 'string',
+      value: '<list|none>',
+      default: 'all',
+      help: 'CAM methods to time, e.g. gradcam,gradcam++,ablationcam (each brings Grad-CAM, the baseline; gradcam the top-5)',
+    },
     weights: { type: 'string', value: '<dir>', help: 'converted weights (node host; default: synthetic weights made in memory)' },
     'no-peer': { type: 'boolean', help: 'leave TensorFlow.js out (it takes most of the time on a CPU adapter)' },
     'all-versions': { type: 'boolean', help: 'every version of every kernel (the default without --quick)' },
@@ -94,9 +102,11 @@ const SPEC = {
     tune: TUNE_OPTIONS.tune,
   },
   notes: [
-    'How long: on a CPU rasteriser (SwiftShader, 2 cores) --quick takes about 9 minutes per host at 224×224\n' +
-      '(3 without the peer); the full run well over an hour per host (every version of every kernel, 10 runs, and\n' +
-      'TF.js WebGPU at batch 8). On a real GPU both take a few minutes. The estimate is printed before it starts.',
+    'How long: on a CPU rasteriser (SwiftShader, 2 cores) --quick takes about 11 minutes per host at 224×224\n' +
+      '(6 without the peer, 3 with --methods none as well); the full run well over an hour per host (every version of\n' +
+      'every kernel, 10 runs, and TF.js WebGPU at batch 8). On a real GPU both take a few minutes. The estimate is\n' +
+      'printed before it starts. Score-CAM and Ablation-CAM run two batches, extrapolated to the image, with --quick\n' +
+      'or on a CPU rasteriser; in full on a GPU.',
   ],
 } satisfies CommandSpec<Record<string, OptionSpec>>;
 
@@ -115,6 +125,8 @@ runCli(async () => {
   if (badSize) throw new UsageError(`--size ${values.size}: ${badSize}`);
   const batches = values.batch ? values.batch.split(',').map(Number) : [...preset.batches];
   if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new UsageError(`--batch ${values.batch}: comma-separated batch sizes between 1 and 64`);
+  const methods = parseMethodList(values.methods);
+  if (typeof methods === 'string') throw new UsageError(`--methods ${values.methods}: ${methods}`);
   if (values.weights && host !== 'node') throw new UsageError('--weights: only the node host reads a weights directory (the Chrome host generates synthetic weights in the page)');
   const model = vgg16AtSize(size);
   const common = {
@@ -126,12 +138,13 @@ runCli(async () => {
     batches,
     tune: parseTuneMode(values.tune),
     f16: values.f16,
+    methods,
   };
   const hosts = host === 'both' ? 2 : 1;
   const minutes = softwareMinutes({ ...common, size }) * hosts;
   log(
     `bench: ${quick ? 'quick' : 'full'} run on ${host === 'both' ? 'Node, then Chrome' : host}, ${size}×${size}, ${runs} runs, batch ${batches.join(',')}` +
-      `${common.peer ? ', with the TF.js peer' : ''}${common.allVersions ? ', every kernel version' : ''}: about ${minutes} min on a CPU rasteriser` +
+      `${common.peer ? ', with the TF.js peer' : ''}${common.allVersions ? ', every kernel version' : ''}, CAM methods ${formatMethodList(methods)}: about ${minutes} min on a CPU rasteriser` +
       ` like SwiftShader, a few minutes on a GPU${quick ? '' : " (try '--quick' first)"}`,
   );
   const reports: BenchReport[] = [];

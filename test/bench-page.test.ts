@@ -1,7 +1,8 @@
 // The bench page (/bench.html) as `npm start` serves it (vite build + preview), in headless Chromium:
 // the demo page's bundle holds no TF.js (the bench page reaches it only by dynamic import); the
 // adapter is shown before anything runs; a quick run at 64×64 finishes without console errors, with a
-// kernel-table row for every kernel case in the report; the downloaded JSON passes the same checks as
+// kernel-table row for every kernel case in the report and the CAM methods asked for in the URL (one,
+// Grad-CAM++, with its baseline: the cheapest); the downloaded JSON passes the same checks as
 // the CLI's reports (checkBenchReport); the markdown copy works through the clipboard and through the
 // fallback box; without WebGPU the page says what to do. The build goes to a directory of its own, so
 // it never races test/app.test.ts over dist/app.
@@ -83,6 +84,14 @@ describe('bench page (npm start) in headless Chromium', () => {
     expect(await page.$eval('#mode-note', (e) => e.textContent)).toMatch(/^quick: 3 runs, 7 representative layers.*About \d+ min on this software adapter/);
     expect(await page.$eval('#start', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
     expect(errors).toEqual([]);
+    // A method list the page cannot use is said, not silently dropped; a bad one typed in blocks Start.
+    await page.goto(`${url}bench.html?methods=gradcam,fastcam`);
+    await page.waitForFunction(() => document.body.dataset.state === 'ready', { timeout: 60_000 });
+    expect(await page.$eval('#status', (e) => e.textContent)).toMatch(/^Ready\. Ignored from the URL: methods=gradcam,fastcam \(unknown method 'fastcam'; list some of gradcam, gradcam\+\+, /);
+    expect(await page.$eval('#mode-note', (e) => e.textContent)).toMatch(/, CAM methods: all\b/);
+    await page.type('#methods', 'layercam,nope');
+    expect(await page.$eval('#methods', (e) => (e as HTMLInputElement).validationMessage)).toMatch(/^unknown method 'nope'/);
+    expect(errors).toEqual([]);
     await page.close();
   });
 
@@ -110,15 +119,17 @@ describe('bench page (npm start) in headless Chromium', () => {
     await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads, eventsEnabled: true });
 
     const t = performance.now();
-    await page.goto(`${url}bench.html?mode=quick&size=64&runs=1`);
+    await page.goto(`${url}bench.html?mode=quick&size=64&runs=1&methods=gradcam%2B%2B`);
     await page.waitForFunction(() => document.body.dataset.state === 'ready', { timeout: 60_000 });
     expect(await page.$eval('#size', (s) => (s as HTMLSelectElement).value)).toBe('64');
+    expect(await page.$eval('#methods', (s) => (s as HTMLInputElement).value)).toBe('gradcam++');
     await page.click('#start');
     // Progress: the bar and the current step are shown while it runs, and kernel rows arrive one by one.
     await page.waitForFunction(() => /^step \d+ of \d+ · kernels · /.test(document.getElementById('stage')!.textContent ?? ''), { timeout: 120_000, polling: 100 });
     await page.waitForFunction(() => document.body.dataset.state === 'done' || document.body.dataset.state === 'error', { timeout: 600_000, polling: 1000 });
     const seconds = (performance.now() - t) / 1000;
-    console.log(`bench page: quick run at 64×64 with the TF.js peer in ${seconds.toFixed(0)} s`);
+    const camSeconds = /^ours: CAM methods timed in ([\d.]+) s$/m.exec(await page.$eval('#log', (e) => e.textContent ?? ''))?.[1];
+    console.log(`bench page: quick run at 64×64 with the TF.js peer in ${seconds.toFixed(0)} s (the CAM methods: ${camSeconds} s)`);
     expect(await page.$eval('#status', (e) => e.textContent)).toMatch(/^Finished in \d+ s: /);
     expect(await state(page)).toBe('done');
     expect(await page.$eval('#stage', (e) => e.textContent)).toMatch(/^step (\d+) of \1 · done/);
@@ -151,13 +162,23 @@ describe('bench page (npm start) in headless Chromium', () => {
     expect(await page.$eval('#end-to-end-note', (e) => e.textContent)).toMatch(/Cold start .* GPU memory: \d+ MB\. Heatmaps, ours vs TF\.js WebGPU: max \|Δ\|/);
     expect(await page.$$eval('#layer-chart svg rect[fill="#1f77b4"]', (r) => r.length)).toBe(report.layers.length + 1); // + legend
     expect(await page.$$eval('#layer-chart svg rect[fill="#ff7f0e"]', (r) => r.length)).toBe(report.layers.length + 1);
+    // The CAM methods asked for: Grad-CAM++ and its baseline, on GPU time; no top-5 (Grad-CAM was not asked for), no perturbation method.
+    expect(report.methods.timings.map((t) => t.method)).toEqual(['gradcam', 'gradcam++']);
+    expect(report.methods.topMaps).toBeUndefined();
+    expect(report.methods.perturbation).toEqual([]);
+    const methodRows = await page.$$eval('#methods-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    expect(methodRows).toEqual([
+      ['gradcam', expect.stringMatching(/^[\d.]+$/), expect.stringMatching(/^[\d.]+$/), 'baseline'],
+      ['gradcam++', expect.stringMatching(/^[\d.]+$/), expect.stringMatching(/^[\d.]+$/), expect.stringMatching(/^[+-][\d.]+% \(GPU\)$/)],
+    ]);
 
     // Markdown: through the clipboard, then through the box when the clipboard refuses.
     await page.click('#copy-markdown');
     await page.waitForFunction(() => (window as unknown as { __copied: string[] }).__copied.length === 1, { timeout: 10_000 });
     const copied = await page.evaluate(() => (window as unknown as { __copied: string[] }).__copied[0]);
     expect(copied).toMatch(/^# Benchmark, \d{4}-\d\d-\d\d\n\n## Chrome: /);
-    expect(copied).toContain('Bench page: `/bench.html?mode=quick&size=64&runs=1&peer=1&tune=auto&f16=0`');
+    expect(copied).toContain('Bench page: `/bench.html?mode=quick&size=64&runs=1&methods=gradcam%2B%2B&peer=1&tune=auto&f16=0`');
+    expect(copied).toMatch(/\| Grad-CAM\+\+ \| [\d.]+ \| [\d.]+ \| [+-][\d.]+% \(GPU\) \|/);
     expect(copied).toMatch(/\| Grad-CAM \| [\d.]+ \| [\d.]+ \| [\d.]+× \| [\d.]+ \|/);
     expect(await page.$eval('#share-status', (e) => e.textContent)).toMatch(/^Copied the markdown summary/);
     await page.evaluate(() => ((window as unknown as { __clipboardRefuses: boolean }).__clipboardRefuses = true));

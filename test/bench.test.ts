@@ -1,9 +1,11 @@
 // `npm run bench` in a quick, small configuration (VGG16 at 64×64, a few layers, one run, batch 1 and 2)
 // on both hosts in one command: Node (Dawn) and headless Chrome. Each JSON report passes the checks
 // every report must pass (src/bench/checkReport.ts, shared with the bench page's test: documented
-// fields, finite and positive numbers, heatmaps that agree with the peer's, real kernel versions), and
-// has what this command asked for: the TF.js peer, batch 2, every version of the chosen layers, a
-// fresh tuning; the chart is a PNG. (Speed is never asserted: numbers come from the real run.)
+// fields, finite and positive numbers, heatmaps that agree with the peer's, real kernel versions, CAM
+// percentages and ratios that follow from their times), and has what this command asked for: the
+// TF.js peer, batch 2, every version of the chosen layers, a fresh tuning, the CAM methods asked for
+// (Grad-CAM and Grad-CAM++ with the top-5, Ablation-CAM from two batches: the cheap ones, to keep
+// this test's time); the chart is a PNG. (Speed is never asserted: numbers come from the real run.)
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,11 +26,13 @@ beforeAll(async () => {
     [
       '--import', 'tsx', '--import', './scripts/lib/registerRaw.js', 'scripts/bench.ts',
       '--host', 'both', '--quick', '--size', '64', '--runs', '1', '--batch', '1,2',
-      '--layers', 'block1_conv1,block2_pool,fc1,predictions', '--all-versions', '--out', dir,
+      '--layers', 'block1_conv1,block2_pool,fc1,predictions', '--all-versions', '--methods', 'gradcam,gradcam++,ablationcam', '--out', dir,
     ],
     { maxBuffer: 1 << 24, env: { ...process.env, GRADCAM_CACHE_DIR: join(dir, 'cache') } },
   );
   ({ stdout, stderr } = r);
+  // What the CAM methods add to this test (it must stay short: CI's whole run has a time budget).
+  console.log(`bench: ${[...stderr.matchAll(/^(chrome )?ours: CAM methods timed in ([\d.]+ s)$/gm)].map((m) => `${m[1] ? 'chrome' : 'node'} ${m[2]}`).join(', ')} for the CAM methods`);
 }, 900_000);
 
 describe('npm run bench --host both (quick)', () => {
@@ -48,6 +52,11 @@ describe('npm run bench --host both (quick)', () => {
     expect(stdout.match(/\| Grad-CAM \| [\d.]+ \| [\d.]+ \| [\d.]+× \| [\d.]+ \|/g)).toHaveLength(2);
     expect(stdout.match(/\| forward, batch 2 \| [\d.]+ \([\d.]+ per image\) \| [\d.]+ \| [\d.]+× \| – \|/g)).toHaveLength(2);
     expect(stdout.match(/\| block5_conv3 \| [\d.]+ \| [\d.]+ \| [\d.]+× \|/g)).toHaveLength(2);
+    // The CAM methods: the table, the top-5 line, Ablation-CAM per row and per image (extrapolated).
+    expect(stdout.match(/\| CAM method \(block5_conv3, kept forward\) \| ms \| GPU ms \| extra over Grad-CAM \|\n.*\n\| Grad-CAM \| [\d.]+ \| [\d.]+ \| – \(baseline\) \|\n\| Grad-CAM\+\+ \| [\d.]+ \| [\d.]+ \| [+-][\d.]+% \(GPU\) \|\n/g)).toHaveLength(2);
+    expect(stdout.match(/^Top-5 Grad-CAM maps \(GPU time\): in one pass [\d.]+ ms, [\d.]+× one map \([\d.]+ ms; target ≤ 1\.5×\); in five passes [\d.]+ ms, [\d.]+×\.$/gm)).toHaveLength(2);
+    expect(stdout.match(/^Ablation-CAM \(wall clock\): [\d.]+ ms per batch row \(batches of 16\); about [\d.]+ s per image of 512 rows, extrapolated from the second batch\.$/gm)).toHaveLength(2);
+    expect(stderr).toMatch(/, CAM methods gradcam,gradcam\+\+,ablationcam: about \d+ min/);
     expect(stderr).toMatch(/^chrome peaks \(/m);
     // It said what it was about to run and for how long; the weights are said to be random; no banners.
     expect(stderr).toMatch(/^bench: quick run on Node, then Chrome, 64×64, .*: about \d+ min on a CPU rasteriser/m);
@@ -76,6 +85,14 @@ describe('npm run bench --host both (quick)', () => {
       expect(names.has(n), n).toBe(true);
     // Only the layers asked for.
     expect(new Set(report.kernels.map((k: { layer: string }) => k.layer))).toEqual(new Set(['block1_conv1', 'block2_pool', 'fc1', 'predictions']));
+    // The CAM methods asked for, on GPU time (timestamp queries); Ablation-CAM from two batches (software adapter).
+    const m = report.methods;
+    expect(m.layer).toBe('block5_conv3');
+    expect(m.timings.map((t: { method: string }) => t.method)).toEqual(['gradcam', 'gradcam++']);
+    expect(m.timings[0]).toMatchObject({ extraPct: 0, basis: 'gpu', gpuMs: expect.any(Number) });
+    expect(m.timings[1]).toMatchObject({ basis: 'gpu', gpuMs: expect.any(Number) });
+    expect(m.topMaps).toMatchObject({ k: 5, basis: 'gpu', oneMs: m.timings[0].gpuMs });
+    expect(m.perturbation).toEqual([{ method: 'ablationcam', perRowMs: expect.any(Number), perImageMs: expect.any(Number), rows: 512, extrapolated: true, batchRows: 16 }]);
   });
 });
 
@@ -96,5 +113,13 @@ describe('checkBenchReport', () => {
     expect(damaged((r) => r.layers.pop())).toEqual([expect.stringMatching(/^layers: expected block1_conv1, .*, predictions; got block1_conv1, .*, fc2$/)]);
     expect(damaged((r) => (r.model = 'resnet50'))).toEqual(expect.arrayContaining(["model: 'resnet50' is not a model this project runs"]));
     expect(damaged((r) => (r.endToEnd.gradcam.ratio = 2 * r.endToEnd.gradcam.ratio))).toEqual([expect.stringMatching(/^endToEnd\.gradcam\.ratio: .* does not match /)]);
+    // The CAM methods: percentages and ratios that do not follow from the times, unknown methods, a missing baseline, K.
+    expect(damaged((r) => (r.methods.timings[1].extraPct += 10))).toEqual([expect.stringMatching(/^methods\.timings\[1\] \(gradcam\+\+\)\.extraPct: .* does not match /)]);
+    expect(damaged((r) => (r.methods.timings[1].method = 'fastcam'))).toEqual(expect.arrayContaining([expect.stringMatching(/^methods\.timings\[1\] \(fastcam\)\.method: expected one of "gradcam", /)]));
+    expect(damaged((r) => r.methods.timings.shift())).toEqual(expect.arrayContaining(['methods.timings: no gradcam row: Grad-CAM is the baseline of the others']));
+    expect(damaged((r) => (r.methods.topMaps.ratio = 1))).toEqual([expect.stringMatching(/^methods\.topMaps\.ratio: 1 does not match /)]);
+    expect(damaged((r) => (r.methods.perturbation[0].rows = 100))).toEqual(expect.arrayContaining(['methods.perturbation[0] (ablationcam).rows: expected 512, the channels of block5_conv3, got 100']));
+    expect(damaged((r) => (r.methods.perturbation[0].perImageMs *= 2))).toEqual([expect.stringMatching(/^methods\.perturbation\[0\] \(ablationcam\)\.perImageMs: .* does not match /)]);
+    expect(damaged((r) => delete r.methods)).toEqual(expect.arrayContaining(['methods: expected an object, got undefined']));
   });
 });

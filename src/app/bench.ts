@@ -1,13 +1,14 @@
 // The bench page (/bench.html): `npm run bench`'s measurements (src/bench/run.ts, unchanged) in the
-// visitor's own browser and GPU. The form picks quick or full, the input size, runs, the TF.js peer,
-// tuning and float16; the URL carries the same settings (?mode=quick&size=64&runs=3&peer=1&tune=auto
-// &f16=0, and autostart=1 to start at once), so a link reproduces a run. The report is the same JSON
-// the CLI writes (downloadable) and the same markdown (copied). TF.js is imported only when the peer
-// runs (src/bench/tfjsPeer.browser.ts), so the demo page's bundle never contains it.
-import { localStorageTuningStore, requestBrowserDevice, type TuningMode } from '../index.js';
-import { benchPreset, checkBenchSize, softwareMinutes, vgg16AtSize, type BenchMode } from '../bench/config.js';
+// visitor's own browser and GPU. The form picks quick or full, the input size, runs, the CAM methods,
+// the TF.js peer, tuning and float16; the URL carries the same settings (?mode=quick&size=64&runs=3
+// &methods=all&peer=1&tune=auto&f16=0, and autostart=1 to start at once), so a link reproduces a
+// run. The report is the same JSON the CLI writes (downloadable) and the same markdown (copied).
+// TF.js is imported only when the peer runs (src/bench/tfjsPeer.browser.ts), so the demo page's
+// bundle never contains it.
+import { localStorageTuningStore, requestBrowserDevice, type CamMethod, type TuningMode } from '../index.js';
+import { benchPreset, checkBenchSize, formatMethodList, parseMethodList, softwareMinutes, vgg16AtSize, type BenchMode } from '../bench/config.js';
 import type { KernelRow } from '../bench/kernelBench.js';
-import { benchMarkdown, layerChartSvg } from '../bench/report.js';
+import { benchMarkdown, layerChartSvg, methodsMarkdown } from '../bench/report.js';
 import { isSoftwareAdapter, runBench, type BenchProgress, type BenchReport, type Latency } from '../bench/run.js';
 import { browserPeer } from '../bench/tfjsPeer.browser.js';
 
@@ -17,6 +18,7 @@ const form = {
   form: $<HTMLFormElement>('form'),
   size: $<HTMLSelectElement>('size'),
   runs: $<HTMLInputElement>('runs'),
+  methods: $<HTMLInputElement>('methods'),
   peer: $<HTMLInputElement>('peer'),
   tune: $<HTMLSelectElement>('tune'),
   f16: $<HTMLInputElement>('f16'),
@@ -50,6 +52,7 @@ interface Settings {
   mode: BenchMode;
   size: number;
   runs: number;
+  methods: readonly CamMethod[];
   peer: boolean;
   tune: TuningMode;
   f16: boolean;
@@ -57,6 +60,18 @@ interface Settings {
 
 const modeInputs = () => [...document.querySelectorAll<HTMLInputElement>('input[name="mode"]')];
 const selectedMode = (): BenchMode => (modeInputs().find((i) => i.checked)?.value === 'full' ? 'full' : 'quick');
+
+/** The methods field: empty means the mode's preset; a list the page cannot use blocks the form (see checkMethodsField). */
+function formMethods(mode: BenchMode): readonly CamMethod[] {
+  const parsed = form.methods.value.trim() === '' ? benchPreset(mode).methods : parseMethodList(form.methods.value);
+  return typeof parsed === 'string' ? benchPreset(mode).methods : parsed;
+}
+
+/** The browser refuses to submit the form while the methods field names no method it knows. */
+function checkMethodsField() {
+  const parsed = form.methods.value.trim() === '' ? [] : parseMethodList(form.methods.value);
+  form.methods.setCustomValidity(typeof parsed === 'string' ? parsed : '');
+}
 
 /** The form's settings; an empty runs field means the mode's preset. */
 function formSettings(): Settings {
@@ -66,6 +81,7 @@ function formSettings(): Settings {
     mode,
     size: Number(form.size.value),
     runs: form.runs.value !== '' && Number.isInteger(runs) && runs >= 1 ? runs : benchPreset(mode).runs,
+    methods: formMethods(mode),
     peer: form.peer.checked,
     tune: form.tune.value as TuningMode,
     f16: form.f16.checked,
@@ -94,6 +110,12 @@ function applyUrlSettings(params: URLSearchParams): string[] {
     if (Number.isInteger(Number(runs)) && Number(runs) >= 1) form.runs.value = runs;
     else ignored.push(`runs=${runs} (a positive integer)`);
   }
+  const methods = params.get('methods');
+  if (methods !== null) {
+    const parsed = parseMethodList(methods);
+    if (typeof parsed === 'string') ignored.push(`methods=${methods} (${parsed})`);
+    else form.methods.value = formatMethodList(parsed);
+  }
   const peer = params.get('peer');
   if (peer !== null) form.peer.checked = peer !== '0';
   const tune = params.get('tune');
@@ -105,7 +127,11 @@ function applyUrlSettings(params: URLSearchParams): string[] {
   return ignored;
 }
 
-const settingsQuery = (s: Settings) => new URLSearchParams({ mode: s.mode, size: String(s.size), runs: String(s.runs), peer: s.peer ? '1' : '0', tune: s.tune, f16: s.f16 ? '1' : '0' }).toString();
+// Commas stay readable; '+' (gradcam++) must be escaped, or it reads as a space.
+const settingsQuery = (s: Settings) =>
+  new URLSearchParams({ mode: s.mode, size: String(s.size), runs: String(s.runs), methods: formatMethodList(s.methods), peer: s.peer ? '1' : '0', tune: s.tune, f16: s.f16 ? '1' : '0' })
+    .toString()
+    .replace(/%2C/g, ',');
 
 // ---- the adapter, shown before anything runs ----
 
@@ -163,10 +189,11 @@ function updateModeNote() {
     s.mode === 'quick'
       ? `quick: ${s.runs} runs, ${preset.layers!.length} representative layers, the kernel versions chosen for this device, batch 1`
       : `full: ${s.runs} runs, every layer, every version of every kernel, batch 1 and ${preset.batches.at(-1)}`;
-  const minutes = softwareMinutes({ ...preset, runs: s.runs, size: s.size, peer: s.peer, allVersions: preset.allVersions });
+  const minutes = softwareMinutes({ ...preset, runs: s.runs, size: s.size, peer: s.peer, allVersions: preset.allVersions, methods: s.methods });
   form.runs.placeholder = String(preset.runs);
+  form.methods.placeholder = formatMethodList(preset.methods);
   $('mode-note').textContent =
-    `${what}${s.peer ? ', with TensorFlow.js (WebGPU, then WASM)' : ''}. ` +
+    `${what}, CAM methods: ${formatMethodList(s.methods)}${s.peer ? ', with TensorFlow.js (WebGPU, then WASM)' : ''}. ` +
     (softwareAdapter ? `About ${minutes} min on this software adapter.` : `Usually a few minutes on a GPU (about ${minutes} min on a CPU rasteriser).`) +
     ' Keep this tab in front while it runs.';
 }
@@ -230,11 +257,44 @@ function showReport(r: BenchReport, settings: Settings) {
     (r.heatmapAgreement ? `Heatmaps, ours vs TF.js WebGPU: max |Δ| ${r.heatmapAgreement.maxAbsDiff.toExponential(2)}${r.heatmapAgreement.agree ? '' : ' — they disagree'}. ` : '') +
     `Measured peaks: ${r.peaks.gflops.toFixed(2)} GFLOP/s multiply–add, ${r.peaks.gbps.toFixed(2)} GB/s copy (${r.peaks.timing}).` +
     (settings.peer ? '' : ' The TF.js peer was off.');
+  showMethods(r);
   // The SVG is built from the report with every text escaped (src/bench/report.ts).
   $('layer-chart').innerHTML = r.layers.length ? layerChartSvg(r) : '<p>No per-layer times: this device has no timestamp-query feature.</p>';
   $('tuning').textContent = r.tuning.summary.join('\n').replace(/\n\s+/g, '; ');
   kernelsBody.replaceChildren(...r.kernels.map(kernelRow));
   $('results').hidden = false;
+}
+
+/** The CAM methods: the table of the gradient and eigen methods, the top-5 and perturbation lines (as in the markdown). */
+function showMethods(r: BenchReport) {
+  const m = r.methods;
+  const table = $<HTMLTableElement>('methods-table');
+  table.replaceChildren();
+  $('methods-section').hidden = !m.timings.length && !m.perturbation.length;
+  if (m.timings.length) {
+    const head = table.createTHead().insertRow();
+    for (const [text, num] of [[`method (${m.layer}, kept forward)`, false], ['ms', true], ['GPU ms', true], ['extra over Grad-CAM', true]] as const) {
+      const th = document.createElement('th');
+      th.textContent = text;
+      if (num) th.className = 'num';
+      head.append(th);
+    }
+    const body = table.createTBody();
+    for (const t of m.timings) {
+      const row = body.insertRow();
+      row.dataset.key = t.method;
+      const extra = t.method === 'gradcam' ? 'baseline' : `${t.extraPct >= 0 ? '+' : ''}${t.extraPct.toFixed(1)}% (${t.basis === 'gpu' ? 'GPU' : 'wall'})`;
+      [t.method, fmtMs(t.oursMs), fmtMs(t.gpuMs), extra].forEach((text, i) => {
+        const cell = row.insertCell();
+        cell.textContent = text;
+        if (i > 0) cell.className = 'num';
+      });
+    }
+  }
+  // The lines after the markdown table: the top-5 and the perturbation methods.
+  $('methods-note').textContent = methodsMarkdown(r)
+    .filter((l) => l && !l.startsWith('|'))
+    .join(' ');
 }
 
 function share(report: BenchReport, settings: Settings) {
@@ -316,7 +376,7 @@ async function run(settings: Settings) {
     const report = await runBench(
       device,
       { name: 'chrome', log, progress, peer: browserPeer, tuningStore: localStorageTuningStore() },
-      { ...benchPreset(settings.mode), model, runs: settings.runs, peer: settings.peer, tune: settings.tune, f16: settings.f16 },
+      { ...benchPreset(settings.mode), model, runs: settings.runs, methods: settings.methods, peer: settings.peer, tune: settings.tune, f16: settings.f16 },
     );
     showReport(report, settings);
     share(report, settings);
@@ -348,7 +408,9 @@ async function main() {
     setState('unavailable');
     return;
   }
+  checkMethodsField();
   updateModeNote();
+  form.methods.addEventListener('input', checkMethodsField);
   form.form.addEventListener('change', updateModeNote);
   form.form.addEventListener('input', updateModeNote);
   form.form.addEventListener('submit', (e) => {

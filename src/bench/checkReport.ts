@@ -4,8 +4,10 @@
 // returns the problems found, one line each; an empty list is a valid report. What a particular run
 // was asked for (which layers, how many batches, whether the peer ran) is for the caller to check;
 // what follows from the report itself is checked here: the peer's fields are required when a peer
-// ran, every kernel row names a real version of a real kernel at that layer's shape, and the
-// per-layer times cover the model when the device has timestamp queries.
+// ran, every kernel row names a real version of a real kernel at that layer's shape, the per-layer
+// times cover the model when the device has timestamp queries, and the CAM methods' percentages and
+// ratios follow from their times.
+import { CAM_METHODS, METHOD_SPECS } from '../engine/camMethods.js';
 import { MODELS, type ModelSpec } from '../engine/model.js';
 import { benchCases } from './kernelBench.js';
 import { modelAtSize } from './config.js';
@@ -166,5 +168,63 @@ export function checkBenchReport(report: unknown): string[] {
     if (model && !known.has(key)) problem(what, `no such kernel version at that layer and shape in ${model.name} (${key})`);
   });
   if (kernels.length === 0) problem('kernels', 'no kernel was measured');
+
+  // The CAM methods: Grad-CAM is every gradient method's baseline, the extra and the ratios follow from
+  // the times on the basis each names, and a perturbation method's image is its K rows.
+  const methods = object(r.methods, 'methods');
+  string(methods.layer, 'methods.layer');
+  const camLayer = model?.layers.find((l) => l.name === methods.layer);
+  if (model && typeof methods.layer === 'string' && camLayer?.kind !== 'conv3x3') problem('methods.layer', `'${methods.layer}' is not a conv layer of ${model.name}`);
+  const direct = CAM_METHODS.filter((m) => !METHOD_SPECS[m].perturbation);
+  const timings = Array.isArray(methods.timings) ? methods.timings : (problem('methods.timings', 'expected a list'), []);
+  const seen = new Set<unknown>();
+  const rows = timings.map((t, i) => {
+    const row = object(t, `methods.timings[${i}]`);
+    const what = `methods.timings[${i}] (${String(row.method)})`;
+    oneOf(row.method, direct, `${what}.method`);
+    if (seen.has(row.method)) problem(`${what}.method`, 'timed twice');
+    seen.add(row.method);
+    positive(row.oursMs, `${what}.oursMs`);
+    if (row.gpuMs !== undefined || row.basis === 'gpu') positive(row.gpuMs, `${what}.gpuMs`);
+    oneOf(row.basis, ['gpu', 'wall'], `${what}.basis`);
+    if (!isFiniteNumber(row.extraPct)) problem(`${what}.extraPct`, `expected a finite number, got ${JSON.stringify(row.extraPct)}`);
+    return { row, what };
+  });
+  const baseline = rows.find(({ row }) => row.method === 'gradcam')?.row;
+  const onBasis = (row: Json, basis: unknown) => (basis === 'gpu' ? row.gpuMs : row.oursMs);
+  if (rows.length && !baseline) problem('methods.timings', 'no gradcam row: Grad-CAM is the baseline of the others');
+  for (const { row, what } of rows) {
+    if (!baseline) break;
+    if (row.basis !== baseline.basis) problem(`${what}.basis`, `'${String(row.basis)}' while Grad-CAM's is '${String(baseline.basis)}'`);
+    const [v, b] = [onBasis(row, row.basis), onBasis(baseline, row.basis)];
+    if (isFiniteNumber(v) && isFiniteNumber(b) && b > 0) consistent(row.extraPct, 100 * (v / b - 1), `${what}.extraPct`);
+  }
+  if (methods.topMaps !== undefined) {
+    const top = object(methods.topMaps, 'methods.topMaps');
+    if (top.k !== 5) problem('methods.topMaps.k', `expected 5, got ${JSON.stringify(top.k)}`);
+    for (const f of ['oneMs', 'topMs', 'separateMs', 'ratio'] as const) positive(top[f], `methods.topMaps.${f}`);
+    oneOf(top.basis, ['gpu', 'wall'], 'methods.topMaps.basis');
+    if (isFiniteNumber(top.topMs) && isFiniteNumber(top.oneMs) && top.oneMs > 0) consistent(top.ratio, top.topMs / top.oneMs, 'methods.topMaps.ratio');
+    if (!baseline) problem('methods.topMaps', 'no gradcam row to compare with');
+    else consistent(top.oneMs, onBasis(baseline, top.basis) as number, 'methods.topMaps.oneMs (Grad-CAM\'s time)');
+  }
+  const perturbation = Array.isArray(methods.perturbation) ? methods.perturbation : (problem('methods.perturbation', 'expected a list'), []);
+  const seenPerturbation = new Set<unknown>();
+  perturbation.forEach((p, i) => {
+    const row = object(p, `methods.perturbation[${i}]`);
+    const what = `methods.perturbation[${i}] (${String(row.method)})`;
+    oneOf(row.method, ['scorecam', 'ablationcam'], `${what}.method`);
+    if (seenPerturbation.has(row.method)) problem(`${what}.method`, 'timed twice');
+    seenPerturbation.add(row.method);
+    positive(row.perRowMs, `${what}.perRowMs`);
+    positive(row.perImageMs, `${what}.perImageMs`);
+    if (typeof row.extrapolated !== 'boolean') problem(`${what}.extrapolated`, `expected a boolean, got ${JSON.stringify(row.extrapolated)}`);
+    const k = camLayer?.kind === 'conv3x3' ? camLayer.filters : undefined;
+    if (!Number.isInteger(row.rows) || (row.rows as number) < 1) problem(`${what}.rows`, `expected a positive integer, got ${JSON.stringify(row.rows)}`);
+    else if (k !== undefined && row.rows !== k) problem(`${what}.rows`, `expected ${k}, the channels of ${String(methods.layer)}, got ${String(row.rows)}`);
+    if (!Number.isInteger(row.batchRows) || (row.batchRows as number) < 1 || (row.batchRows as number) > (row.rows as number))
+      problem(`${what}.batchRows`, `expected an integer in 1..rows, got ${JSON.stringify(row.batchRows)}`);
+    if (isFiniteNumber(row.perRowMs) && isFiniteNumber(row.rows)) consistent(row.perImageMs, row.perRowMs * row.rows, `${what}.perImageMs`);
+  });
   return problems;
 }

@@ -1,6 +1,7 @@
 // What a benchmark run measures, shared by `npm run bench` (scripts/bench.ts) and the bench page
-// (src/app/bench.ts): the model at an input size, and the quick and full presets the flags and the
-// page's form start from.
+// (src/app/bench.ts): the model at an input size, the CAM methods to time, and the quick and full
+// presets the flags and the page's form start from.
+import { CAM_METHODS, METHOD_SPECS, type CamMethod } from '../engine/camMethods.js';
 import { VGG16, type ModelSpec } from '../engine/model.js';
 import type { BenchConfig } from './run.js';
 
@@ -25,24 +26,65 @@ export function modelAtSize(base: ModelSpec, size: number): ModelSpec {
 export const vgg16AtSize = (size: number): ModelSpec => modelAtSize(VGG16, size);
 
 /**
+ * The CAM methods a list names: 'all', 'none', or methods separated by commas (e.g. 'gradcam++,scorecam'),
+ * in CAM_METHODS order without repeats; a string saying what is wrong otherwise.
+ */
+export function parseMethodList(text: string): CamMethod[] | string {
+  const t = text.trim();
+  if (t === 'all') return [...CAM_METHODS];
+  if (t === 'none') return [];
+  const choose = `list some of ${CAM_METHODS.join(', ')}, or all or none`;
+  if (!t) return `no method named; ${choose}`;
+  const names = t.split(',').map((n) => n.trim());
+  const unknown = names.filter((n) => !(CAM_METHODS as readonly string[]).includes(n));
+  if (unknown.length) return `unknown method${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}; ${choose}`;
+  return CAM_METHODS.filter((m) => names.includes(m));
+}
+
+/** The inverse of parseMethodList: 'all', 'none' or the comma-separated names. */
+export function formatMethodList(methods: readonly CamMethod[]): string {
+  if (methods.length === 0) return 'none';
+  return CAM_METHODS.every((m) => methods.includes(m)) ? 'all' : methods.join(',');
+}
+
+/**
  * The two presets. Quick: 3 runs, the QUICK_LAYERS, the chosen kernel versions only, batch 1 (batch 8
  * costs eight forwards per run: minutes for the peer on a software adapter). Full: 10 runs, every
- * layer, every version of every kernel, batch 1 and 8.
+ * layer, every version of every kernel, batch 1 and 8. Both time every CAM method (Score-CAM and
+ * Ablation-CAM only for two batches with quick or on a software adapter).
  */
-export function benchPreset(mode: BenchMode): Pick<BenchConfig, 'quick' | 'runs' | 'layers' | 'allVersions' | 'batches'> {
+export function benchPreset(mode: BenchMode): Pick<BenchConfig, 'quick' | 'runs' | 'layers' | 'allVersions' | 'batches' | 'methods'> {
   return mode === 'quick'
-    ? { quick: true, runs: 3, layers: QUICK_LAYERS, allVersions: false, batches: [1] }
-    : { quick: false, runs: 10, layers: undefined, allVersions: true, batches: [1, 8] };
+    ? { quick: true, runs: 3, layers: QUICK_LAYERS, allVersions: false, batches: [1], methods: CAM_METHODS }
+    : { quick: false, runs: 10, layers: undefined, allVersions: true, batches: [1, 8], methods: CAM_METHODS };
+}
+
+/**
+ * Rough seconds of the CAM methods part on SwiftShader at 224×224 (2-core machine): a gradient
+ * explain ~0.6 s (its backward stops at block5_conv3), ~1 s with the warm-up's pipelines; the top-5
+ * ~1.5 s per run plus five single explains; Ablation-CAM and Score-CAM four batches each (two timed,
+ * two already submitted) of 16 rows (~0.4 s each) and 2 rows (a forward each, ~8 s), plus their set-up.
+ */
+function methodSeconds(methods: readonly CamMethod[], runs: number): number {
+  const direct = methods.filter((m) => !METHOD_SPECS[m].perturbation);
+  const timed = direct.length ? new Set(['gradcam', ...direct]).size : 0;
+  const top = methods.includes('gradcam') ? (runs + 1) * 1.5 + runs * 5 * 0.6 : 0;
+  const perturbation = (methods.includes('ablationcam') ? 30 : 0) + (methods.includes('scorecam') ? 75 : 0);
+  return timed * (runs + 1) * 1 + top + perturbation;
 }
 
 /**
  * Rough minutes on SwiftShader, from the runs quoted in the README (2-core machine): ours about 3 min
- * quick / 30 min with every version; a batched forward ~9 s per image per run; the TF.js peer ~85 s
- * per WebGPU pass, two passes (warm-up, timed) for each of forward and Grad-CAM, per image.
+ * quick / 30 min with every version; a batched forward ~9 s per image per run; the CAM methods (see
+ * methodSeconds, ~2.5 min quick with all of them); the TF.js peer ~85 s per WebGPU pass, two passes
+ * (warm-up, timed) for each of forward and Grad-CAM, per image.
  */
-export function softwareMinutes(c: { quick: boolean; runs: number; size: number; batches: readonly number[]; peer: boolean; allVersions: boolean }): number {
+export function softwareMinutes(c: { quick: boolean; runs: number; size: number; batches: readonly number[]; peer: boolean; allVersions: boolean; methods: readonly CamMethod[] }): number {
   const area = (c.size / 224) ** 2;
-  const ours = (c.allVersions ? 30 : 3) * (c.runs / (c.quick ? 3 : 10)) + c.batches.filter((b) => b > 1).reduce((m, b) => m + (b * 9 * (c.runs + 1)) / 60, 0);
+  const ours =
+    (c.allVersions ? 30 : 3) * (c.runs / (c.quick ? 3 : 10)) +
+    c.batches.filter((b) => b > 1).reduce((m, b) => m + (b * 9 * (c.runs + 1)) / 60, 0) +
+    methodSeconds(c.methods, c.runs) / 60;
   const peer = c.peer ? (2 * 2 * 85) / 60 + c.batches.filter((b) => b > 1).reduce((m, b) => m + (b * 85 * 2) / 60, 0) : 0;
   return Math.max(1, Math.round((ours + peer) * area));
 }

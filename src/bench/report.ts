@@ -29,6 +29,53 @@ export function browserName(userAgent: string | undefined): string {
   return 'Browser';
 }
 
+const NAMES: Record<string, string> = {
+  gradcam: 'Grad-CAM',
+  'gradcam++': 'Grad-CAM++',
+  xgradcam: 'XGrad-CAM',
+  hirescam: 'HiResCAM',
+  'gradcam-elementwise': 'Grad-CAM element-wise',
+  layercam: 'LayerCAM',
+  eigencam: 'Eigen-CAM',
+  eigengradcam: 'EigenGrad-CAM',
+  scorecam: 'Score-CAM',
+  ablationcam: 'Ablation-CAM',
+};
+const methodName = (m: string) => NAMES[m] ?? m;
+const seconds = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 1000).toFixed(1)} s`);
+
+/** The CAM methods: a table of the gradient and eigen methods, then a line each for the top-5 and the perturbation methods. */
+export function methodsMarkdown(r: BenchReport): string[] {
+  const m = r.methods;
+  if (!m || (!m.timings.length && !m.perturbation.length)) return [];
+  const lines: string[] = [];
+  if (m.timings.length) {
+    lines.push(
+      `| CAM method (${m.layer}, kept forward) | ms | GPU ms | extra over Grad-CAM |`,
+      '| --- | ---: | ---: | ---: |',
+      ...m.timings.map(
+        (t) =>
+          `| ${methodName(t.method)} | ${ms(t.oursMs)} | ${ms(t.gpuMs)} | ${t.method === 'gradcam' ? '– (baseline)' : `${t.extraPct >= 0 ? '+' : ''}${t.extraPct.toFixed(1)}% (${t.basis === 'gpu' ? 'GPU' : 'wall'})`} |`,
+      ),
+      '',
+    );
+  }
+  const t = m.topMaps;
+  if (t)
+    lines.push(
+      `Top-5 Grad-CAM maps (${t.basis === 'gpu' ? 'GPU time' : 'wall clock'}): in one pass ${ms(t.topMs)} ms, ${t.ratio.toFixed(2)}× one map (${ms(t.oneMs)} ms; target ≤ 1.5×); ` +
+        `in five passes ${ms(t.separateMs)} ms, ${(t.separateMs / t.oneMs).toFixed(2)}×.`,
+      '',
+    );
+  for (const p of m.perturbation)
+    lines.push(
+      `${methodName(p.method)} (wall clock): ${ms(p.perRowMs)} ms per batch row (batches of ${p.batchRows}); ${p.extrapolated ? 'about ' : ''}${seconds(p.perImageMs)} per image of ${p.rows} rows` +
+        `${p.extrapolated ? ', extrapolated from the second batch' : ''}.`,
+      '',
+    );
+  return lines;
+}
+
 /** One host's section. `ranBy` says how the run was started, e.g. "Command: `npm run bench -- --quick`". */
 export function reportMarkdown(r: BenchReport, ranBy: string): string {
   const e = r.endToEnd;
@@ -46,6 +93,7 @@ export function reportMarkdown(r: BenchReport, ranBy: string): string {
     `Cold start (${r.coldStartFrom} → first heatmap): ${r.coldStartMs.toFixed(0)} ms. GPU memory: ${(r.gpuMemoryBytes / 1e6).toFixed(0)} MB.` +
       (r.heatmapAgreement ? ` Heatmaps ours vs TF.js WebGPU: max |Δ| ${r.heatmapAgreement.maxAbsDiff.toExponential(2)}.` : ''),
     '',
+    ...methodsMarkdown(r),
     `Kernel choice: ${r.tuning.summary[0]}.${Object.keys(r.tuning.choices).length ? ` ${Object.entries(r.tuning.choices).map(([k, v]) => `${k} → ${v}`).join('; ')}.` : ''}`,
     '',
   ];

@@ -1,11 +1,13 @@
 // `npm run bench`, host-independent: the same measurements in Node (Dawn), in Chrome (a page driven
 // by puppeteer) and in anyone's browser (the bench page, src/app/bench.ts). Peaks, per-kernel
 // profiles, kernel tuning, end-to-end forward and Grad-CAM latency (batch 1, optionally batched
-// forwards), cold start, GPU memory, per-layer forward times, and the TensorFlow.js peer (WebGPU on
-// the same adapter, WASM as the CPU baseline) on the same weights and image, with the heatmaps
-// compared so the race is fair. The host only says how to get TF.js and weights, and where progress
-// goes; everything timed runs here.
-import { GradCam, type GradCamResult } from '../engine/gradcam.js';
+// forwards), cold start, GPU memory, per-layer forward times, the CAM family on the kept forward
+// (each method's time over Grad-CAM's, top-5 maps in one pass against five, Score-CAM and Ablation-CAM
+// per batch row and per image), and the TensorFlow.js peer (WebGPU on the same adapter, WASM as the CPU
+// baseline) on the same weights and image, with the heatmaps compared so the race is fair. The host
+// only says how to get TF.js and weights, and where progress goes; everything timed runs here.
+import { METHOD_SPECS, type CamMethod, type CamTarget } from '../engine/camMethods.js';
+import { GradCam, type ExplainOptions, type GradCamResult } from '../engine/gradcam.js';
 import { median } from '../engine/gpuTimer.js';
 import type { ModelSpec } from '../engine/model.js';
 import { Network } from '../engine/network.js';
@@ -34,11 +36,16 @@ export interface BenchConfig {
   tune: TuningMode;
   /** Our dense layers with float16 weights (the peer stays float32). */
   f16: boolean;
+  /**
+   * CAM methods to time on the kept forward (none: skip). Any gradient or eigen method brings Grad-CAM
+   * as the baseline of its extra time; Grad-CAM itself brings the top-5 comparison.
+   */
+  methods: readonly CamMethod[];
 }
 
 /** Where a run is, for a progress bar: what runs now, and how many of the run's steps are done. */
 export interface BenchProgress {
-  stage: 'peaks' | 'tuning' | 'kernels' | 'ours' | 'batched' | 'peer' | 'done';
+  stage: 'peaks' | 'tuning' | 'kernels' | 'ours' | 'methods' | 'batched' | 'peer' | 'done';
   /**
    * Steps finished, of `total` (a step: the peak probes, the tuning, one kernel case, one timed series
    * end to end). Steps differ in length, so this counts work, it does not predict time. `total` is
@@ -75,6 +82,47 @@ export interface Latency {
   wasmMs?: number;
 }
 
+/** One gradient or eigen method's explain() on the kept forward (backward, map, overlay: one submission). */
+export interface MethodTiming {
+  method: CamMethod;
+  /** Median wall clock of explain(), submission to results on the CPU. */
+  oursMs: number;
+  /** Median GPU time of its stages (timestamp queries; absent without them). */
+  gpuMs?: number;
+  /** (time − Grad-CAM's) / Grad-CAM's × 100, on `basis`: GPU time when measured, else wall clock. */
+  extraPct: number;
+  basis: 'gpu' | 'wall';
+}
+
+/** Grad-CAM's top-5 maps (ranks 0–4) in one backward against one map and against five single explains. */
+export interface TopMapsTiming {
+  k: 5;
+  /** One map: Grad-CAM's row of the timings. */
+  oneMs: number;
+  /** The k maps in one explain (one backward with k gradient rows). */
+  topMs: number;
+  /** k single-target explains, summed. */
+  separateMs: number;
+  /** topMs / oneMs (target ≤ 1.5). */
+  ratio: number;
+  basis: 'gpu' | 'wall';
+}
+
+/** Score-CAM or Ablation-CAM: K perturbed forwards (one per channel of the layer) in batches of rows. */
+export interface PerturbationTiming {
+  method: 'scorecam' | 'ablationcam';
+  /** Wall clock per perturbed row: between two progress callbacks over the rows between them, or the full run over `rows`. */
+  perRowMs: number;
+  /** perRowMs × rows: measured (the full run) or extrapolated from two batches. */
+  perImageMs: number;
+  /** Rows one image takes: K, the layer's channels. */
+  rows: number;
+  /** Only the first batches ran (a software adapter or --quick). */
+  extrapolated: boolean;
+  /** Rows per batched forward. */
+  batchRows: number;
+}
+
 export interface BenchReport {
   date: string;
   host: 'node' | 'chrome';
@@ -97,6 +145,8 @@ export interface BenchReport {
   /** Forward GPU time per layer: ours from pass timestamps, the peer's from TF.js' profiler. */
   layers: { layer: string; oursMs: number; peerMs?: number }[];
   kernels: KernelRow[];
+  /** The CAM family on the kept forward at `layer` (the default target layer); empty lists with --methods none. */
+  methods: { layer: string; timings: MethodTiming[]; topMaps?: TopMapsTiming; perturbation: PerturbationTiming[] };
 }
 
 /** A CPU rasteriser (SwiftShader, llvmpipe, lavapipe, WARP): minutes where a GPU takes seconds. */
@@ -123,6 +173,153 @@ function forwardMsPerLayer(r: GradCamResult): Map<string, number> {
   return out;
 }
 
+/** Rows per batch when only the first two batches of a perturbation method run (software adapter, --quick). */
+export const PARTIAL_BATCH_ROWS: Readonly<Record<PerturbationTiming['method'], number>> = { ablationcam: 16, scorecam: 2 };
+
+/** The gradient and eigen methods timed for `methods`: Grad-CAM first (the baseline) when any is. */
+export function timedMethods(methods: readonly CamMethod[]): CamMethod[] {
+  const direct = methods.filter((m) => !METHOD_SPECS[m].perturbation);
+  return direct.length ? [...new Set<CamMethod>(['gradcam', ...direct])] : [];
+}
+
+const perturbationMethods = (methods: readonly CamMethod[]) => [...new Set(methods.filter((m): m is PerturbationTiming['method'] => METHOD_SPECS[m].perturbation !== undefined))];
+
+/** Series of the methods part, for the progress count: each timed method, the top-5, each perturbation method. */
+export function methodSteps(methods: readonly CamMethod[]): number {
+  return timedMethods(methods).length + (methods.includes('gradcam') ? 1 : 0) + perturbationMethods(methods).length;
+}
+
+/** GPU time of an explain: its stages' sum, undefined without timestamp queries. */
+function gpuMsOf(r: GradCamResult): number | undefined {
+  const stages = Object.entries(r.timingsMs).filter(([k]) => k !== 'total');
+  return stages.length ? stages.reduce((a, [, ms]) => a + ms, 0) : undefined;
+}
+
+/** Median wall clock and GPU time of `runs` explains after a warm-up one (which builds the method's pipelines). */
+async function timeExplains(runs: number, f: () => Promise<GradCamResult[]>, warmUp = true): Promise<{ wallMs: number; gpuMs?: number }> {
+  if (warmUp) await f();
+  const wall: number[] = [];
+  const gpu: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    const results = await f();
+    wall.push(performance.now() - t);
+    const g = results.map(gpuMsOf);
+    if (g.every((ms) => ms !== undefined)) gpu.push(g.reduce((a, ms) => a + ms!, 0));
+  }
+  return { wallMs: median(wall), gpuMs: gpu.length === runs ? median(gpu) : undefined };
+}
+
+/** Thrown from onProgress to stop a perturbation run once enough batches were timed. */
+class EnoughBatches extends Error {
+  constructor() {
+    super('bench: enough batches timed');
+  }
+}
+
+/**
+ * The CAM family on `cam`'s kept forward, at its default layer. Gradient and eigen methods: median
+ * explain() time, wall clock and GPU, and the extra over Grad-CAM's (GPU time when the device has
+ * timestamp queries). Top-5: one explain with ranks 0–4 against one map and five explains. Score-CAM and
+ * Ablation-CAM: with `partial`, two batches of PARTIAL_BATCH_ROWS timed between their progress callbacks
+ * and extrapolated to the layer's K rows; otherwise one full run after a warm-up batch.
+ */
+async function benchMethods(
+  cam: GradCam,
+  methods: readonly CamMethod[],
+  runs: number,
+  partial: boolean,
+  step: (what: string) => void,
+  log: (line: string) => void,
+): Promise<BenchReport['methods']> {
+  const layer = cam.defaultLayer;
+  const started = performance.now();
+  const timings: MethodTiming[] = [];
+  const measured = new Map<CamMethod, { wallMs: number; gpuMs?: number }>();
+  for (const method of timedMethods(methods)) {
+    step(`CAM methods: ${method} on the kept forward, ${runs} runs`);
+    const t = await timeExplains(runs, async () => [await cam.explain({ method })]);
+    measured.set(method, t);
+  }
+  // GPU time when every method has it (timestamp queries), else wall clock for all.
+  const basis = [...measured.values()].every((t) => t.gpuMs !== undefined) ? 'gpu' : 'wall';
+  const pick = (t: { wallMs: number; gpuMs?: number }) => (basis === 'gpu' ? t.gpuMs! : t.wallMs);
+  const base = measured.get('gradcam');
+  for (const [method, t] of measured) {
+    const extraPct = method === 'gradcam' ? 0 : 100 * (pick(t) / pick(base!) - 1);
+    timings.push({ method, oursMs: t.wallMs, ...(t.gpuMs !== undefined ? { gpuMs: t.gpuMs } : {}), extraPct, basis });
+    log(`ours: ${method} ${t.wallMs.toFixed(1)} ms${t.gpuMs !== undefined ? ` (GPU ${t.gpuMs.toFixed(1)} ms)` : ''}${method === 'gradcam' ? '' : `, ${extraPct >= 0 ? '+' : ''}${extraPct.toFixed(1)}% over Grad-CAM (${basis})`}`);
+  }
+
+  let topMaps: TopMapsTiming | undefined;
+  if (methods.includes('gradcam')) {
+    step(`CAM methods: top-5 Grad-CAM maps in one pass and in five, ${runs} runs`);
+    const ranks: CamTarget[] = [0, 1, 2, 3, 4].map((rank) => ({ kind: 'rank', rank }));
+    const top = await timeExplains(runs, async () => [await cam.explain({ targets: ranks })]);
+    // One target's plan is Grad-CAM's, built already: no warm-up.
+    const separate = await timeExplains(runs, async () => {
+      const out: GradCamResult[] = [];
+      for (const target of ranks) out.push(await cam.explain({ target }));
+      return out;
+    }, false);
+    const one = pick(base!);
+    const topBasis = basis === 'gpu' && top.gpuMs !== undefined && separate.gpuMs !== undefined ? 'gpu' : 'wall';
+    const [oneMs, topMs, separateMs] = topBasis === 'gpu' ? [one, top.gpuMs!, separate.gpuMs!] : [base!.wallMs, top.wallMs, separate.wallMs];
+    topMaps = { k: 5, oneMs, topMs, separateMs, ratio: topMs / oneMs, basis: topBasis };
+    log(`ours: top-5 maps in one pass ${topMs.toFixed(1)} ms (${topMaps.ratio.toFixed(2)}× one map, ${oneMs.toFixed(1)} ms), five passes ${separateMs.toFixed(1)} ms (${topBasis})`);
+  }
+
+  const perturbation: PerturbationTiming[] = [];
+  const device = cam.network.device;
+  const rows = cam.network.tensorShape(layer)[2];
+  for (const method of perturbationMethods(methods)) {
+    const batchRows = partial ? PARTIAL_BATCH_ROWS[method] : undefined;
+    step(`CAM methods: ${method}, ${partial ? `the first two batches of ${batchRows} rows (extrapolated to ${rows})` : `${rows} rows`}`);
+    const marks: { done: number; at: number }[] = [];
+    /** One explain, stopped after `stopAfter` progress callbacks; the work already submitted is waited for. */
+    const attempt = async (options: ExplainOptions, stopAfter?: number): Promise<number> => {
+      marks.length = 0;
+      const t0 = performance.now();
+      try {
+        await cam.explain({
+          ...options,
+          onProgress: (done) => {
+            marks.push({ done, at: performance.now() });
+            if (stopAfter !== undefined && marks.length >= stopAfter) throw new EnoughBatches();
+          },
+        });
+      } catch (e) {
+        if (!(e instanceof EnoughBatches)) throw e;
+      } finally {
+        await device.queue.onSubmittedWorkDone();
+      }
+      return performance.now() - t0;
+    };
+    let entry: PerturbationTiming;
+    const wallMs = await attempt({ method, batchRows }, partial ? 2 : 1);
+    if (partial && marks.length >= 2) {
+      // The first batch also builds the batched network and its pipelines: time the second.
+      const perRowMs = (marks[1].at - marks[0].at) / (marks[1].done - marks[0].done);
+      entry = { method, perRowMs, perImageMs: perRowMs * rows, rows, extrapolated: true, batchRows: marks[0].done };
+    } else if (partial) {
+      // One batch held every row: that was the whole run.
+      entry = { method, perRowMs: wallMs / rows, perImageMs: wallMs, rows, extrapolated: false, batchRows: marks[0]?.done ?? rows };
+    } else {
+      // The first batch above built the pipelines; now the whole run.
+      const first = marks[0]?.done ?? rows;
+      const full = await attempt({ method, batchRows });
+      entry = { method, perRowMs: full / rows, perImageMs: full, rows, extrapolated: false, batchRows: first };
+    }
+    perturbation.push(entry);
+    log(
+      `ours: ${method} ${entry.perRowMs.toFixed(1)} ms per row (batches of ${entry.batchRows}), ${(entry.perImageMs / 1000).toFixed(1)} s per image of ${rows} rows` +
+        `${entry.extrapolated ? ' (extrapolated from two batches)' : ''}`,
+    );
+  }
+  if (methods.length) log(`ours: CAM methods timed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return { layer, timings, topMaps, perturbation };
+}
+
 export async function runBench(device: GPUDevice, host: BenchHost, config: BenchConfig): Promise<BenchReport> {
   const { model, runs, log } = { ...config, log: host.log };
   const info = device.adapterInfo;
@@ -144,10 +341,10 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
   log(`${host.name}: ${info.vendor} ${info.architecture} ${info.description}${deviceInfo.software ? ' (software)' : ''}; ${runs} runs per measurement`);
 
   // Steps, counted as they are announced: the peaks, the tuning, each kernel case, then each timed
-  // series (ours: cold start, forward, Grad-CAM, each batch; per peer backend: forward, Grad-CAM, and
-  // for WebGPU the per-layer profile and each batch).
+  // series (ours: cold start, forward, Grad-CAM, each CAM method, the top-5, each batch; per peer
+  // backend: forward, Grad-CAM, and for WebGPU the per-layer profile and each batch).
   const batchesAbove1 = config.batches.filter((b) => b > 1).length;
-  const seriesSteps = 3 + batchesAbove1 + (config.peer ? 2 + 2 + 1 + batchesAbove1 : 0);
+  const seriesSteps = 3 + methodSteps(config.methods) + batchesAbove1 + (config.peer ? 2 + 2 + 1 + batchesAbove1 : 0);
   const caseOptions = { layers: config.layers, allVersions: config.allVersions, f16: config.f16 };
   let total = 2 + benchCases(model, caseOptions).length + seriesSteps;
   let done = 0;
@@ -203,6 +400,8 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
   const endToEnd: BenchReport['endToEnd'] = { forward: { oursMs: forward.median }, gradcam: { oursMs: gradcam.median }, batched: [] };
   const gpuMemoryBytes = cam.memoryBytes;
   const target = cam.defaultLayer;
+  // A software adapter would take minutes per perturbation method: two batches, extrapolated.
+  const methods = await benchMethods(cam, config.methods, runs, deviceInfo.software || config.quick, (what) => step('methods', what), log);
   cam.dispose();
 
   // Batched forwards: the same image repeated (the work does not depend on the pixels).
@@ -293,5 +492,6 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
     stageTimingsMs: lastCam.timingsMs,
     layers,
     kernels,
+    methods,
   };
 }

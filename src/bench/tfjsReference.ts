@@ -2,6 +2,7 @@
 // (plain JS float32 kernels, not our code). The layer list only tells it which Keras op comes next;
 // shapes come from TF.js itself. The WASM backend is deliberately not used: it breaks max-pool
 // gradient ties differently from TensorFlow, which matters once gradients are compared.
+import { camNormalizeRef, camRawRef, type GradientMethodRef } from '../kernels/cam.ref.js';
 import { createRequire } from 'node:module';
 
 // TF.js' CommonJS build loads the same way under vitest, tsx and plain Node (its ESM build relies on
@@ -12,7 +13,6 @@ const tf = require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs-core')
 type Tensor = import('@tensorflow/tfjs-core').Tensor;
 type Scalar = import('@tensorflow/tfjs-core').Scalar;
 import type { ModelSpec } from '../engine/model.js';
-import { gradcamChannelWeightsRef, gradcamHeatmapRef } from '../kernels/gradcam.ref.js';
 import { tfjsVggLayer } from './tfjsVgg.js';
 
 let ready: Promise<boolean> | undefined;
@@ -93,7 +93,13 @@ export async function tfjsGradient(
   });
 }
 
-/** The recipe's heatmap in float64 from an activation and its gradient (both [positions, channels]). */
-export function gradcamHeatmapReference(shape: { positions: number; channels: number }, activation: Float32Array, gradient: Float32Array): Float32Array {
-  return Float32Array.from(gradcamHeatmapRef(shape, activation, gradcamChannelWeightsRef(shape, gradient)).heat);
+/** A CAM method's normalised map in float64 from an activation and its gradient (both [positions, channels]). */
+export function camHeatmapReference(
+  method: GradientMethodRef,
+  shape: { positions: number; channels: number },
+  activation: Float32Array,
+  gradient: Float32Array,
+  eigenSmooth = false,
+): Float32Array {
+  return Float32Array.from(camNormalizeRef(camRawRef(method, shape, activation, gradient, eigenSmooth)).heat);
 }
