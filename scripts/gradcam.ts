@@ -5,7 +5,11 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
   BLEND_MODES,
+  CAM_METHODS,
   checkGradCamOptions,
+  formatTarget,
+  METHOD_SPECS,
+  parseTarget,
   COLORMAPS,
   convLayerNames,
   DEFAULT_WEIGHTS_DIR,
@@ -27,20 +31,34 @@ const SPEC = {
   summary:
     'Grad-CAM heatmap of one image with VGG16 on WebGPU, as the Keras recipe computes it: the gradient of the\n' +
     "class score at a conv layer, channel weights = mean gradient, ReLU(Σ weights·activations) / max. Prints the\n" +
-    'top predictions; writes the overlay and the raw heatmap on request. PNG and JPEG input, decoded as PIL does.',
+    'top predictions; writes the overlay and the raw heatmap on request. PNG and JPEG input, decoded as PIL does.\n' +
+    'Other CAM methods with --method (the formulas are in the README).',
   positionals: { min: 1, max: 1, what: 'the image file' },
   options: {
     weights: { type: 'string', value: '<dir>', default: DEFAULT_WEIGHTS_DIR, help: "converted weights ('npm run weights')" },
+    method: { type: 'string', value: '<name>', default: 'gradcam', help: `CAM method: ${CAM_METHODS.join(', ')}` },
     class: { type: 'string', value: '<0-999>', help: 'ImageNet class to explain (default: the top-1 prediction)' },
-    layer: { type: 'string', value: '<name>', default: 'block5_conv3', help: 'conv layer whose activations and gradients make the map' },
+    target: {
+      type: 'string',
+      value: '<target>',
+      help: 'what to explain instead of one class: class:<i>, classes:<i,j,…> (the sum of their scores), counterfactual:<i> (what lowers class i) or rank:<k> (the k-th most probable class, 0 = top-1)',
+    },
+    layer: {
+      type: 'string',
+      value: '<name[,name…]>',
+      default: 'block5_conv3',
+      help: 'conv layer(s) whose activations and gradients make the map; several: each normalised, upsampled to 224×224 and averaged',
+    },
+    'aug-smooth': { type: 'boolean', help: 'average the maps of the image mirrored or not × brightness 0.9/1.0/1.1 (6 passes)' },
+    'eigen-smooth': { type: 'boolean', help: "the map is the first principal component of the method's weighted activations" },
     score: { type: 'string', value: 'prob|logit', default: 'prob', help: "differentiate the softmax probability (the recipe's) or the logit" },
     top: { type: 'string', value: '<k>', default: '3', help: 'how many predictions to print (1..1000)' },
     alpha: { type: 'string', value: '<0..1>', default: '0.4', help: 'weight of the heatmap colour in the overlay' },
     blend: { type: 'string', value: 'add|normalized', default: 'add', help: "add: alpha·colour + image, saturated (the recipe's); normalized: (1 − alpha)·image + alpha·colour" },
     colormap: { type: 'string', value: '<name>', default: 'jet', help: "the heatmap's colours in the overlay: jet (the recipe's), viridis, hot or gray" },
     out: { type: 'string', value: '<file.png|.jpg>', help: 'write the overlay, at the image size' },
-    heatmap: { type: 'string', value: '<file.npy>', help: "write the normalised heatmap (the layer's size, e.g. 14×14) as float32 .npy" },
-    json: { type: 'boolean', help: 'print one JSON object on stdout (predictions, class, layer, score, weights, heatmapShape, timingsMs)' },
+    heatmap: { type: 'string', value: '<file.npy>', help: "write the normalised heatmap (the layer's size, e.g. 14×14; 224×224 for several layers) as float32 .npy" },
+    json: { type: 'boolean', help: 'print one JSON object on stdout (predictions, method, target, class, layer, layers, score, weights, heatmapShape, timingsMs)' },
     f16: { type: 'boolean', help: 'store the dense layers’ weights as float16 (247 MB less GPU memory, ~5e-4 relative error)' },
     ...TUNE_OPTIONS,
   },
@@ -69,15 +87,28 @@ runCli(async () => {
   const colormap = choiceFlag('colormap', values.colormap, COLORMAPS);
   const top = integerFlag('top', values.top, 1, 1000)!;
   const classIndex = integerFlag('class', values.class, 0, 999);
-  if (!ALL_CONV_LAYERS.has(values.layer))
-    throw new UsageError(`--layer ${values.layer}: not a conv layer of ${Object.keys(MODELS).join(' or ')}; choose one of ${convLayerNames(MODELS.vgg16).join(', ')}`);
+  const method = choiceFlag('method', values.method, CAM_METHODS);
+  if (values.class !== undefined && values.target !== undefined) throw new UsageError('--class and --target both name what to explain; give one (--class 386 is --target class:386)');
+  let target;
+  try {
+    target = values.target === undefined ? undefined : parseTarget(values.target);
+  } catch (e) {
+    throw new UsageError(`--${(e as Error).message}`);
+  }
+  const layers = values.layer.split(',').map((l) => l.trim());
+  for (const layer of layers)
+    if (!ALL_CONV_LAYERS.has(layer))
+      throw new UsageError(`--layer ${layer}: not a conv layer of ${Object.keys(MODELS).join(' or ')}; choose one of ${convLayerNames(MODELS.vgg16).join(', ')}`);
+  if (new Set(layers).size !== layers.length) throw new UsageError(`--layer ${values.layer}: a layer is listed twice`);
+  const augSmooth = values['aug-smooth'];
+  const eigenSmooth = values['eigen-smooth'];
   const tuneMode = parseTuneMode(values.tune);
   checkOutput('out', values.out, /\.(png|jpe?g)$/i, 'the overlay is written as .png or .jpg; choose one of those extensions');
   checkOutput('heatmap', values.heatmap, /\.npy$/i, 'the heatmap is written as a NumPy .npy file; use the .npy extension');
   if (values.out && values.heatmap && resolve(values.out) === resolve(values.heatmap)) throw new UsageError(`--out and --heatmap name the same file`);
   // Then the manifest (a few kB): the model decides which layers and classes exist.
   const { model, info } = readWeightsManifest(values.weights);
-  checkGradCamOptions(model, { layer: values.layer, classIndex });
+  checkGradCamOptions(model, { layers, classIndex, target });
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const notice = randomWeightsNotice(info, values.weights);
   if (notice) log(`warning: ${notice}`);
@@ -95,7 +126,13 @@ runCli(async () => {
   tuningLines.report(opened.tuning);
   const { cam } = opened;
   try {
-    const r = await cam.run(image, { classIndex, layer: values.layer, score, alpha, blend, colormap, top });
+    const perturbation = METHOD_SPECS[method].perturbation;
+    let reported = 0;
+    const onProgress = (done: number, total: number) => {
+      // Score-CAM runs K forwards: one line per tenth, so a long run shows it is moving.
+      if (done === total || done - reported >= total / 10) log(`${method}: ${done}/${total} channels`), (reported = done);
+    };
+    const r = await cam.run(image, { method, classIndex, target, layers, augSmooth, eigenSmooth, score, alpha, blend, colormap, top, onProgress: perturbation ? onProgress : undefined });
     for (const w of r.warnings) log(`warning: ${w}`);
     if (values.verbose) {
       log(`kernels: ${cam.network.plan.ops.map((op, i) => `${op.layer} ${cam.network.versions[i]}`).join(', ')}`);
@@ -109,9 +146,14 @@ runCli(async () => {
     if (values.json) {
       const json = {
         predictions: r.predictions,
+        method: r.method,
+        target: formatTarget(r.target),
         class: r.classIndex,
         layer: r.layer,
+        layers: r.layers,
         score: r.score,
+        augSmooth: r.augSmooth,
+        eigenSmooth: r.eigenSmooth,
         weights: info,
         heatmapShape: [r.heatmap.height, r.heatmap.width],
         timingsMs: r.timingsMs,
@@ -119,7 +161,9 @@ runCli(async () => {
       process.stdout.write(`${JSON.stringify(json)}\n`);
     } else {
       console.log(`Predicted: ${formatPredictions(r.predictions)}${info.synthetic ? '   (RANDOM weights: meaningless)' : ''}`);
-      console.log(`Grad-CAM of class ${r.classIndex} at ${r.layer} (score ${r.score}), heatmap ${r.heatmap.height}×${r.heatmap.width}`);
+      const what = r.target.kind === 'class' ? `class ${r.classIndex}` : formatTarget(r.target);
+      const smoothing = [r.augSmooth ? 'aug-smooth' : '', r.eigenSmooth ? 'eigen-smooth' : ''].filter(Boolean).join(', ');
+      console.log(`${method === 'gradcam' ? 'Grad-CAM' : method} of ${what} at ${r.layers.join('+')} (score ${r.score}${smoothing ? `, ${smoothing}` : ''}), heatmap ${r.heatmap.height}×${r.heatmap.width}`);
       for (const f of files) console.log(`wrote ${f.path}`);
     }
   } finally {

@@ -37,6 +37,7 @@ let node: GradCamResult;
 let nodeSecond: GradCamResult;
 let nodeLayer: GradCamResult;
 let nodeLayerAlpha: RgbaImage;
+let nodeHires: GradCamResult;
 
 beforeAll(async () => {
   await promisify(execFile)(process.execPath, ['--import', 'tsx', '--import', './scripts/lib/registerRaw.js', 'scripts/weights.ts', '--synthetic', '--seed', '5', '--out', join(dir, 'vgg16')]);
@@ -54,6 +55,8 @@ beforeAll(async () => {
   nodeLayer = await cam.explain({ classIndex: node.predictions[1].index, layer: 'block4_conv3' });
   // Then α moved: the overlay pass alone on that map.
   nodeLayerAlpha = (await cam.overlay({ alpha: 0.7 })).overlay;
+  // Then the class box picks 386 and the method becomes HiResCAM.
+  nodeHires = await cam.explain({ classIndex: 386, layer: 'block4_conv3', method: 'hirescam' });
   cam.dispose();
   device.destroy();
   process.env.GRADCAM_WEIGHTS_DIR = dir;
@@ -78,8 +81,15 @@ const canvasPixels = (page: Page, id: string) =>
     return { width: d.width, height: d.height, data: [...d.data] };
   });
 
-const waitForStatus = (page: Page, pattern: string, timeout = 240_000) =>
-  page.waitForFunction((p) => new RegExp(p).test(document.getElementById('status')!.textContent ?? ''), { timeout, polling: 500 }, pattern);
+/** Waits for the status line to match; a timeout says what the line showed instead. */
+const waitForStatus = async (page: Page, pattern: string, timeout = 240_000) => {
+  try {
+    await page.waitForFunction((p) => new RegExp(p).test(document.getElementById('status')!.textContent ?? ''), { timeout, polling: 500 }, pattern);
+  } catch (e) {
+    const shown = await page.$eval('#status', (el) => el.textContent).catch(() => '(unreadable)');
+    throw new Error(`status never matched /${pattern}/ in ${timeout / 1000} s; it shows: ${shown}`, { cause: e });
+  }
+};
 
 type Counts = { preprocess: number; forward: number; backward: number; cam: number; overlay: number };
 const stageCounts = async (page: Page): Promise<Counts> => JSON.parse((await page.$eval('#stage-counts', (e) => (e as HTMLElement).dataset.counts)) ?? '{}') as Counts;
@@ -180,7 +190,7 @@ describe('demo page (npm start) in headless Chromium', () => {
     expect([legend.width, legend.height]).toEqual([1, 256]);
     expect([...legend.data.slice(0, 3)]).toEqual([...jet.subarray(765, 768)]);
     expect([...legend.data.slice(4 * 255, 4 * 255 + 3)]).toEqual([...jet.subarray(0, 3)]);
-    expect(await page.$eval('#meaning', (e) => e.textContent)).toMatch(/^Where VGG16 found evidence for '.+' at block5_conv3: 1 \(top of the colour bar\) is the strongest, 0 none\. Each of the 14×14 cells covers about 16×16 pixels/);
+    expect(await page.$eval('#meaning', (e) => e.textContent)).toMatch(/^Where VGG16 found evidence for '.+' at block5_conv3, by Grad-CAM: 1 \(top of the colour bar\) is the strongest, 0 none\. Each of the 14×14 cells covers about 16×16 pixels/);
 
     // Another class: backward + map + overlay only; the engine's map for that class.
     let before = await stageCounts(page);
@@ -224,7 +234,7 @@ describe('demo page (npm start) in headless Chromium', () => {
     expect(await page.$$eval('#gpu-times tr[data-stage]', (trs) => trs.map((t) => (t as HTMLElement).dataset.stage))).toEqual(['preprocess', 'forward', 'backward', 'cam', 'overlay']);
     expect(await page.$$eval('#wall-times tr[data-wall] td:first-child', (tds) => tds.map((t) => t.textContent))).toEqual([
       'new image: forward + map + overlay',
-      'new class, layer or score: backward + map + overlay',
+      'new class, method, layer or score: backward + map + overlay',
       'new α, blend or colormap: overlay only',
     ]);
     const wall = await page.$$eval('#wall-times tr[data-wall] td:last-child', (tds) => tds.map((t) => Number(t.textContent)));
@@ -270,6 +280,25 @@ describe('demo page (npm start) in headless Chromium', () => {
     const ovNow = await canvasPixels(page, 'overlay');
     expect(errorStats(png.data, ovNow.data).maxAbs).toBe(0);
     rmSync(downloads, { recursive: true, force: true });
+
+    // Another method: backward + map + overlay on the kept forward; the engine's HiResCAM map in Node.
+    before = await stageCounts(page);
+    await page.select('#method', 'hirescam');
+    await waitForStatus(page, "^HiResCAM of 'African_elephant' \\(386\\) at block4_conv3");
+    expect(diff(before, await stageCounts(page))).toEqual({ preprocess: 0, forward: 0, backward: 1, cam: 1, overlay: 1 });
+    const hires = await canvasPixels(page, 'heatmap');
+    expect(heatmapCanvasMismatches(hires, nodeHires.heatmap, colormap('viridis')).slice(0, 5), "HiResCAM canvas vs Node's map").toEqual([]);
+    expect(heatmapCanvasMismatches(hires, nodeLayer.heatmap, colormap('viridis')).length, 'HiResCAM canvas vs the Grad-CAM map').toBeGreaterThan(0);
+    // The top-5 maps side by side, from one backward pass, in the order of the predictions.
+    before = await stageCounts(page);
+    await page.click('#top-maps');
+    await page.waitForFunction(() => document.querySelectorAll('#top5 figure').length === 5, { timeout: 240_000, polling: 200 });
+    await waitForStatus(page, 'and 4 more maps, from the same backward');
+    expect(diff(before, await stageCounts(page))).toEqual({ preprocess: 0, forward: 0, backward: 1, cam: 1, overlay: 1 });
+    expect(await page.$$eval('#top5 figure', (fs) => fs.map((f) => Number((f as HTMLElement).dataset.index)))).toEqual(node.predictions.map((p) => p.index));
+    await page.click('#top-maps');
+    await waitForStatus(page, "^HiResCAM of 'African_elephant' \\(386\\) at");
+    expect(await page.$eval('#top5', (e) => (e as HTMLElement).hidden)).toBe(true);
 
     // Next visit: the same choices, from localStorage, without tuning again.
     await page.reload();

@@ -66,6 +66,12 @@ describe('gradcam refuses each bad flag before reading anything', () => {
     [['--colour', 'red'], /^error: unknown option --colour; see 'gradcam --help'$/],
     [['--json', 'yes'], /^error: expected 1 argument \(the image file\), got 2: photo\.png yes; see 'gradcam --help'$/],
     [['--out'], /^error: --out needs a value <file\.png\|\.jpg>; see 'gradcam --help'$/],
+    [['--method', 'gradcam+'], /^error: --method gradcam\+: choose gradcam, gradcam\+\+, xgradcam, .*, scorecam or ablationcam$/],
+    [['--target', 'klass:3'], /^error: --target 'klass:3': unknown kind 'klass'; write class:<i>, classes:<i,j,…>, counterfactual:<i> or rank:<k>/],
+    [['--target', 'classes:1,x'], /^error: --target 'classes:1,x': 'x' is not a class index/],
+    [['--target', 'class:3', '--class', '3'], /^error: --class and --target both name what to explain; give one/],
+    [['--layer', 'block5_conv3,fc2'], /^error: --layer fc2: not a conv layer of vgg16 or vgg19/],
+    [['--layer', 'block5_conv3,block5_conv3'], /^error: --layer block5_conv3,block5_conv3: a layer is listed twice$/],
   ])('%j', async (flags, pattern) => {
     const r = await gradcam('photo.png', '--weights', nowhere, ...flags);
     expect(oneErrorLine(r)).toMatch(pattern);
@@ -95,9 +101,9 @@ describe('gradcam refuses each bad flag before reading anything', () => {
 describe('--help on every command: each flag, what it does, its default', () => {
   const flagsOf = (help: string) => [...help.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]);
   it.each([
-    ['gradcam', ['--weights', '--class', '--layer', '--score', '--top', '--alpha', '--blend', '--colormap', '--out', '--heatmap', '--json', '--f16', '--tune', '--verbose', '--help']],
-    ['verify', ['--weights', '--reference', '--layer', '--class', '--score', '--save-reference', '--json', '--f16', '--tune', '--verbose', '--help']],
-    ['bench', ['--quick', '--host', '--runs', '--size', '--layers', '--batch', '--weights', '--no-peer', '--all-versions', '--f16', '--out', '--tune', '--help']],
+    ['gradcam', ['--weights', '--method', '--class', '--target', '--layer', '--aug-smooth', '--eigen-smooth', '--score', '--top', '--alpha', '--blend', '--colormap', '--out', '--heatmap', '--json', '--f16', '--tune', '--verbose', '--help']],
+    ['verify', ['--weights', '--reference', '--layer', '--method', '--eigen-smooth', '--class', '--score', '--save-reference', '--json', '--f16', '--tune', '--verbose', '--help']],
+    ['bench', ['--quick', '--host', '--runs', '--size', '--layers', '--batch', '--methods', '--weights', '--no-peer', '--all-versions', '--f16', '--out', '--tune', '--help']],
     ['weights', ['--model', '--out', '--force', '--synthetic', '--seed', '--url', '--md5', '--help']],
     ['convert', ['--force', '--allow-nonfinite', '--help']],
   ] as const)('%s --help', async (name, flags) => {
@@ -108,7 +114,7 @@ describe('--help on every command: each flag, what it does, its default', () => 
     expect(flagsOf(r.stdout)).toEqual(flags);
     // Every option line says something, and the defaults are shown where there are any.
     for (const line of r.stdout.split('\n').filter((l) => /^ {2}-/.test(l))) expect(line.replace(/^ {2}\S+( \S+)?\s*/, '').length, line).toBeGreaterThan(8);
-    if (name === 'gradcam') expect(r.stdout).toMatch(/--layer <name> +.*\(default: block5_conv3\)/);
+    if (name === 'gradcam') expect(r.stdout).toMatch(/--layer <name\[,name…\]> +.*\(default: block5_conv3\)/);
     if (name === 'bench') expect(r.stdout).toMatch(/How long: .*--quick takes about \d+ minutes/s);
   });
 

@@ -41,7 +41,7 @@ describe('gradcam CLI', () => {
     const r = await gradcam(image, '--weights', weights, '--json', '--out', out, '--heatmap', npy, '--top', '4');
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout);
-    expect(Object.keys(json)).toEqual(['predictions', 'class', 'layer', 'score', 'weights', 'heatmapShape', 'timingsMs']);
+    expect(Object.keys(json)).toEqual(['predictions', 'method', 'target', 'class', 'layer', 'layers', 'score', 'augSmooth', 'eigenSmooth', 'weights', 'heatmapShape', 'timingsMs']);
     // Random weights are said: in the JSON, and in one warning line on stderr.
     expect(json.weights).toEqual({ model: 'vgg16', synthetic: true, seed: 3 });
     expect(r.stderr.split('\n').filter((l) => l.startsWith('warning:'))).toEqual([
@@ -53,7 +53,7 @@ describe('gradcam CLI', () => {
     expect(json.predictions).toHaveLength(4);
     expect(Object.keys(json.predictions[0])).toEqual(['index', 'wnid', 'label', 'probability']);
     expect(json.class).toBe(json.predictions[0].index);
-    expect(json).toMatchObject({ layer: 'block5_conv3', score: 'prob', heatmapShape: [14, 14] });
+    expect(json).toMatchObject({ method: 'gradcam', target: `class:${json.class}`, layer: 'block5_conv3', layers: ['block5_conv3'], score: 'prob', heatmapShape: [14, 14] });
     expect(json.timingsMs.total).toBeGreaterThan(0);
     const bytes = readFileSync(npy);
     expect(bytes.subarray(0, 8)).toEqual(Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0]));
@@ -66,6 +66,16 @@ describe('gradcam CLI', () => {
     expect(heat.every((v) => v >= 0)).toBe(true);
     const overlay = PNG.sync.read(readFileSync(out));
     expect([overlay.width, overlay.height]).toEqual([123, 77]);
+  }, 180_000);
+
+  it('--method, --target, several --layer: the method\'s 224×224 averaged map, said in the JSON', async () => {
+    const npy = join(dir, 'heat-layers.npy');
+    const r = await gradcam(image, '--weights', weights, '--json', '--method', 'gradcam++', '--target', 'classes:1,2', '--layer', 'block5_conv3,block4_conv3', '--heatmap', npy);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json).toMatchObject({ method: 'gradcam++', target: 'classes:1,2', class: 1, layer: 'block5_conv3', layers: ['block5_conv3', 'block4_conv3'], heatmapShape: [224, 224] });
+    const bytes = readFileSync(npy);
+    expect(bytes.subarray(10, 10 + bytes.readUInt16LE(8)).toString('latin1')).toMatch(/'shape': \(224, 224\)/);
   }, 180_000);
 
   it("the README's Node library example runs and explains the same class as the CLI", async () => {

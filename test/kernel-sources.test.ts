@@ -13,7 +13,7 @@ import { CONV3X3_TILES, conv3x3BiasReluVersions, TILED_PIXELS } from '../src/ker
 import { SPLIT_M_ROWS } from '../src/kernels/denseBackwardInput.js';
 import { wgslConstU32, type BindingKind, type KernelVersion } from '../src/kernels/kernel.js';
 import { PEAK_FMA_FLOPS_PER_STEP } from '../src/kernels/peak.js';
-import { TOP_CLASS } from '../src/kernels/softmaxScoreBackward.js';
+import { NOT_RANKED } from '../src/kernels/softmaxScoreBackward.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KERNELS = join(PROJECT_ROOT, 'src', 'kernels');
@@ -169,7 +169,7 @@ describe('numbers TS and WGSL share are declared once, in the shader', () => {
     ['CONV3X3_TILES.blocked16.channels', CONV3X3_TILES.blocked16.channels, 'conv3x3BiasRelu.blocked16.wgsl', 'CHANNELS', 8],
     ['BACKWARD_UNROLLED_PIXELS', BACKWARD_UNROLLED_PIXELS, 'conv3x3BackwardInput.unrolled.wgsl', 'PIXELS', 4],
     ['SPLIT_M_ROWS', SPLIT_M_ROWS, 'denseBackwardInput.splitM.wgsl', 'ROWS', 4],
-    ['TOP_CLASS', TOP_CLASS, 'softmaxScoreBackward.wgsl', 'TOP_CLASS', 0xffffffff],
+    ['NOT_RANKED', NOT_RANKED, 'softmaxScoreBackward.wgsl', 'NOT_RANKED', 0xffffffff],
     ['PEAK_FMA_FLOPS_PER_STEP', PEAK_FMA_FLOPS_PER_STEP, 'peakFma.wgsl', 'FLOPS_PER_STEP', 64],
   ];
 

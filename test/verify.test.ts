@@ -27,23 +27,25 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('npm run verify', () => {
   it('passes against the built-in TF.js reference and saves it as .npy files', async () => {
-    const r = await run('scripts/verify.ts', ['--weights', weights, '--tune', 'off', '--save-reference', refDir, '--json']);
+    // Two methods on one reference: the recipe's and Eigen-CAM (its own tolerance, 1e-3).
+    const r = await run('scripts/verify.ts', ['--weights', weights, '--tune', 'off', '--method', 'gradcam,eigencam', '--save-reference', refDir, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.pass).toBe(true);
-    expect(report.tensors.map((t: { tensor: string }) => t.tensor)).toEqual(expect.arrayContaining(['block1_conv1', 'fc2', 'predictions', 'grad_block5_conv3', 'heatmap']));
-    expect(report.tensors).toHaveLength(25);
+    expect(report.tensors.map((t: { tensor: string }) => t.tensor)).toEqual(expect.arrayContaining(['block1_conv1', 'fc2', 'predictions', 'grad_block5_conv3', 'heatmap gradcam', 'heatmap eigencam']));
+    expect(report.tensors).toHaveLength(26);
+    expect(report.methods).toEqual(['gradcam', 'eigencam']);
     for (const t of report.tensors) for (const k of ['maxAbs', 'maxRel', 'relL2']) expect(Number.isFinite(t[k]), `${t.tensor} ${k}`).toBe(true);
     // The weights are said to be random (JSON and one stderr line); no TF.js or Dawn banner in between.
     expect(report.weights).toEqual({ model: 'vgg16', synthetic: true, seed: 9, storage: 'float32' });
     expect(r.stderr).toMatch(/^note: .* holds RANDOM vgg16 weights \(synthetic, seed 9\): the comparison is valid, the predictions are not; run 'npm run weights -- --force'/m);
     expect(r.stderr).not.toMatch(/Hi, looks like you are running TensorFlow\.js|tfjs-node|vkCreateInstance|Warning:/);
-    const heat = decodeNpy(readFileSync(join(refDir, 'heatmap.npy')), 'heatmap.npy');
-    expect(heat.shape).toEqual([14, 14]);
+    for (const m of ['gradcam', 'eigencam']) expect(decodeNpy(readFileSync(join(refDir, `heatmap_${m}.npy`)), m).shape).toEqual([14, 14]);
   }, 400_000);
 
   it('passes against a reference directory, and fails naming the tensor when one file is perturbed', async () => {
-    const ok = await run('scripts/verify.ts', ['--weights', weights, '--tune', 'off', '--reference', refDir]);
+    const methods = ['--method', 'gradcam,eigencam'];
+    const ok = await run('scripts/verify.ts', ['--weights', weights, '--tune', 'off', '--reference', refDir, ...methods]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/all \d+ tensors pass/);
     expect(ok.stdout).toMatch(/^weights: .*vgg16 \(vgg16, RANDOM: synthetic, seed 9\)$/m);
@@ -51,9 +53,15 @@ describe('npm run verify', () => {
     const t = decodeNpy(readFileSync(file), file);
     for (let i = 0; i < t.data.length; i += 97) t.data[i] += 0.5;
     writeFileSync(file, encodeNpy(t.data, t.shape));
-    const bad = await run('scripts/verify.ts', ['--weights', weights, '--tune', 'off', '--reference', refDir]);
+    const bad = await run('scripts/verify.ts', ['--weights', weights, '--tune', 'off', '--reference', refDir, ...methods]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^block3_conv2 .* FAIL \(rel L2 ≤ 0\.0001\)$/m);
-    expect(bad.stdout.trim().split('\n').at(-1)).toBe('1 of 24 tensors FAIL: block3_conv2');
+    expect(bad.stdout.trim().split('\n').at(-1)).toBe('1 of 25 tensors FAIL: block3_conv2');
   }, 400_000);
+
+  it('refuses Score-CAM and Ablation-CAM with the reason, before loading anything', async () => {
+    const r = await run('scripts/verify.ts', ['--weights', join(dir, 'nowhere'), '--method', 'gradcam,scorecam']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^error: --method scorecam: its reference needs 512 full VGG16 forwards on the CPU per map; it is checked against float64 references on a small model/);
+  });
 });

@@ -5,6 +5,8 @@
 // α, blend and colormap the overlay pass alone. A file chosen while the model loads is kept and runs
 // when it is ready.
 import {
+  CAM_METHODS,
+  METHOD_SPECS,
   classSuggestions,
   colorizeHeatmap,
   colormap,
@@ -22,6 +24,8 @@ import {
   servedWeights,
   VGG16,
   type BlendMode,
+  type CamMethod,
+  type CamTarget,
   type ColormapName,
   type GradCam,
   type GradCamResult,
@@ -43,6 +47,11 @@ const controls = {
   live: $<HTMLInputElement>('live'),
   layer: $<HTMLSelectElement>('layer'),
   score: $<HTMLSelectElement>('score'),
+  method: $<HTMLSelectElement>('method'),
+  targetKind: $<HTMLSelectElement>('target-kind'),
+  eigenSmooth: $<HTMLInputElement>('eigen-smooth'),
+  augSmooth: $<HTMLInputElement>('aug-smooth'),
+  topMaps: $<HTMLInputElement>('top-maps'),
   alpha: $<HTMLInputElement>('alpha'),
   blend: $<HTMLSelectElement>('blend'),
   colormap: $<HTMLSelectElement>('colormap'),
@@ -181,7 +190,7 @@ const IMAGE = 3;
 type Level = typeof OVERLAY | typeof EXPLAIN | typeof IMAGE;
 const WALL_LABEL: Record<Level, string> = {
   [IMAGE]: 'new image: forward + map + overlay',
-  [EXPLAIN]: 'new class, layer or score: backward + map + overlay',
+  [EXPLAIN]: 'new class, method, layer or score: backward + map + overlay',
   [OVERLAY]: 'new α, blend or colormap: overlay only',
 };
 
@@ -201,7 +210,40 @@ const overlayOptions = () => ({
   blend: controls.blend.value as BlendMode,
   colormap: controls.colormap.value as ColormapName,
 });
-const explainOptions = () => ({ classIndex, layer: controls.layer.value, score: controls.score.value as ScoreKind, ...overlayOptions() });
+const METHOD_NAMES: Record<CamMethod, string> = {
+  gradcam: 'Grad-CAM (Keras recipe)',
+  'gradcam++': 'Grad-CAM++',
+  xgradcam: 'XGrad-CAM',
+  hirescam: 'HiResCAM',
+  'gradcam-elementwise': 'Grad-CAM elementwise',
+  layercam: 'LayerCAM',
+  eigencam: 'Eigen-CAM (no gradients)',
+  eigengradcam: 'Eigen-Grad-CAM',
+  scorecam: 'Score-CAM (512 forwards: slow)',
+  ablationcam: 'Ablation-CAM (512 batched rows)',
+};
+const methodName = (m: CamMethod) => METHOD_NAMES[m].replace(/ \(.*\)$/, '');
+
+/** The chosen class (default top-1), or with top-5 maps the five most probable; as a counterfactual if asked. */
+function explainTargets(): { target?: CamTarget; targets?: CamTarget[] } {
+  const counter = controls.targetKind.value === 'counterfactual';
+  if (controls.topMaps.checked) return { targets: [0, 1, 2, 3, 4].map((rank) => ({ kind: 'rank', rank })) };
+  if (!counter) return { target: { kind: 'class', classIndex } };
+  // A counterfactual needs a class: the chosen one, else the top-1 of the kept forward.
+  return { target: { kind: 'counterfactual', classIndex: classIndex ?? topClass ?? 0 } };
+}
+let topClass: number | undefined;
+
+const explainOptions = () => ({
+  ...explainTargets(),
+  method: controls.method.value as CamMethod,
+  eigenSmooth: controls.eigenSmooth.checked,
+  augSmooth: controls.augSmooth.checked,
+  layer: controls.layer.value,
+  score: controls.score.value as ScoreKind,
+  onProgress: (done: number, total: number) => (status.textContent = `${methodName(controls.method.value as CamMethod)}: ${done} of ${total} channels scored…`),
+  ...overlayOptions(),
+});
 
 /** A new image; the chosen class stays for webcam frames (live mode), not for a new photo. */
 function setImage(next: ImageInput, name: string, keepClass = false) {
@@ -260,15 +302,38 @@ function showCounts() {
   }
 }
 
+/** The top-5 maps side by side, each colourised at the image's aspect, with its class. */
+function drawTopMaps(r: GradCamResult) {
+  const box = $('top5');
+  box.hidden = r.maps.length < 2;
+  box.replaceChildren();
+  if (r.maps.length < 2) return;
+  const scale = Math.min(1, 160 / Math.max(image!.width, image!.height));
+  const [w, h] = [Math.max(1, Math.round(image!.width * scale)), Math.max(1, Math.round(image!.height * scale))];
+  for (const m of r.maps) {
+    const figure = document.createElement('figure');
+    const canvas = document.createElement('canvas');
+    drawRgba(canvas, w, h, colorizeHeatmap(m.heatmap, w, h, controls.colormap.value as ColormapName));
+    const caption = document.createElement('figcaption');
+    const p = r.probabilities[m.classIndex];
+    caption.textContent = `${labelOf(m.classIndex)} (${m.classIndex}), ${(100 * p).toFixed(1)} %`;
+    figure.dataset.index = String(m.classIndex);
+    figure.append(canvas, caption);
+    box.append(figure);
+  }
+}
+
 function showResult(r: GradCamResult) {
   shown = r;
+  topClass = r.predictions[0]?.index;
+  drawTopMaps(r);
   if (r.overlay) drawRgba($('overlay'), r.overlay.width, r.overlay.height, r.overlay.data);
   showOverlayCaption();
   drawHeatmap(r, image!, controls.colormap.value as ColormapName);
   const [inH, inW] = VGG16.inputShape;
   $('meaning').textContent = r.warnings.length
     ? r.warnings.join(' ')
-    : `Where VGG16 found evidence for '${labelOf(r.classIndex)}' at ${r.layer}: 1 (top of the colour bar) is the strongest, 0 none. ` +
+    : `${r.target.sign < 0 ? `Where VGG16 found evidence AGAINST '${labelOf(r.classIndex)}' (what lowers its score)` : `Where VGG16 found evidence for '${labelOf(r.classIndex)}'`} at ${r.layer}, by ${methodName(r.method)}: 1 (top of the colour bar) is the strongest, 0 none. ` +
       `Each of the ${r.heatmap.width}×${r.heatmap.height} cells covers about ${Math.round(inW / r.heatmap.width)}×${Math.round(inH / r.heatmap.height)} pixels of the ${inW}×${inH} network input, stretched here to the photo.`;
   const body = $<HTMLTableElement>('predictions').tBodies[0];
   body.replaceChildren();
@@ -309,6 +374,8 @@ async function perform(wanted: Level) {
     forwardedImage = undefined;
     const view = await cam.forward(run);
     forwardedImage = run;
+    // A counterfactual without a chosen class explains this image's top-1.
+    topClass = view.predictions[0]?.index;
     busy(`Backward to ${controls.layer.value} and the map…`);
     const r = await cam.explain(explainOptions());
     // The wall time of the whole change: both submissions.
@@ -322,7 +389,10 @@ async function perform(wanted: Level) {
     const o = await cam.overlay(overlayOptions());
     drawRgba($('overlay'), o.overlay.width, o.overlay.height, o.overlay.data);
     showOverlayCaption();
-    if (shown) drawHeatmap(shown, image, controls.colormap.value as ColormapName);
+    if (shown) {
+      drawHeatmap(shown, image, controls.colormap.value as ColormapName);
+      drawTopMaps(shown);
+    }
     showTimes(level, o.timingsMs);
     showCounts();
     say(`Overlay redrawn in ${o.timingsMs.total.toFixed(1)} ms (overlay pass only).`);
@@ -335,8 +405,12 @@ function finish(level: Level, r: GradCamResult, timings: Record<string, number>)
   showCounts();
   firstHeatmapMs ??= performance.now() - pageStart;
   $('timings').dataset.firstHeatmapMs = String(firstHeatmapMs);
+  // The gradient methods carry the five targets as rows of one backward pass; the others run one pass per target.
+  const spec = METHOD_SPECS[r.method];
+  const batched = spec.gradients && !spec.eigen && !r.eigenSmooth && !r.augSmooth;
+  const maps = r.maps.length > 1 ? ` (and ${r.maps.length - 1} more maps, ${batched ? 'from the same backward' : 'one pass each'})` : '';
   say(
-    `Grad-CAM of '${labelOf(r.classIndex)}' (${r.classIndex}) at ${r.layer}, score ${r.score}: ${timings.total.toFixed(0)} ms. ` +
+    `${methodName(r.method)} of ${r.target.sign < 0 ? 'counterfactual ' : ''}'${labelOf(r.classIndex)}' (${r.classIndex})${maps} at ${r.layer}, score ${r.score}: ${timings.total.toFixed(0)} ms. ` +
       `Time to first heatmap: ${seconds(firstHeatmapMs)}.` +
       (r.warnings.length ? ` Warning: ${r.warnings.join(' ')}` : ''),
   );
@@ -391,7 +465,22 @@ function wireControls() {
     setImage(generatedImage(), 'generated test image');
     void request(IMAGE);
   });
-  for (const c of [controls.layer, controls.score]) c.addEventListener('change', () => void request(EXPLAIN));
+  for (const m of CAM_METHODS) controls.method.add(new Option(METHOD_NAMES[m], m, m === 'gradcam', m === 'gradcam'));
+  // Score-CAM and Ablation-CAM rerun hundreds of forwards per augmentation: aug-smooth is for the others
+  // (registered before the rerun below, which reads the checkbox).
+  controls.method.addEventListener('change', () => {
+    const perturbation = METHOD_SPECS[controls.method.value as CamMethod].perturbation !== undefined;
+    if (perturbation) controls.augSmooth.checked = false;
+    controls.augSmooth.disabled = perturbation;
+    controls.augSmooth.parentElement!.title = perturbation ? 'aug-smooth would rerun the 512 forwards six times; it is for the gradient and eigen methods' : 'average of 6 passes: mirrored or not × brightness 0.9, 1.0, 1.1';
+  });
+  for (const c of [controls.layer, controls.score, controls.method, controls.targetKind, controls.eigenSmooth, controls.augSmooth, controls.topMaps])
+    c.addEventListener('change', () => void request(EXPLAIN));
+  // The top-5 maps are each class's own: a counterfactual or a clicked class does not apply to them.
+  controls.topMaps.addEventListener('change', () => {
+    controls.targetKind.disabled = controls.topMaps.checked;
+    controls.targetKind.title = controls.topMaps.checked ? 'the top-5 maps explain each class itself; untick top-5 maps for a counterfactual' : '';
+  });
   controls.alpha.addEventListener('input', () => {
     $('alpha-value').textContent = Number(controls.alpha.value).toFixed(2);
     void request(OVERLAY);
@@ -423,7 +512,7 @@ function wireControls() {
   controls.saveHeatmap.addEventListener('click', () => {
     if (!shown) return;
     const npy = encodeNpy(shown.heatmap.data, [shown.heatmap.height, shown.heatmap.width]);
-    download(new Blob([npy as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), `gradcam-${shown.layer}-${shown.classIndex}.npy`);
+    download(new Blob([npy as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), `${shown.method}-${shown.layer}-${shown.classIndex}.npy`);
   });
 
   // Webcam: one frame on demand, or frames continuously with the rate shown.

@@ -8,11 +8,16 @@
 // Buffers for the current image size are kept and reused. The backward path is derived from the forward
 // plan, walked in reverse.
 import { COLORMAPS, packColormapLut, type ColormapName } from '../kernels/colormaps.js';
+import { augmentInputVersions, camAccumulateVersions, camNormalizeVersions, camTermsVersions } from '../kernels/camMaps.js';
+import { prepareEigenProjection, unpackEigenStats, type EigenProjection } from '../kernels/eigenProjection.js';
 import { BLEND_MODES, gradcamChannelWeightsVersions, gradcamHeatmapVersions, overlayHeatmapVersions, packOverlayParams, type BlendMode } from '../kernels/gradcam.js';
 import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
 import { chooseCandidate, opKernel } from './opKernels.js';
 import { packResizeTable } from '../kernels/preprocessImage.js';
-import { packSoftmaxScoreParams, softmaxScoreBackwardVersions, TOP_CLASS, type ScoreKind } from '../kernels/softmaxScoreBackward.js';
+import { NOT_RANKED, packTargetRows, softmaxScoreBackwardVersions, type ScoreKind, type TargetRow } from '../kernels/softmaxScoreBackward.js';
+import { checkMethod, checkTarget, formatTarget, METHOD_SPECS, parseTarget, type CamMethod, type CamTarget, type MethodSpec, type ResolvedTarget } from './camMethods.js';
+import { PerturbationCam } from './perturbationCam.js';
+import type { Op } from './plan.js';
 import { MAX_IMAGE_PIXELS } from './device.js';
 import { PassTimer, Readback, type PassTiming } from './gpuTimer.js';
 import { decodePredictions, topK, type Prediction } from './imagenet.js';
@@ -24,6 +29,7 @@ import type { GpuWeights, WeightMap } from './weights/gpuWeights.js';
 export type { ScoreKind } from '../kernels/softmaxScoreBackward.js';
 export type { BlendMode } from '../kernels/gradcam.js';
 export type { ColormapName } from '../kernels/colormaps.js';
+export { CAM_METHODS, formatTarget, parseTarget, type CamMethod, type CamTarget, type ResolvedTarget } from './camMethods.js';
 
 const DEFAULT_ALPHA = 0.4;
 
@@ -39,10 +45,31 @@ export interface OverlayOptions {
 
 /** What a map needs from a kept forward: changing these reruns the backward, the CAM and the overlay. */
 export interface ExplainOptions extends OverlayOptions {
-  /** ImageNet class (0–999); default: the top-1 class. */
+  /** Default 'gradcam' (the Keras recipe); see CAM_METHODS and camMethods.ts. */
+  method?: CamMethod;
+  /** ImageNet class (0–999); default: the top-1 class. Shorthand for target { kind: 'class', classIndex }. */
   classIndex?: number;
+  /** What the map explains (or its text form, 'class:386', 'classes:1,2', 'counterfactual:386'); default: the top-1 class. */
+  target?: CamTarget | string;
+  /**
+   * Several maps from one forward: each target gets its map (GradCamResult.maps). The gradient methods
+   * without eigen- or aug-smoothing compute up to 8 of them in one backward pass (one gradient row each).
+   */
+  targets?: readonly (CamTarget | string)[];
   /** Any conv layer; default 'block5_conv3' (the last conv layer of the model). */
   layer?: string;
+  /**
+   * Several layers: each map is normalised, upsampled to the model's input size (bilinear) and the maps
+   * averaged, then normalised again (as pytorch-grad-cam aggregates target layers). Overrides `layer`.
+   */
+  layers?: readonly string[];
+  /** The map is the first principal component of the method's per-channel terms (pytorch-grad-cam's eigen_smooth). */
+  eigenSmooth?: boolean;
+  /** Average the maps of the input mirrored or not × scaled by 0.9, 1.0, 1.1 (6 passes; pytorch-grad-cam's aug_smooth). */
+  augSmooth?: boolean;
+  /** Score-CAM / Ablation-CAM: rows per batched forward, and progress after each batch. */
+  batchRows?: number;
+  onProgress?: (done: number, total: number) => void;
   score?: ScoreKind;
   /** How many predictions to decode (default 5). */
   top?: number;
@@ -70,21 +97,48 @@ export interface Map2D {
   height: number;
 }
 
+/** One target's map. */
+export interface CamMap {
+  target: ResolvedTarget;
+  /** The target's first class (for 'classes', the first listed). */
+  classIndex: number;
+  /** ReLU(map) / max: values in [0, 1]; all zero (never NaN) when the map has no positive value. */
+  heatmap: Map2D;
+  /** The map before ReLU and normalisation (for several layers or aug-smooth: the average of the normalised maps). */
+  rawHeatmap: Map2D;
+  warnings: string[];
+}
+
 export interface GradCamResult {
   predictions: Prediction[];
   probabilities: Float32Array;
+  method: CamMethod;
+  /** The first map's target (the one `heatmap` and `overlay` show). */
+  target: ResolvedTarget;
   classIndex: number;
+  /** The first target layer. */
   layer: string;
+  layers: string[];
   score: ScoreKind;
+  eigenSmooth: boolean;
+  augSmooth: boolean;
+  /** Every target's map, in the order asked (one unless `targets` was given). */
+  maps: CamMap[];
   /** ReLU(map) / max: values in [0, 1]; all zero (never NaN) when the map has no positive value. */
   heatmap: Map2D;
   /** The map before ReLU and normalisation. */
   rawHeatmap: Map2D;
-  /** RGBA8 at the input image's size (absent for a preprocessed Float32Array input). */
+  /** RGBA8 at the input image's size (absent for a preprocessed Float32Array input): the first map's. */
   overlay?: RgbaImage;
+  /**
+   * G at the first target layer (readGradient): one row per target of the first backward pass, i.e. up to
+   * 8 targets of a gradient method, one for eigen maps, aug-smoothing (the unaugmented pass's) and
+   * several targets of those; absent for the methods without gradients.
+   */
   gradient?: Float32Array;
   /** The tensors asked for in `read`. */
   tensors: Map<string, Float32Array>;
+  /** Every map's warnings. */
   warnings: string[];
   /**
    * GPU time per stage that ran (from timestamp queries, absent when the device has none) and 'total':
@@ -135,36 +189,104 @@ export interface StageCounts {
  * Checks a run's options against the model alone, so a caller can refuse bad arguments before any
  * weight is loaded or GPU work is done (the CLI does); run() checks the same way.
  */
-export function checkGradCamOptions(model: ModelSpec, options: Pick<GradCamOptions, 'layer' | 'score' | 'alpha' | 'classIndex' | 'blend' | 'colormap'>): void {
+export function checkGradCamOptions(
+  model: ModelSpec,
+  options: Pick<GradCamOptions, 'layer' | 'layers' | 'score' | 'alpha' | 'classIndex' | 'blend' | 'colormap' | 'method' | 'target' | 'targets' | 'batchRows' | 'augSmooth'>,
+): void {
   const convLayers = convLayerNames(model);
-  const { layer, score, alpha, classIndex, blend, colormap } = options;
-  if (layer !== undefined && !convLayers.includes(layer))
-    throw new Error(`layer '${layer}' is not a conv layer of ${model.name}; choose one of ${convLayers.join(', ')}`);
+  const { layer, layers, score, alpha, classIndex, blend, colormap, method, batchRows } = options;
+  for (const l of [...(layer !== undefined ? [layer] : []), ...(layers ?? [])])
+    if (!convLayers.includes(l)) throw new Error(`layer '${l}' is not a conv layer of ${model.name}; choose one of ${convLayers.join(', ')}`);
+  if (layers !== undefined && layers.length === 0) throw new Error('layers: list at least one conv layer');
+  if (layers !== undefined && new Set(layers).size !== layers.length) throw new Error(`layers ${layers.join(',')}: a layer is listed twice`);
+  if (method !== undefined) checkMethod(method);
   if (score !== undefined && score !== 'prob' && score !== 'logit') throw new Error(`score '${String(score)}': choose 'prob' or 'logit'`);
   if (alpha !== undefined && !(alpha >= 0 && alpha <= 1)) throw new Error(`alpha ${alpha}: must be between 0 and 1`);
   if (blend !== undefined && !BLEND_MODES.includes(blend)) throw new Error(`blend '${String(blend)}': choose one of ${BLEND_MODES.join(', ')}`);
   if (colormap !== undefined && !COLORMAPS.includes(colormap)) throw new Error(`colormap '${String(colormap)}': choose one of ${COLORMAPS.join(', ')}`);
+  if (batchRows !== undefined && !(Number.isInteger(batchRows) && batchRows >= 1)) throw new Error(`batchRows ${batchRows}: must be a positive integer`);
+  if (options.augSmooth && method !== undefined && METHOD_SPECS[method].perturbation)
+    throw new Error(`augSmooth with ${method}: each of the 6 augmentations would rerun its 512 forwards; use it with the gradient or eigen methods`);
   const classes = classCount(model);
   if (classIndex !== undefined && !(Number.isInteger(classIndex) && classIndex >= 0 && classIndex < classes))
     throw new Error(`class ${classIndex}: must be an integer in 0..${classes - 1}`);
+  requestedTargets(options).forEach((t) => checkTarget(t, classes));
+}
+
+/** The targets a call asks for: `targets`, else `target`, else `classIndex`, else the top-1 class. */
+function requestedTargets(options: Pick<ExplainOptions, 'classIndex' | 'target' | 'targets'>): CamTarget[] {
+  const parse = (t: CamTarget | string) => (typeof t === 'string' ? parseTarget(t) : t);
+  if (options.targets !== undefined) {
+    if (!options.targets.length) throw new Error('targets: list at least one target');
+    return options.targets.map(parse);
+  }
+  if (options.target !== undefined) return [parse(options.target)];
+  return [{ kind: 'class', classIndex: options.classIndex }];
 }
 
 export { MAX_IMAGE_PIXELS };
 
-interface TargetPlan {
-  key: string;
+/** One target layer's map, for `rows` targets. */
+interface LayerMap {
   layer: string;
-  score: ScoreKind;
-  backward: Dispatch[];
-  scoreDispatch: Dispatch;
-  cam: Dispatch[];
   shape: [number, number, number];
+  /** [rows, C]: channel weights (weighted term). */
   alpha: GPUBuffer;
+  /** [rows, P]. */
   raw: GPUBuffer;
   heat: GPUBuffer;
-  heatStats: GPUBuffer;
+  /** f32 [rows]. */
+  stats: GPUBuffer;
+  /** [P, C] eigen-smoothing's matrix (one row). */
+  terms?: GPUBuffer;
+  eigen?: EigenProjection;
+  /** Channel weights from G (Grad-CAM, ++, XGrad-CAM). */
+  weights?: Dispatch;
+  /** The map and its normalisation. */
+  map: Dispatch[];
 }
 
+/** What a map needs, made once per (method, layers, score, rows, smoothing) and reused. */
+interface MapPlan {
+  key: string;
+  method: CamMethod;
+  spec: MethodSpec;
+  score: ScoreKind;
+  rows: number;
+  eigen: boolean;
+  layers: LayerMap[];
+  /** The backward from the score down to the deepest target layer (empty without gradients). */
+  backward: Dispatch[];
+  scoreDispatch?: Dispatch;
+  coef?: GPUBuffer;
+  ranks?: GPUBuffer;
+  /** Several layers: each layer's heat resized into the average, then normalised. */
+  combine: Dispatch[];
+  /** aug-smooth: per augmentation the input transform and the accumulation of its map, then the normalisation. */
+  aug?: { steps: { augment: Dispatch; accumulate: Dispatch }[]; normalize: Dispatch; inputCopy: GPUBuffer };
+  /** The final map: the single layer's buffers, or the combined/averaged ones. */
+  out: { raw: GPUBuffer; heat: GPUBuffer; stats: GPUBuffer; width: number; height: number };
+  /** Buffers the plan created beyond its layers' (combined and aug outputs, tables). */
+  owned: GPUBuffer[];
+  /** Dispatches the plan owns (besides its layers'). */
+  dispatches: Dispatch[];
+}
+
+/** aug-smooth's augmentations, identity last so the kept activations end as the unaugmented image's. */
+const AUGMENTATIONS: readonly { flipX: boolean; factor: number }[] = [
+  { flipX: true, factor: 0.9 },
+  { flipX: true, factor: 1.0 },
+  { flipX: true, factor: 1.1 },
+  { flipX: false, factor: 0.9 },
+  { flipX: false, factor: 1.1 },
+  { flipX: false, factor: 1.0 },
+];
+
+/** Map plans kept at once (see GradCam.evictPlans). */
+const MAX_PLANS = 12;
+
+/** Target rows one backward pass carries at most (the batched dense backward's limit). */
+export const MAX_TARGET_ROWS = 8;
 
 /** The kept image's size and its upload buffer (the overlay blends onto it). */
 interface KeptImage {
@@ -187,37 +309,66 @@ interface KeptForward {
 /** The last map computed on the kept forward, for overlay(). */
 interface KeptMap {
   generation: number;
-  plan: TargetPlan;
+  plan: MapPlan;
   classIndex: number;
+  layer: string;
 }
 
 /** One submission: passes recorded under their stage names, buffers copied out at the end. */
 interface Recorder {
   stage(dispatches: readonly Dispatch[], stage: keyof StageCounts): void;
   forward(staged: StagedInput): void;
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void;
   read(name: string, buffer: GPUBuffer, bytes?: number): void;
 }
 
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-/** Passes one submission may time: VGG19's forward and backward with the CAM and overlay need about 60. */
-const MAX_TIMED_PASSES = 160;
+/** Passes one submission may time: aug-smooth's six forwards and backwards of VGG19 need about 330. */
+const MAX_TIMED_PASSES = 400;
+
+/** The class of rank k in descending probability (first index on ties), as the score kernel orders them. */
+function rankedClass(p: Float32Array, rank: number): number {
+  const order = Array.from({ length: p.length }, (_, j) => j).sort((a, b) => p[b] - p[a] || a - b);
+  return order[rank];
+}
+
+/** A target as a row of the score kernel: the top-1 default and ranks are found on the GPU. */
+function targetRow(t: CamTarget, probabilities?: Float32Array): TargetRow {
+  switch (t.kind) {
+    case 'class':
+      if (t.classIndex !== undefined) return { classes: [t.classIndex], sign: 1 };
+      return probabilities ? { classes: [rankedClass(probabilities, 0)], sign: 1 } : { rank: 0 };
+    case 'rank':
+      return probabilities ? { classes: [rankedClass(probabilities, t.rank)], sign: 1 } : { rank: t.rank };
+    case 'classes':
+      return { classes: t.classes, sign: 1 };
+    case 'counterfactual':
+      return { classes: [t.classIndex], sign: -1 };
+  }
+}
+
+function resolveTarget(t: CamTarget, row: TargetRow, chosen: number): ResolvedTarget {
+  const classes = 'rank' in row ? [chosen] : [...row.classes];
+  return { kind: t.kind === 'rank' ? 'class' : t.kind, classes, sign: 'rank' in row ? 1 : row.sign };
+}
 
 export class GradCam {
   private readonly grads = new Map<string, GPUBuffer>();
-  private readonly targets = new Map<string, TargetPlan>();
+  private readonly plans = new Map<string, MapPlan>();
   /** `kernel.version` run for each layer's backward pass, as prepared so far. */
   readonly backwardVersions = new Map<string, string>();
   /** Recorded passes per stage since creation (see StageCounts). */
   readonly stageCounts: StageCounts = { preprocess: 0, forward: 0, backward: 0, cam: 0, overlay: 0 };
-  private readonly classStats: GPUBuffer;
+  private readonly chosen: GPUBuffer;
   private readonly luts = new Map<ColormapName, GPUBuffer>();
-  /** The overlay of one target's map onto the current image, per (target, colormap): kept while the image size stays. */
+  /** The overlay of one plan's map onto the current image, per (plan, colormap): kept while the image size stays. */
   private readonly overlays = new Map<string, Dispatch>();
   private readonly overlayTables = new Map<string, GPUBuffer>();
   private overlayOut?: GPUBuffer;
   private overlayImage?: GPUBuffer;
   private readonly timer?: PassTimer;
   private readonly readback: Readback;
+  private perturbation?: PerturbationCam;
   private kept?: KeptForward;
   private keptMap?: KeptMap;
   private disposed = false;
@@ -228,7 +379,7 @@ export class GradCam {
     private readonly options: NetworkOptions,
   ) {
     const device = network.device;
-    this.classStats = device.createBuffer({ label: 'chosen class', size: 16, usage: STORAGE() });
+    this.chosen = device.createBuffer({ label: 'chosen classes', size: 4 * MAX_TARGET_ROWS, usage: STORAGE() });
     this.timer = PassTimer.create(device, MAX_TIMED_PASSES);
     this.readback = new Readback(device);
   }
@@ -245,12 +396,15 @@ export class GradCam {
     return this.network.model;
   }
 
-  /** GPU memory held: weights, activations, the image upload, gradients, per-target, overlay, readback and timer buffers, in bytes. */
+  /** GPU memory held: weights, activations, the image upload, gradients, map plans, overlay, readback and timer buffers, in bytes. */
   get memoryBytes(): number {
-    let n = this.network.memoryBytes + this.classStats.size + this.readback.bytes + (this.timer?.bytes ?? 0) + (this.overlayOut?.size ?? 0);
+    let n = this.network.memoryBytes + this.chosen.size + this.readback.bytes + (this.timer?.bytes ?? 0) + (this.overlayOut?.size ?? 0);
     for (const b of [...this.grads.values(), ...this.luts.values(), ...this.overlayTables.values()]) n += b.size;
-    for (const t of this.targets.values()) n += t.alpha.size + t.raw.size + t.heat.size + t.heatStats.size;
-    return n;
+    for (const p of this.plans.values()) {
+      for (const b of [...p.owned, ...(p.coef ? [p.coef, p.ranks!] : [])]) n += b.size;
+      for (const l of p.layers) n += l.alpha.size + l.raw.size + l.heat.size + l.stats.size + (l.terms?.size ?? 0) + (l.eigen?.bytes ?? 0);
+    }
+    return n + (this.perturbation?.bytes ?? 0);
   }
 
   get defaultLayer(): string {
@@ -262,13 +416,14 @@ export class GradCam {
     return this.kept !== undefined && this.kept.generation === this.network.forwardCount;
   }
 
-  private gradBuffer(name: string): GPUBuffer {
+  private gradBuffer(name: string, rows = 1): GPUBuffer {
     const root = this.network.plan.tensors.get(name)?.aliasOf ?? name;
-    let b = this.grads.get(root);
+    const key = `${root}|${rows}`;
+    let b = this.grads.get(key);
     if (!b) {
-      const bytes = 4 * elementCount(this.network.tensorShape(root));
-      b = this.network.device.createBuffer({ label: `d(score)/d(${root})`, size: bytes, usage: STORAGE() });
-      this.grads.set(root, b);
+      const bytes = 4 * rows * elementCount(this.network.tensorShape(root));
+      b = this.network.device.createBuffer({ label: `d(score)/d(${root})${rows > 1 ? ` ×${rows}` : ''}`, size: bytes, usage: STORAGE() });
+      this.grads.set(key, b);
     }
     return b;
   }
@@ -284,69 +439,195 @@ export class GradCam {
     return b;
   }
 
-  private async target(layer: string, score: ScoreKind): Promise<TargetPlan> {
-    const key = `${layer}|${score}`;
-    const cached = this.targets.get(key);
-    if (cached) return cached;
+  private buffer(label: string, bytes: number): GPUBuffer {
+    return this.network.device.createBuffer({ label, size: Math.max(16, bytes), usage: STORAGE() });
+  }
+
+  /** The backward passes from the score down to `deepest`, for `rows` target rows over the one forward. */
+  /** Fills `plan` as it goes, so that a failure part-way leaves everything made so far for destroyPlan. */
+  private async backwardPlan(plan: MapPlan, deepest: string, score: ScoreKind, rows: number): Promise<void> {
     const { network } = this;
     const device = network.device;
     const ops = network.plan.ops;
-    const backward: Dispatch[] = [];
-    let scoreDispatch: Dispatch | undefined;
-    const weight = (name: string) => network.weightBuffer(name);
+    const backward = plan.backward;
     for (let i = ops.length - 1; i >= 0; i--) {
       const op = ops[i];
-      if (op.output === layer) break;
+      if (op.output === deepest) break;
       const label = `${op.layer} ${op.kind} backward`;
-      switch (op.kind) {
-        case 'softmax': {
-          const shape = { c: op.shape.c, score, classIndex: TOP_CLASS };
-          scoreDispatch = await softmaxScoreBackwardVersions[0].prepare(
-            device,
-            shape,
-            { p: network.tensorBuffer(op.output), dz: this.gradBuffer(op.input), stats: this.classStats },
-            label,
-          );
-          backward.push(scoreDispatch);
-          break;
-        }
-        case 'dense':
-        case 'maxpool2x2':
-        case 'conv3x3': {
-          const k = opKernel(op, 'backward')!;
-          const c = chooseCandidate(k, this.options.versions?.[k.kernel], this.options.choices);
-          this.backwardVersions.set(op.layer, `${k.kernel}.${c.version}`);
-          const dy = this.gradBuffer(op.output);
-          const dx = this.gradBuffer(op.input);
-          const buffers: Record<string, GPUBuffer> =
-            op.kind === 'maxpool2x2' ? { dy, x: network.tensorBuffer(op.input), dx } : { dy, y: network.tensorBuffer(op.output), weights: weight(op.weights), dx };
-          backward.push(await c.prepare(device, buffers, label));
-          break;
-        }
+      if (op.kind === 'softmax') {
+        const c = op.shape.c;
+        const coef = (plan.coef = this.buffer(`target coefficients ×${rows}`, 4 * rows * c));
+        const ranks = (plan.ranks = this.buffer(`target ranks ×${rows}`, 4 * rows));
+        plan.scoreDispatch = await softmaxScoreBackwardVersions[0].prepare(
+          device,
+          { c, score, rows },
+          { p: network.tensorBuffer(op.output), coef, ranks, dz: this.gradBuffer(op.input, rows), chosen: this.chosen },
+          label,
+        );
+        backward.push(plan.scoreDispatch);
+        continue;
       }
+      // Several rows: dy and dx carry one row per target, the forward tensor read for the mask is the one image's.
+      const rowOp = (rows > 1 ? { ...op, shape: { ...op.shape, n: rows, sharedForward: true } } : op) as Op;
+      const k = opKernel(rowOp, 'backward')!;
+      const c = chooseCandidate(k, rows > 1 ? undefined : this.options.versions?.[k.kernel], this.options.choices);
+      if (rows === 1) this.backwardVersions.set(op.layer, `${k.kernel}.${c.version}`);
+      const dy = this.gradBuffer(op.output, rows);
+      const dx = this.gradBuffer(op.input, rows);
+      const buffers: Record<string, GPUBuffer> =
+        op.kind === 'maxpool2x2' ? { dy, x: network.tensorBuffer(op.input), dx } : { dy, y: network.tensorBuffer(op.output), weights: network.weightBuffer(op.weights), dx };
+      backward.push(await c.prepare(device, buffers, rows > 1 ? `${label} ×${rows}` : label));
     }
-    if (!scoreDispatch) throw new Error(`${this.model.name}: the model must end in a softmax layer for Grad-CAM`);
+    if (!plan.scoreDispatch) throw new Error(`${this.model.name}: the model must end in a softmax layer for Grad-CAM`);
+  }
+
+  /** Adds the layer's map to `plan.layers` first, then prepares its dispatches (see backwardPlan). */
+  private async layerMap(plan: MapPlan, layer: string, spec: MethodSpec, eigen: boolean, rows: number, gradRows: number): Promise<void> {
+    const { network } = this;
+    const device = network.device;
     const shape = network.tensorShape(layer) as [number, number, number];
-    const cam = { positions: shape[0] * shape[1], channels: shape[2] };
-    const alpha = device.createBuffer({ label: `α ${layer}`, size: 4 * cam.channels, usage: STORAGE() });
-    const raw = device.createBuffer({ label: `raw map ${layer}`, size: 4 * cam.positions, usage: STORAGE() });
-    const heat = device.createBuffer({ label: `heatmap ${layer}`, size: 4 * cam.positions, usage: STORAGE() });
-    const heatStats = device.createBuffer({ label: `heatmap max ${layer}`, size: 16, usage: STORAGE() });
-    const camDispatches = [
-      await gradcamChannelWeightsVersions[0].prepare(device, cam, { grad: this.gradBuffer(layer), alpha }),
-      await gradcamHeatmapVersions[0].prepare(device, cam, { activations: network.tensorBuffer(layer), alpha, raw, heat, stats: heatStats }),
-    ];
-    const plan: TargetPlan = { key, layer, score, backward, scoreDispatch, cam: camDispatches, shape, alpha, raw, heat, heatStats };
-    this.targets.set(key, plan);
+    const cam = { positions: shape[0] * shape[1], channels: shape[2], rows };
+    const activations = network.tensorBuffer(layer);
+    // Without gradients the kernels still bind a gradient buffer, unread.
+    const grad = this.gradBuffer(layer, gradRows);
+    const alpha = this.buffer(`channel weights ${layer}`, 4 * rows * cam.channels);
+    const raw = this.buffer(`raw map ${layer}`, 4 * rows * cam.positions);
+    const heat = this.buffer(`heatmap ${layer}`, 4 * rows * cam.positions);
+    const stats = this.buffer(`heatmap max ${layer}`, 4 * rows);
+    const l: LayerMap = { layer, shape, alpha, raw, heat, stats, map: [] };
+    plan.layers.push(l);
+    if (spec.weights) l.weights = await gradcamChannelWeightsVersions[0].prepare(device, { ...cam, method: spec.weights }, { grad, activations, alpha });
+    if (eigen) {
+      l.terms = this.buffer(`CAM terms ${layer}`, 4 * cam.positions * cam.channels);
+      l.map.push(await camTermsVersions[0].prepare(device, { ...cam, term: spec.term }, { activations, grad, alpha, terms: l.terms }));
+      l.eigen = await prepareEigenProjection(device, cam, { matrix: l.terms, projection: raw }, `eigen projection ${layer}`);
+      l.map.push(...l.eigen.dispatches);
+      l.map.push(await camNormalizeVersions[0].prepare(device, { positions: cam.positions, rows }, { raw, heat, stats }));
+    } else {
+      const term = spec.term === 'activations' ? 'weighted' : spec.term;
+      l.map.push(await gradcamHeatmapVersions[0].prepare(device, { ...cam, term, meanOverChannels: spec.mean }, { activations, grad, alpha, raw, heat, stats }));
+    }
+  }
+
+  private resizeTable(srcW: number, srcH: number, dstW: number, dstH: number, owned: GPUBuffer[]): GPUBuffer {
+    const data = packResizeTable({ srcW, srcH, dstW, dstH, method: 'bilinear' });
+    const table = this.buffer(`resize table ${srcW}×${srcH}→${dstW}×${dstH}`, data.byteLength);
+    this.network.device.queue.writeBuffer(table, 0, data);
+    owned.push(table);
+    return table;
+  }
+
+  private async mapPlan(method: CamMethod, layers: readonly string[], score: ScoreKind, rows: number, eigenSmooth: boolean, augSmooth: boolean): Promise<MapPlan> {
+    const key = `${method}|${layers.join(',')}|${score}|${rows}|${eigenSmooth}|${augSmooth}`;
+    const cached = this.plans.get(key);
+    if (cached) {
+      // Most recently used last (Map order), for the eviction below.
+      this.plans.delete(key);
+      this.plans.set(key, cached);
+      return cached;
+    }
+    this.evictPlans();
+    const device = this.network.device;
+    const spec = METHOD_SPECS[method];
+    const eigen = spec.eigen || eigenSmooth;
+    if (eigen && rows !== 1) throw new Error(`GradCam: ${method}${eigenSmooth ? ' with eigen-smoothing' : ''} maps one target per pass`);
+    const owned: GPUBuffer[] = [];
+    const dispatches: Dispatch[] = [];
+    const plan: MapPlan = { key, method, spec, score, rows, eigen, layers: [], backward: [], combine: [], owned, dispatches, out: undefined! };
+    try {
+      if (spec.gradients) {
+        // The deepest target layer: the backward runs down to it, passing the others.
+        const order = this.convLayers;
+        const deepest = [...layers].sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
+        await this.backwardPlan(plan, deepest, score, rows);
+      }
+      for (const layer of layers) await this.layerMap(plan, layer, spec, eigen, rows, spec.gradients ? rows : 1);
+      const first = plan.layers[0];
+      plan.out = { raw: first.raw, heat: first.heat, stats: first.stats, width: first.shape[1], height: first.shape[0] };
+      if (layers.length > 1) {
+        // pytorch-grad-cam averages the layers' normalised maps at the input size, then normalises.
+        const [h, w] = this.model.inputShape;
+        const raw = this.buffer(`averaged map ${layers.join('+')}`, 4 * rows * h * w);
+        const heat = this.buffer(`averaged heatmap ${layers.join('+')}`, 4 * rows * h * w);
+        const stats = this.buffer('averaged heatmap max', 4 * rows);
+        owned.push(raw, heat, stats);
+        for (const [i, l] of plan.layers.entries()) {
+          const [lh, lw] = l.shape;
+          const table = this.resizeTable(lw, lh, w, h, owned);
+          const shape = { srcW: lw, srcH: lh, dstW: w, dstH: h, rows, scale: 1 / layers.length, accumulate: i > 0 };
+          plan.combine.push(await camAccumulateVersions[0].prepare(device, shape, { src: l.heat, table, acc: raw }));
+        }
+        plan.combine.push(await camNormalizeVersions[0].prepare(device, { positions: h * w, rows }, { raw, heat, stats }));
+        dispatches.push(...plan.combine);
+        plan.out = { raw, heat, stats, width: w, height: h };
+      }
+      if (augSmooth) {
+        const { width, height } = plan.out;
+        const [ih, iw, ic] = this.model.inputShape;
+        const input = this.network.tensorBuffer('input');
+        const inputCopy = this.buffer('input before augmentation', 4 * ih * iw * ic);
+        const raw = this.buffer('aug-smoothed map', 4 * rows * width * height);
+        const heat = this.buffer('aug-smoothed heatmap', 4 * rows * width * height);
+        const stats = this.buffer('aug-smoothed heatmap max', 4 * rows);
+        owned.push(inputCopy, raw, heat, stats);
+        const table = this.resizeTable(width, height, width, height, owned);
+        const steps = [];
+        for (const [i, a] of AUGMENTATIONS.entries()) {
+          const augment = await augmentInputVersions[0].prepare(device, { w: iw, h: ih, c: ic, factor: a.factor, flipX: a.flipX }, { x: inputCopy, y: input }, `augment ${a.flipX ? 'flip ' : ''}×${a.factor}`);
+          // A map of the mirrored input is mirrored back before it is averaged (ttach's deaugmentation).
+          const shape = { srcW: width, srcH: height, dstW: width, dstH: height, rows, scale: 1 / AUGMENTATIONS.length, flipX: a.flipX, accumulate: i > 0 };
+          const accumulate = await camAccumulateVersions[0].prepare(device, shape, { src: plan.out.heat, table, acc: raw });
+          steps.push({ augment, accumulate });
+          dispatches.push(augment, accumulate);
+        }
+        const normalize = await camNormalizeVersions[0].prepare(device, { positions: width * height, rows }, { raw, heat, stats });
+        dispatches.push(normalize);
+        plan.aug = { steps, normalize, inputCopy };
+        plan.out = { raw, heat, stats, width, height };
+      }
+    } catch (err) {
+      this.destroyPlan(plan);
+      throw err;
+    }
+    this.plans.set(key, plan);
     return plan;
   }
 
   /**
-   * The overlay pass of a target's map onto the kept image. For one image size there is one output
-   * buffer and one resize table per map size; a dispatch (bind group) per (target, colormap). α and the
+   * Keeps at most MAX_PLANS plans (a page switching method × layer × smoothing would otherwise pile up
+   * buffers: eigen terms at block1_conv1 are 12.8 MB a plan): the least recently used go, with their
+   * overlays, except the one the kept map (overlay()) draws.
+   */
+  private evictPlans(): void {
+    for (const [key, p] of this.plans) {
+      if (this.plans.size < MAX_PLANS) return;
+      if (this.keptMap?.plan === p) continue;
+      this.plans.delete(key);
+      for (const [k, d] of this.overlays)
+        if (k.startsWith(`${key}|`)) {
+          destroyDispatch(d);
+          this.overlays.delete(k);
+        }
+      this.destroyPlan(p);
+    }
+  }
+
+  private destroyPlan(p: MapPlan): void {
+    [...p.backward, ...p.dispatches].forEach(destroyDispatch);
+    for (const l of p.layers) {
+      [...l.map.filter((d) => !l.eigen?.dispatches.includes(d)), ...(l.weights ? [l.weights] : [])].forEach(destroyDispatch);
+      l.eigen?.destroy();
+      for (const b of [l.alpha, l.raw, l.heat, l.stats, ...(l.terms ? [l.terms] : [])]) b.destroy();
+    }
+    for (const b of [...p.owned, ...(p.coef ? [p.coef] : []), ...(p.ranks ? [p.ranks] : [])]) b.destroy();
+  }
+
+  /**
+   * The overlay pass of a plan's (first) map onto the kept image. For one image size there is one output
+   * buffer and one resize table per map size; a dispatch (bind group) per (plan, colormap). α and the
    * blend are written into its uniform before each use.
    */
-  private async overlayPlan(plan: TargetPlan, image: KeptImage, options: OverlayOptions): Promise<Dispatch> {
+  private async overlayPlan(plan: MapPlan, image: KeptImage, options: OverlayOptions): Promise<Dispatch> {
     const device = this.network.device;
     if (this.overlayImage !== image.buffer) {
       // A new image buffer (another size): every prepared overlay binds the old one.
@@ -355,7 +636,7 @@ export class GradCam {
     }
     const colormap = options.colormap ?? 'jet';
     const key = `${plan.key}|${colormap}`;
-    const [h, w] = [plan.shape[0], plan.shape[1]];
+    const [h, w] = [plan.out.height, plan.out.width];
     const shape = { srcW: w, srcH: h, dstW: image.width, dstH: image.height, alpha: options.alpha ?? DEFAULT_ALPHA, blend: options.blend ?? 'add' };
     const out = (this.overlayOut ??= device.createBuffer({ label: 'overlay rgba8', size: 4 * image.width * image.height, usage: STORAGE() }));
     let table = this.overlayTables.get(`${w}x${h}`);
@@ -367,7 +648,7 @@ export class GradCam {
     }
     let dispatch = this.overlays.get(key);
     if (!dispatch) {
-      dispatch = await overlayHeatmapVersions[0].prepare(device, shape, { heat: plan.heat, table, lut: this.lut(colormap), image: image.buffer, out });
+      dispatch = await overlayHeatmapVersions[0].prepare(device, shape, { heat: plan.out.heat, table, lut: this.lut(colormap), image: image.buffer, out });
       this.overlays.set(key, dispatch);
     }
     device.queue.writeBuffer(dispatch.params, 0, packOverlayParams(shape));
@@ -420,6 +701,7 @@ export class GradCam {
           }
           if (dispatches.length) count(stage);
         },
+        copy: (src, dst, bytes) => encoder.copyBufferToBuffer(src, 0, dst, 0, bytes),
         forward: (staged) => {
           this.network.encodeForward(encoder, staged, undefined, timer);
           forwardGeneration = this.network.forwardCount;
@@ -476,18 +758,197 @@ export class GradCam {
     return this.kept;
   }
 
-  /** Records backward → CAM (→ overlay) for a target and asks for the map's readbacks. */
-  private recordExplain(r: Recorder, plan: TargetPlan, overlay: Dispatch | undefined, options: ExplainOptions): void {
-    r.stage(plan.backward, 'backward');
-    r.stage(plan.cam, 'cam');
+  /**
+   * Checks the options and prepares the plans: the targets in groups, each one submission. The gradient
+   * methods put up to MAX_TARGET_ROWS targets in one backward; eigen maps, aug-smoothing and the
+   * perturbation methods take one target per group.
+   */
+  private async prepareRequest(options: ExplainOptions): Promise<Request> {
+    checkGradCamOptions(this.model, options);
+    for (const name of options.read ?? []) this.network.tensorShape(name);
+    const method = options.method ?? 'gradcam';
+    const spec = METHOD_SPECS[method];
+    const layers = [...(options.layers ?? [options.layer ?? this.defaultLayer])];
+    // Score-CAM and Ablation-CAM default to the logit, as pytorch-grad-cam's targets score them: a softmax
+    // over probabilities (all in [0, 1]) would weight every channel almost alike.
+    const score = options.score ?? (spec.perturbation ? 'logit' : 'prob');
+    const eigenSmooth = options.eigenSmooth ?? false;
+    const augSmooth = options.augSmooth ?? false;
+    const targets = requestedTargets(options);
+    const perRow = spec.gradients && !spec.eigen && !eigenSmooth && !augSmooth ? MAX_TARGET_ROWS : 1;
+    const groups: Request['groups'] = [];
+    for (let i = 0; i < targets.length; i += perRow) {
+      const chunk = targets.slice(i, i + perRow);
+      groups.push({ plan: await this.mapPlan(method, layers, score, chunk.length, eigenSmooth, augSmooth), targets: chunk });
+    }
+    return { method, layers, score, eigenSmooth, augSmooth, groups, options };
+  }
+
+  /** Writes a group's target rows (ranks resolved on the CPU when the probabilities are known) and runs perturbation weights. */
+  private async prepareGroup(group: Request['groups'][number], request: Request, probabilities?: Float32Array): Promise<{ rows: TargetRow[]; warnings: string[] }> {
+    const { plan } = group;
+    const rows = group.targets.map((t) => targetRow(t, probabilities));
+    const device = this.network.device;
+    if (plan.coef && plan.ranks) {
+      const packed = packTargetRows(classCount(this.model), rows);
+      device.queue.writeBuffer(plan.coef, 0, packed.coef);
+      device.queue.writeBuffer(plan.ranks, 0, packed.ranks);
+    }
+    const warnings: string[] = [];
+    if (plan.spec.perturbation) {
+      const row = rows[0];
+      if ('rank' in row) throw new Error('GradCam: perturbation targets are resolved after the forward');
+      this.perturbation ??= new PerturbationCam(this.network);
+      for (const l of plan.layers) {
+        const r = await this.perturbation.channelWeights(plan.spec.perturbation, l.layer, { classes: row.classes, sign: row.sign, score: plan.score }, l.alpha, {
+          batchRows: request.options.batchRows,
+          onProgress: request.options.onProgress,
+        });
+        warnings.push(...r.warnings);
+      }
+    }
+    return { rows, warnings };
+  }
+
+  /** Records a plan's maps: (aug-smooth: per augmentation the input transform and a forward) the backward, the CAM, the layers' average. */
+  private recordMaps(r: Recorder, plan: MapPlan): void {
+    const maps = () => {
+      r.stage(plan.backward, 'backward');
+      r.stage(plan.layers.flatMap((l) => [...(l.weights ? [l.weights] : []), ...l.map]), 'cam');
+      r.stage(plan.combine, 'cam');
+    };
+    if (!plan.aug) return maps();
+    r.copy(this.network.tensorBuffer('input'), plan.aug.inputCopy, 4 * elementCount(this.model.inputShape));
+    for (const step of plan.aug.steps) {
+      r.stage([step.augment], 'preprocess');
+      r.forward({});
+      maps();
+      r.stage([step.accumulate], 'cam');
+    }
+    r.stage([plan.aug.normalize], 'cam');
+  }
+
+  /** Records one group's maps and asks for their readbacks (the first group also its overlay and the extra reads). */
+  private recordGroup(r: Recorder, group: Request['groups'][number], overlay: Dispatch | undefined, options: ExplainOptions, first: boolean): void {
+    const { plan } = group;
+    this.recordMaps(r, plan);
     if (overlay) r.stage([overlay], 'overlay');
-    r.read('class', this.classStats, 4);
-    r.read('heat', plan.heat);
-    r.read('raw', plan.raw);
-    r.read('max', plan.heatStats, 4);
+    r.read('chosen', this.chosen, 4 * plan.rows);
+    r.read('heat', plan.out.heat);
+    r.read('raw', plan.out.raw);
+    r.read('max', plan.out.stats, 4 * plan.rows);
+    for (const l of plan.layers) if (l.eigen) r.read(`eigen:${l.layer}`, l.eigen.stats);
     if (overlay) r.read('overlay', this.overlayOut!);
-    if (options.readGradient) r.read('gradient', this.gradBuffer(plan.layer));
+    if (!first) return;
+    if (options.readGradient && plan.spec.gradients) r.read('gradient', this.gradBuffer(plan.layers[0].layer, plan.rows));
     this.recordTensorReads(r, options.read);
+  }
+
+  /** The maps of one group from its readbacks. */
+  private groupMaps(group: Request['groups'][number], rows: TargetRow[], out: Map<string, ArrayBuffer>, extraWarnings: string[]): CamMap[] {
+    const { plan } = group;
+    const { width, height } = plan.out;
+    const n = width * height;
+    const chosen = new Uint32Array(out.get('chosen')!);
+    const max = new Float32Array(out.get('max')!);
+    const heat = new Float32Array(out.get('heat')!);
+    const raw = new Float32Array(out.get('raw')!);
+    const eigenWarnings: string[] = [];
+    for (const l of plan.layers) {
+      if (!l.eigen) continue;
+      const st = unpackEigenStats(out.get(`eigen:${l.layer}`)!);
+      if (!st.converged)
+        eigenWarnings.push(`the eigen projection at ${l.layer} did not converge in ${st.iterations} power iterations (last change ${st.change.toExponential(2)}): its first two singular values are nearly equal, so the map is one of several equally valid ones`);
+    }
+    const layerText = plan.layers.map((l) => l.layer).join('+');
+    return group.targets.map((t, r) => {
+      const resolved = resolveTarget(t, rows[r], chosen[r] === NOT_RANKED ? 0 : chosen[r]);
+      const warnings = [...extraWarnings, ...eigenWarnings];
+      if (!(max[r] > 0))
+        warnings.push(
+          `the ${plan.method} map for ${formatTarget(resolved)} at ${layerText} has no positive value (max ${max[r]}); the heatmap is all zeros, ` +
+            `so this layer shows no evidence for the ${resolved.sign < 0 ? 'counterfactual' : 'class'}${plan.score === 'prob' && plan.spec.gradients ? " (a saturated softmax can cause this: try score 'logit')" : ''}`,
+        );
+      return {
+        target: resolved,
+        classIndex: resolved.classes[0],
+        heatmap: { data: heat.slice(r * n, (r + 1) * n), width, height },
+        rawHeatmap: { data: raw.slice(r * n, (r + 1) * n), width, height },
+        warnings,
+      };
+    });
+  }
+
+  /**
+   * The maps of a request on the kept forward, one submission per group; `fused` records the image's
+   * preprocess and forward in the first group's submission (run() when that is all it needs).
+   */
+  private async explainRequest(request: Request, fused?: { staged: StagedInput; image?: KeptImage }): Promise<GradCamResult> {
+    if (fused && request.groups.length !== 1) throw new Error('GradCam: only a single group is recorded with its forward');
+    const t0 = performance.now();
+    let perturbationMs = 0;
+    // Until this call succeeds there is no map to redraw: a failure part-way leaves the plans' buffers mixed.
+    this.keptMap = undefined;
+    const groupMaps: CamMap[][] = [];
+    let first: { out: Map<string, ArrayBuffer>; timingsMs: Record<string, number>; passTimings: PassTiming[] } | undefined;
+    const image = fused ? fused.image : this.kept!.image;
+    let probabilities = fused ? undefined : this.kept!.probabilities;
+    let generation = fused ? undefined : this.kept!.generation;
+    const output = this.network.tensorBuffer(this.network.plan.output);
+    // The first group runs last: groups may share a plan, and overlay() redraws the plan's map, which
+    // must then be the first target's (the one `heatmap` and `overlay` show). Only a single group is fused.
+    for (let i = request.groups.length - 1; i >= 0; i--) {
+      const group = request.groups[i];
+      const tp = performance.now();
+      const { rows, warnings } = await this.prepareGroup(group, request, probabilities);
+      if (group.plan.spec.perturbation) perturbationMs += performance.now() - tp;
+      const overlay = i === 0 && image ? await this.overlayPlan(group.plan, image, request.options) : undefined;
+      const label = `${request.method} ${request.layers.join('+')}${fused ? '' : ' (kept forward)'}`;
+      const r = await this.execute(label, (rec) => {
+        if (fused) {
+          rec.forward(fused.staged);
+          rec.read('probabilities', output);
+        }
+        this.recordGroup(rec, group, overlay, request.options, i === 0);
+      });
+      if (fused) {
+        probabilities = new Float32Array(r.out.get('probabilities')!);
+        this.keep(fused.image, probabilities, r.forwardGeneration!);
+      }
+      // aug-smooth's forwards end on the unaugmented input: the kept activations are the image's again.
+      if (r.forwardGeneration !== undefined) generation = this.kept!.generation = r.forwardGeneration;
+      groupMaps[i] = this.groupMaps(group, rows, r.out, warnings);
+      if (i === 0) first = r;
+    }
+    const maps = groupMaps.flat();
+    const plan = request.groups[0].plan;
+    const head = maps[0];
+    this.keptMap = { generation: generation!, plan, classIndex: head.classIndex, layer: request.layers[0] };
+    const overlayBytes = first!.out.get('overlay');
+    const options = request.options;
+    return {
+      predictions: this.predictions(probabilities!, options.top),
+      probabilities: probabilities!,
+      method: request.method,
+      target: head.target,
+      classIndex: head.classIndex,
+      layer: request.layers[0],
+      layers: request.layers,
+      score: request.score,
+      eigenSmooth: request.eigenSmooth,
+      augSmooth: request.augSmooth,
+      maps,
+      heatmap: head.heatmap,
+      rawHeatmap: head.rawHeatmap,
+      overlay: overlayBytes && image ? { width: image.width, height: image.height, data: new Uint8ClampedArray(overlayBytes) } : undefined,
+      gradient: options.readGradient && plan.spec.gradients ? new Float32Array(first!.out.get('gradient')!) : undefined,
+      tensors: GradCam.tensorsRead(first!.out, options.read),
+      warnings: maps.flatMap((m) => m.warnings),
+      // GPU stages of the first target's submission; 'total' is the wall clock of the whole call, and
+      // 'perturbation' the wall clock of Score-CAM's or Ablation-CAM's batched forwards.
+      timingsMs: { ...first!.timingsMs, ...(perturbationMs ? { perturbation: perturbationMs } : {}), total: performance.now() - t0 },
+      passTimings: first!.passTimings,
+    };
   }
 
   /** Every activation is kept for the backward pass, so any tensor can be copied out at the end. */
@@ -499,74 +960,46 @@ export class GradCam {
     return new Map(names.map((name) => [name, new Float32Array(out.get(`tensor:${name}`)!)]));
   }
 
-  private async prepareExplain(options: ExplainOptions): Promise<TargetPlan> {
-    checkGradCamOptions(this.model, options);
-    for (const name of options.read ?? []) this.network.tensorShape(name);
-    const plan = await this.target(options.layer ?? this.defaultLayer, options.score ?? 'prob');
-    const classes = elementCount(this.network.tensorShape(this.network.plan.output));
-    this.network.device.queue.writeBuffer(plan.scoreDispatch.params, 0, packSoftmaxScoreParams({ c: classes, score: plan.score, classIndex: options.classIndex ?? TOP_CLASS }));
-    return plan;
-  }
-
-  private explained(
-    plan: TargetPlan,
-    options: ExplainOptions,
-    probabilities: Float32Array,
-    image: KeptImage | undefined,
-    run: { out: Map<string, ArrayBuffer>; timingsMs: Record<string, number>; passTimings: PassTiming[] },
-    generation: number,
-  ): GradCamResult {
-    const { out } = run;
-    const [h, w] = [plan.shape[0], plan.shape[1]];
-    const chosen = new Uint32Array(out.get('class')!)[0];
-    const heatmapMax = new Float32Array(out.get('max')!)[0];
-    const warnings: string[] = [];
-    if (!(heatmapMax > 0))
-      warnings.push(
-        `the Grad-CAM map for class ${chosen} at ${plan.layer} has no positive value (max ${heatmapMax}); the heatmap is all zeros, ` +
-          `so this layer shows no evidence for the class${plan.score === 'prob' ? " (a saturated softmax can cause this: try score 'logit')" : ''}`,
-      );
-    this.keptMap = { generation: generation, plan, classIndex: chosen };
-    const overlay = out.get('overlay');
-    return {
-      predictions: this.predictions(probabilities, options.top),
-      probabilities,
-      classIndex: chosen,
-      layer: plan.layer,
-      score: plan.score,
-      heatmap: { data: new Float32Array(out.get('heat')!), width: w, height: h },
-      rawHeatmap: { data: new Float32Array(out.get('raw')!), width: w, height: h },
-      overlay: overlay && image ? { width: image.width, height: image.height, data: new Uint8ClampedArray(overlay) } : undefined,
-      gradient: options.readGradient ? new Float32Array(out.get('gradient')!) : undefined,
-      tensors: GradCam.tensorsRead(out, options.read),
-      warnings,
-      timingsMs: run.timingsMs,
-      passTimings: run.passTimings,
-    };
-  }
-
   /**
-   * Everything for one image in one submission: preprocess, forward, backward to the target, CAM and
-   * overlay. The forward stays on the GPU, so explain() and overlay() can follow without it.
+   * Everything for one image: preprocess, forward, backward to the target, CAM and overlay, in one
+   * submission when the method allows (every gradient method, up to 8 targets); Score-CAM and
+   * Ablation-CAM, eigen maps of several targets and aug-smoothing of several targets submit more. The
+   * forward stays on the GPU, so explain() and overlay() can follow without it.
    */
   run(image: ImageInput | Float32Array<ArrayBuffer>, options: GradCamOptions = {}): Promise<GradCamResult> {
     return this.exclusive(async () => {
-      const plan = await this.prepareExplain(options);
+      const request = await this.prepareRequest(options);
       // The upload below overwrites (or frees) the kept image: nothing is kept until this run succeeds.
       this.forget();
       const staged = await this.stage(image, options.resize);
       const kept = keptImage(image, staged);
-      const overlay = kept ? await this.overlayPlan(plan, kept, options) : undefined;
-      const output = this.network.tensorBuffer(this.network.plan.output);
-      const r = await this.execute(`Grad-CAM ${plan.layer}`, (rec) => {
-        rec.forward(staged);
-        this.recordExplain(rec, plan, overlay, options);
-        rec.read('probabilities', output);
-      });
-      const probabilities = new Float32Array(r.out.get('probabilities')!);
-      this.keep(kept, probabilities, r.forwardGeneration!);
-      return this.explained(plan, options, probabilities, kept, r, r.forwardGeneration!);
+      // One submission when the targets can be resolved on the GPU by the score kernel: a single group of a
+      // gradient method. Otherwise the forward first, and the top-k classes read from its probabilities
+      // (Eigen-CAM has no score pass; aug-smooth explains the unaugmented image's class in all six passes).
+      const plan = request.groups[0].plan;
+      if (request.groups.length === 1 && plan.spec.gradients && !plan.aug) return this.explainRequest(request, { staged, image: kept });
+      const t0 = performance.now();
+      const forward = await this.forwardNow(image, staged, {});
+      const r = await this.explainRequest(request);
+      return { ...r, timingsMs: { ...forward.timingsMs, ...r.timingsMs, total: performance.now() - t0 } };
     });
+  }
+
+  private async forwardNow(image: ImageInput | Float32Array<ArrayBuffer>, staged: StagedInput, options: GradCamForwardOptions): Promise<ForwardView> {
+    const r = await this.execute(`${this.model.name} forward`, (rec) => {
+      rec.forward(staged);
+      rec.read('probabilities', this.network.tensorBuffer(this.network.plan.output));
+      this.recordTensorReads(rec, options.read);
+    });
+    const probabilities = new Float32Array(r.out.get('probabilities')!);
+    this.keep(keptImage(image, staged), probabilities, r.forwardGeneration!);
+    return {
+      predictions: this.predictions(probabilities, options.top),
+      probabilities,
+      tensors: GradCam.tensorsRead(r.out, options.read),
+      timingsMs: r.timingsMs,
+      passTimings: r.passTimings,
+    };
   }
 
   /** Preprocess and forward only: the predictions, with every activation kept for explain(). */
@@ -575,31 +1008,16 @@ export class GradCam {
       for (const name of options.read ?? []) this.network.tensorShape(name);
       this.forget();
       const staged = await this.stage(image, options.resize);
-      const r = await this.execute(`${this.model.name} forward`, (rec) => {
-        rec.forward(staged);
-        rec.read('probabilities', this.network.tensorBuffer(this.network.plan.output));
-        this.recordTensorReads(rec, options.read);
-      });
-      const probabilities = new Float32Array(r.out.get('probabilities')!);
-      this.keep(keptImage(image, staged), probabilities, r.forwardGeneration!);
-      return {
-        predictions: this.predictions(probabilities, options.top),
-        probabilities,
-        tensors: GradCam.tensorsRead(r.out, options.read),
-        timingsMs: r.timingsMs,
-        passTimings: r.passTimings,
-      };
+      return this.forwardNow(image, staged, options);
     });
   }
 
-  /** Backward, CAM and overlay on the kept forward: another class, layer or score without a new forward. */
+  /** Backward, CAM and overlay on the kept forward: another method, target, layer or score without a new forward. */
   explain(options: ExplainOptions = {}): Promise<GradCamResult> {
     return this.exclusive(async () => {
-      const kept = this.requireForward('explain');
-      const plan = await this.prepareExplain(options);
-      const overlay = kept.image ? await this.overlayPlan(plan, kept.image, options) : undefined;
-      const r = await this.execute(`Grad-CAM ${plan.layer} (kept forward)`, (rec) => this.recordExplain(rec, plan, overlay, options));
-      return this.explained(plan, options, kept.probabilities, kept.image, r, kept.generation);
+      this.requireForward('explain');
+      const request = await this.prepareRequest(options);
+      return this.explainRequest(request);
     });
   }
 
@@ -620,7 +1038,7 @@ export class GradCam {
       return {
         overlay: { width: image.width, height: image.height, data: new Uint8ClampedArray(r.out.get('overlay')!) },
         classIndex: map.classIndex,
-        layer: map.plan.layer,
+        layer: map.layer,
         timingsMs: r.timingsMs,
         passTimings: r.passTimings,
       };
@@ -631,15 +1049,24 @@ export class GradCam {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of this.targets.values()) {
-      [...t.backward, ...t.cam].forEach(destroyDispatch);
-      for (const b of [t.alpha, t.raw, t.heat, t.heatStats]) b.destroy();
-    }
+    for (const p of this.plans.values()) this.destroyPlan(p);
     this.dropOverlays();
     for (const b of [...this.grads.values(), ...this.luts.values()]) b.destroy();
-    this.classStats.destroy();
+    this.chosen.destroy();
     this.timer?.destroy();
     this.readback.destroy();
+    this.perturbation?.dispose();
     this.network.dispose();
   }
+}
+
+/** A call's resolved options: its plans and the targets each computes. */
+interface Request {
+  method: CamMethod;
+  layers: string[];
+  score: ScoreKind;
+  eigenSmooth: boolean;
+  augSmooth: boolean;
+  groups: { plan: MapPlan; targets: CamTarget[] }[];
+  options: ExplainOptions;
 }

@@ -15,7 +15,10 @@ export {
   type RgbaImage,
   type ScoreKind,
   type StageCounts,
+  type CamMap,
+  MAX_TARGET_ROWS,
 } from './gradcam.js';
+export { CAM_METHODS, checkMethod, formatTarget, METHOD_SPECS, parseTarget, type CamMethod, type CamTarget, type MethodSpec, type ResolvedTarget } from './camMethods.js';
 export { classSuggestions, decodePredictions, findClass, formatPredictions, IMAGENET_CLASS_INDEX, matchingClasses, topK, type ClassIndex, type Prediction } from './imagenet.js';
 export { classCount, convLayerNames, inferShapes, MODELS, VGG16, VGG19, weightSpecs, type LayerSpec, type ModelSpec } from './model.js';
 export { Network, type ForwardOptions, type ForwardResult, type ImageInput, type NetworkOptions, type StagedInput } from './network.js';

@@ -5,59 +5,92 @@ import heatmapCode from './gradcamHeatmap.wgsl?raw';
 import overlayCode from './overlayHeatmap.wgsl?raw';
 import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params } from './kernel.js';
 
-/** A target layer's map: positions = H·W, channels = C. */
+/** A target layer's map: positions = H·W, channels = C, rows = target rows over one forward (default 1). */
 export interface GradcamShape {
   positions: number;
   channels: number;
+  rows?: number;
+}
+
+/** How the channel weights come from G (and A): see gradcamChannelWeights.wgsl. */
+export type ChannelWeightMethod = 'gradcam' | 'gradcam++' | 'xgradcam';
+export const CHANNEL_WEIGHT_METHODS: readonly ChannelWeightMethod[] = ['gradcam', 'gradcam++', 'xgradcam'];
+
+/** The per-channel term summed into a map: see gradcamHeatmap.wgsl and camTerms.wgsl. */
+export type MapTerm = 'weighted' | 'hirescam' | 'elementwise' | 'layercam' | 'activations';
+export const MAP_TERMS: readonly MapTerm[] = ['weighted', 'hirescam', 'elementwise', 'layercam', 'activations'];
+
+export interface ChannelWeightsShape extends GradcamShape {
+  method?: ChannelWeightMethod;
+}
+
+export interface HeatmapShape extends GradcamShape {
+  /** Default 'weighted' ('activations' is for camTerms only). */
+  term?: Exclude<MapTerm, 'activations'>;
+  /** Divide the channel sum by C (Grad-CAM's recipe; default true). */
+  meanOverChannels?: boolean;
 }
 
 export interface ChannelWeightsBuffers {
-  /** dScore/dA: [positions, channels]. */
+  /** dScore/dA: [rows, positions, channels]. */
   grad: GPUBuffer;
+  /** The target layer's output A: [positions, channels]. */
+  activations: GPUBuffer;
+  /** [rows, channels]. */
   alpha: GPUBuffer;
 }
 
 export interface HeatmapBuffers {
   /** The target layer's output A: [positions, channels]. */
   activations: GPUBuffer;
+  /** dScore/dA: [rows, positions, channels] (read by the elementwise terms only). */
+  grad: GPUBuffer;
+  /** [rows, channels] (read by the weighted term only). */
   alpha: GPUBuffer;
+  /** [rows, positions]. */
   raw: GPUBuffer;
   heat: GPUBuffer;
-  /** f32[1]: the max of the ReLU'd raw map (0 means an all-zero map). */
+  /** f32[rows]: the max of each ReLU'd raw map (0 means an all-zero map). */
   stats: GPUBuffer;
 }
 
 export const packGradcamParams = (s: GradcamShape) => packU32Params([s.positions, s.channels]);
+const rowsOf = (s: GradcamShape) => s.rows ?? 1;
 
 const WORKGROUP = 64;
 export const gradcamChannelWeightsVersions = [
-  kernelVersion<GradcamShape, ChannelWeightsBuffers>({
+  kernelVersion<ChannelWeightsShape, ChannelWeightsBuffers>({
     name: 'direct',
-    source: { label: 'gradcamChannelWeights', code: channelWeightsCode, entryPoint: 'gradcamChannelWeights', bindings: ['uniform', 'read-only-storage', 'storage'] },
-    supports: (s) => s.positions >= 1 && s.channels >= 1,
-    workgroups: (s) => checkedWorkgroups('gradcamChannelWeights', [ceilDiv(s.channels, WORKGROUP), 1, 1]),
-    constants: () => ({ WORKGROUP_SIZE: WORKGROUP }),
+    source: {
+      label: 'gradcamChannelWeights',
+      code: channelWeightsCode,
+      entryPoint: 'gradcamChannelWeights',
+      bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'storage'],
+    },
+    supports: (s) => s.positions >= 1 && s.channels >= 1 && rowsOf(s) >= 1,
+    workgroups: (s) => checkedWorkgroups('gradcamChannelWeights', [ceilDiv(s.channels, WORKGROUP), rowsOf(s), 1]),
+    constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, METHOD: CHANNEL_WEIGHT_METHODS.indexOf(s.method ?? 'gradcam') }),
     params: packGradcamParams,
-    bind: (b) => [b.grad, b.alpha],
+    bind: (b) => [b.grad, b.activations, b.alpha],
   }),
 ] as const;
 
 /** 256 is WebGPU's guaranteed maxComputeInvocationsPerWorkgroup. */
 const HEATMAP_WORKGROUP = 256;
 export const gradcamHeatmapVersions = [
-  kernelVersion<GradcamShape, HeatmapBuffers>({
+  kernelVersion<HeatmapShape, HeatmapBuffers>({
     name: 'singleWorkgroup',
     source: {
       label: 'gradcamHeatmap',
       code: heatmapCode,
       entryPoint: 'gradcamHeatmap',
-      bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage'],
+      bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage'],
     },
-    supports: (s) => s.positions >= 1 && s.channels >= 1,
-    workgroups: () => [1, 1, 1],
-    constants: () => ({ WORKGROUP_SIZE: HEATMAP_WORKGROUP }),
+    supports: (s) => s.positions >= 1 && s.channels >= 1 && rowsOf(s) >= 1 && s.term !== ('activations' as MapTerm),
+    workgroups: (s) => checkedWorkgroups('gradcamHeatmap', [1, rowsOf(s), 1]),
+    constants: (s) => ({ WORKGROUP_SIZE: HEATMAP_WORKGROUP, TERM: MAP_TERMS.indexOf(s.term ?? 'weighted'), MEAN_OVER_CHANNELS: s.meanOverChannels ?? true }),
     params: packGradcamParams,
-    bind: (b) => [b.activations, b.alpha, b.raw, b.heat, b.stats],
+    bind: (b) => [b.activations, b.grad, b.alpha, b.raw, b.heat, b.stats],
   }),
 ] as const;
 

@@ -3,26 +3,52 @@ import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, wgslConstU32,
 
 export type ScoreKind = 'prob' | 'logit';
 
-/** p: [c] probabilities → dz: [c], gradient of the score of class `classIndex` w.r.t. the logits. */
+/** p: [c] probabilities → dz: [rows, c], the gradient of each row's target score w.r.t. the logits. */
 export interface SoftmaxScoreShape {
   c: number;
   score: ScoreKind;
-  /** TOP_CLASS picks the first maximum of p on the GPU. */
-  classIndex: number;
+  /** Target rows (default 1): one gradient per row, over the same forward. */
+  rows?: number;
 }
 
 export interface SoftmaxScoreBuffers {
   p: GPUBuffer;
+  /** f32 [rows, c]: row r's score is Σ_c coef[r, c] · score_c (see packTargetRows). */
+  coef: GPUBuffer;
+  /** u32 [rows]: a rank (0 = top-1) picks the class on the GPU and overrides the row's coefficients; NOT_RANKED uses them. */
+  ranks: GPUBuffer;
   dz: GPUBuffer;
-  /** u32[2]: the chosen class is written to stats[0]. */
-  stats: GPUBuffer;
+  /** u32 [rows]: the class each ranked row resolved to (NOT_RANKED for coefficient rows). */
+  chosen: GPUBuffer;
 }
 
-/** The class index that asks for the top-1 class (0xffffffff), from the shader. */
-export const TOP_CLASS = wgslConstU32(code, 'TOP_CLASS');
+/** The rank value (0xffffffff) meaning "use the row's coefficients", from the shader. */
+export const NOT_RANKED = wgslConstU32(code, 'NOT_RANKED');
+
+/** What one row of the backward asks for: the k-th most probable class, or a signed set of classes. */
+export type TargetRow = { rank: number } | { classes: readonly number[]; sign: 1 | -1 };
+
+/** The coef and ranks buffers' contents for these rows (c classes each). */
+export function packTargetRows(c: number, rows: readonly TargetRow[]): { coef: Float32Array<ArrayBuffer>; ranks: Uint32Array<ArrayBuffer> } {
+  const coef = new Float32Array(rows.length * c);
+  const ranks = new Uint32Array(rows.length).fill(NOT_RANKED);
+  rows.forEach((row, r) => {
+    if ('rank' in row) {
+      if (!(Number.isInteger(row.rank) && row.rank >= 0 && row.rank < c)) throw new RangeError(`target rank ${row.rank}: must be in 0..${c - 1}`);
+      ranks[r] = row.rank;
+      return;
+    }
+    for (const k of row.classes) {
+      if (!(Number.isInteger(k) && k >= 0 && k < c)) throw new RangeError(`target class ${k}: must be an integer in 0..${c - 1}`);
+      // A class listed twice counts once: the score is the sum over the set.
+      coef[r * c + k] = row.sign;
+    }
+  });
+  return { coef, ranks };
+}
 
 export function packSoftmaxScoreParams(s: SoftmaxScoreShape): Uint32Array<ArrayBuffer> {
-  return packU32Params([s.c, s.classIndex]);
+  return packU32Params([s.c, s.rows ?? 1]);
 }
 
 const WORKGROUP = 64;
@@ -30,17 +56,17 @@ const source: KernelSource = {
   label: 'softmaxScoreBackward',
   code,
   entryPoint: 'softmaxScoreBackward',
-  bindings: ['uniform', 'read-only-storage', 'storage', 'storage'],
+  bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage'],
 };
 
 export const softmaxScoreBackwardVersions = [
   kernelVersion<SoftmaxScoreShape, SoftmaxScoreBuffers>({
     name: 'direct',
     source,
-    supports: (s) => s.c >= 1 && (s.classIndex === TOP_CLASS || s.classIndex < s.c),
-    workgroups: (s) => checkedWorkgroups('softmaxScoreBackward', [ceilDiv(s.c, WORKGROUP), 1, 1]),
+    supports: (s) => s.c >= 1 && (s.rows ?? 1) >= 1,
+    workgroups: (s) => checkedWorkgroups('softmaxScoreBackward', [ceilDiv(s.c, WORKGROUP), s.rows ?? 1, 1]),
     constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, SCORE_PROB: s.score === 'prob' }),
     params: packSoftmaxScoreParams,
-    bind: (b) => [b.p, b.dz, b.stats],
+    bind: (b) => [b.p, b.coef, b.ranks, b.dz, b.chosen],
   }),
 ] as const;

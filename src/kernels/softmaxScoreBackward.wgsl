@@ -1,53 +1,86 @@
-// Gradient of the Grad-CAM score with respect to the logits z, for one image.
-//   p: [C] softmax probabilities   dz: [C]   stats: [2] u32 (chosen class, written by invocation 0)
-// score 'prob' (the Keras recipe: the softmax output of class c): dz_j = p_c (δ_cj − p_j).
-// score 'logit' (pre-softmax, as pytorch-grad-cam):                 dz_j = δ_cj.
-// Class 0xffffffff means "the top-1 class", found here as the first maximum so that no readback is
-// needed between the forward and backward passes. Every invocation finds it (C reads each, C = 1000).
+// Gradient of the CAM target score with respect to the logits z, for R target rows over one image.
+//   p: [C] softmax probabilities   coef: [R, C] target coefficients t   ranks: [R] u32
+//   dz: [R, C]   chosen: [R] u32 (the class a ranked row resolved to; NOT_RANKED for the others)
+// A row's score is S = Σ_c t_c · score_c: a class (t = e_c), several classes (t = 1 on each: the sum of
+// their scores), a counterfactual (t = −e_c: what lowers the class, as in the Grad-CAM paper).
+// score 'prob' (the Keras recipe: score_c = p_c):   dz_j = Σ_c t_c p_c (δ_cj − p_j) = t_j p_j − p_j Σ_c t_c p_c.
+// score 'logit' (pre-softmax, as pytorch-grad-cam): dz_j = t_j.
+// A row with ranks[r] = k ≠ NOT_RANKED targets the k-th most probable class (0: the top-1), found here
+// (first maximum on ties, as argmax) so that no readback is needed between forward and backward; its
+// coefficients are ignored. Every invocation of the row finds it: (k + 1)·C reads, C = 1000, k < 8.
 
 struct Params {
   c: u32,
-  classIndex: u32,
+  rows: u32,
 }
 
-// The class index that asks for the top-1 class; the TS wrapper reads it from this file.
-const TOP_CLASS: u32 = 0xffffffffu;
+// The rank value meaning "use the coefficients"; the TS wrapper reads it from this file.
+const NOT_RANKED: u32 = 0xffffffffu;
 
 override WORKGROUP_SIZE: u32 = 64u;
 override SCORE_PROB: bool = true;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> p: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dz: array<f32>;
-@group(0) @binding(3) var<storage, read_write> stats: array<u32>;
+@group(0) @binding(2) var<storage, read> coef: array<f32>;
+@group(0) @binding(3) var<storage, read> ranks: array<u32>;
+@group(0) @binding(4) var<storage, read_write> dz: array<f32>;
+@group(0) @binding(5) var<storage, read_write> chosen: array<u32>;
 
-fn chosenClass() -> u32 {
-  if (params.classIndex != TOP_CLASS) {
-    return params.classIndex;
-  }
-  var best = 0u;
-  for (var j = 1u; j < params.c; j++) {
-    if (p[j] > p[best]) {
-      best = j;
+// True when class a comes before class b in descending probability (lower index first on ties).
+fn before(a: u32, b: u32) -> bool {
+  return p[a] > p[b] || (p[a] == p[b] && a < b);
+}
+
+// The class of the given rank: repeated argmax over the classes after the previous one in that order.
+fn rankedClass(rank: u32) -> u32 {
+  var prev = NOT_RANKED;
+  for (var r = 0u; r <= rank; r++) {
+    var best = NOT_RANKED;
+    for (var j = 0u; j < params.c; j++) {
+      if (prev != NOT_RANKED && !before(prev, j)) {
+        continue;
+      }
+      if (best == NOT_RANKED || before(j, best)) {
+        best = j;
+      }
     }
+    prev = best;
   }
-  return best;
+  return prev;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn softmaxScoreBackward(@builtin(global_invocation_id) gid: vec3u) {
   let j = gid.x;
-  if (j >= params.c) {
+  let row = gid.y;
+  if (j >= params.c || row >= params.rows) {
     return;
   }
-  let c = chosenClass();
-  if (j == 0u) {
-    stats[0] = c;
+  let base = row * params.c;
+  let rank = ranks[row];
+  var cls = NOT_RANKED;
+  if (rank != NOT_RANKED) {
+    cls = rankedClass(rank);
   }
-  let isC = select(0.0, 1.0, j == c);
+  if (j == 0u) {
+    chosen[row] = cls;
+  }
+  var tj = coef[base + j];
+  if (cls != NOT_RANKED) {
+    tj = select(0.0, 1.0, j == cls);
+  }
   if (SCORE_PROB) {
-    dz[j] = p[c] * (isC - p[j]);
+    var s = 0.0;
+    if (cls != NOT_RANKED) {
+      s = p[cls];
+    } else {
+      for (var c = 0u; c < params.c; c++) {
+        s += coef[base + c] * p[c];
+      }
+    }
+    dz[base + j] = tj * p[j] - p[j] * s;
   } else {
-    dz[j] = isC;
+    dz[base + j] = tj;
   }
 }

@@ -5,17 +5,18 @@
 // difference with ε = 1e-4 is exact away from kinks and ties; random continuous data keeps every
 // pre-activation and window maximum far (≫ ε) from a kink in these small cases, and the tolerance
 // (1e-6 relative to the gradient's scale) would catch a single misrouted term.
-import { conv3x3BackwardInputVersions } from '../../src/kernels/conv3x3BackwardInput.js';
+import { conv3x3BackwardInputVersions, type Conv3x3BackwardShape } from '../../src/kernels/conv3x3BackwardInput.js';
 import type { Conv3x3Shape } from '../../src/kernels/conv3x3BiasRelu.js';
 import { conv3x3BiasReluRef } from '../../src/kernels/conv3x3BiasRelu.ref.js';
-import { denseBackwardInputVersions, type DenseBackwardShape } from '../../src/kernels/denseBackwardInput.js';
+import { denseBackwardInputVersions, ROWS_MAX, type DenseBackwardShape } from '../../src/kernels/denseBackwardInput.js';
 import { denseBiasActRef } from '../../src/kernels/denseBiasAct.ref.js';
 import type { MaxPool2x2Shape } from '../../src/kernels/maxPool2x2.js';
 import { maxPool2x2Ref } from '../../src/kernels/maxPool2x2.ref.js';
-import { maxPool2x2BackwardVersions } from '../../src/kernels/maxPool2x2Backward.js';
-import { softmaxScoreBackwardVersions, TOP_CLASS, type SoftmaxScoreShape } from '../../src/kernels/softmaxScoreBackward.js';
+import { maxPool2x2BackwardVersions, type MaxPool2x2BackwardShape } from '../../src/kernels/maxPool2x2Backward.js';
+import { packTargetRows, softmaxScoreBackwardVersions, type SoftmaxScoreShape, type TargetRow } from '../../src/kernels/softmaxScoreBackward.js';
+import { softmaxScoreBackwardRef } from '../../src/kernels/softmaxScoreBackward.ref.js';
 import { softmaxRef } from '../../src/kernels/softmax.ref.js';
-import { conv3x3BackwardInputRef, denseBackwardInputRef, maxPool2x2BackwardRef, softmaxScoreBackwardRef } from '../../src/kernels/backward.ref.js';
+import { conv3x3BackwardInputRef, denseBackwardInputRef, maxPool2x2BackwardRef } from '../../src/kernels/backward.ref.js';
 import { normal, rms, uniform, withBuffers, withWeightFormat } from '../support/data.js';
 import { assert, assertClose } from '../support/compare.js';
 import { guardedOutput, packHalvesOnGpu, readBack, readGuarded, run, upload } from '../support/gpu.js';
@@ -181,39 +182,81 @@ function denseCases(): KernelCase[] {
   );
 }
 
-// ---------------------------------------------------------------- softmaxScoreBackward
-const scoreShapes: (SoftmaxScoreShape & { spread: number })[] = [
-  { c: 1, score: 'prob', classIndex: 0, spread: 1 },
-  { c: 7, score: 'prob', classIndex: 3, spread: 2 },
-  { c: 7, score: 'logit', classIndex: 6, spread: 2 },
-  { c: 1000, score: 'prob', classIndex: TOP_CLASS, spread: 5 },
-  { c: 1000, score: 'logit', classIndex: TOP_CLASS, spread: 5 },
-  { c: 1000, score: 'prob', classIndex: 386, spread: 5 },
-];
+// ---------------------------------------------------------------- shared forward (several targets)
+// Several Grad-CAM targets of one image in one backward pass: n rows of dy (one per target class), ONE
+// row of the forward tensor (y for the ReLU mask, the pool's x for the argmax) shared by all of them
+// (shape.sharedForward). Each case checks every version against the float64 reference with the same
+// semantics, and row r against a separate batch-1 run (sharedForward off, today's path) on dy row r:
+// bit for bit where the version itself runs batch 1 (the same sums in the same order, only the
+// forward tensor's row offset differs), within RTOL for dense 'rows', which has no batch-1 form and is
+// compared with the batch-1 default ('vec4'), whose sums run in another order.
+// The forward buffer holds the shared row followed by n − 1 decoy rows (inverted ReLU mask, other
+// maxima), so a kernel that indexed it by its own row would read valid but wrong data and fail.
 
-function scoreCases(): KernelCase[] {
-  return softmaxScoreBackwardVersions.flatMap((v) =>
-    scoreShapes.map((s): KernelCase => {
-      const cls = s.classIndex === TOP_CLASS ? 'top' : s.classIndex;
-      const caseName = name(`softmaxScoreBackward.${v.name}`, { c: s.c, score: s.score, class: cls });
+const sharedName = (kernel: string, o: object, tag = '') => name(kernel, o, `shared forward${tag}`);
+
+/** Row r of `got` (n rows) against `single(dy row r)`, a batch-1 run. */
+async function assertRowsMatchSingleRuns(
+  caseName: string,
+  got: Float32Array,
+  dy: Float32Array,
+  n: number,
+  tol: { atol: number; rtol: number },
+  single: (dyRow: Float32Array) => Promise<Float32Array>,
+): Promise<void> {
+  const inRow = dy.length / n;
+  const outRow = got.length / n;
+  for (let r = 0; r < n; r++) {
+    const one = await single(dy.subarray(r * inRow, (r + 1) * inRow));
+    assertClose(`${caseName} row ${r} vs a batch-1 run`, got.subarray(r * outRow, (r + 1) * outRow), one, tol);
+  }
+}
+
+/** The shared row followed by n − 1 copies of `decoy(shared)`. */
+function withDecoyRows(shared: Float32Array, n: number, decoy: (v: number, i: number) => number): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(n * shared.length);
+  out.set(shared);
+  for (let r = 1; r < n; r++) for (let i = 0; i < shared.length; i++) out[r * shared.length + i] = decoy(shared[i], i);
+  return out;
+}
+/** A post-ReLU value with its mask inverted. */
+const invertedRelu = (v: number) => (v > 0 ? 0 : 0.5);
+
+const sharedConvShapes: Conv3x3BackwardShape[] = [
+  { n: 3, h: 3, w: 5, cIn: 7, cOut: 5, relu: true },
+  { n: 3, h: 3, w: 6, cIn: 8, cOut: 8, relu: true },
+  { n: 5, h: 4, w: 5, cIn: 4, cOut: 12, relu: true },
+].map((s) => ({ ...s, sharedForward: true }));
+
+function sharedConvCases(): KernelCase[] {
+  return conv3x3BackwardInputVersions.flatMap((v) =>
+    sharedConvShapes.filter((s) => v.supports(s)).map((s): KernelCase => {
+      const caseName = sharedName(`conv3x3BackwardInput.${v.name}`, { n: s.n, h: s.h, w: s.w, cIn: s.cIn, cOut: s.cOut, relu: s.relu });
       return {
         name: caseName,
         async run(device) {
-          const z = uniform(s.c, s.c * 5 + (s.score === 'prob' ? 1 : 2), -s.spread, s.spread);
-          const p = Float32Array.from(softmaxRef({ n: 1, c: s.c }, z));
-          const bufs = { p: upload(device, p), dz: guardedOutput(device, s.c), stats: upload(device, new Uint32Array([7777, 0])) };
-          await withBuffers(Object.values(bufs), async () => {
+          const seed = s.n * 101 + s.h * 31 + s.w * 7 + s.cIn * 3 + s.cOut;
+          const one: Conv3x3BackwardShape = { ...s, n: 1, sharedForward: false };
+          const x = uniform(s.h * s.w * s.cIn, seed);
+          const w = normal(9 * s.cIn * s.cOut, seed + 1, Math.sqrt(2 / (9 * s.cIn)));
+          const b = uniform(s.cOut, seed + 2, -0.3, 0.3);
+          const y = Float32Array.from(conv3x3BiasReluRef(one, x, w, b));
+          const dy = uniform(s.n * y.length, seed + 3);
+          const count = s.n * x.length;
+          const weights = upload(device, w);
+          const bufs = { dy: upload(device, dy), y: upload(device, withDecoyRows(y, s.n, invertedRelu)), weights, dx: guardedOutput(device, count) };
+          await withBuffers([...Object.values(bufs)], async () => {
             await run(device, await v.prepare(device, s, bufs));
-            const got = await readGuarded(device, bufs.dz, s.c, caseName);
-            const ref = softmaxScoreBackwardRef(s, p);
-            assertClose(caseName, got, ref.dz, { atol: 1e-8, rtol: 1e-6 });
-            const chosen = new Uint32Array((await readBack(device, bufs.stats)).buffer)[0];
-            assert(chosen === ref.chosen, `${caseName}: chose class ${chosen}, expected ${ref.chosen}`);
-            // The score's calculus: d p_c / d z by central differences of the float64 softmax.
-            const fd = finiteDifferences(z, Float64Array.from({ length: s.c }, (_, j) => (j === ref.chosen ? 1 : 0)), (zz) =>
-              s.score === 'prob' ? softmaxRef({ n: 1, c: s.c }, zz) : zz,
-            );
-            assertClose(`${caseName} vs finite differences`, got, fd, { atol: 1e-6, rtol: 1e-4 });
+            const got = await readGuarded(device, bufs.dx, count, caseName);
+            const ref = conv3x3BackwardInputRef(s, dy, y, w);
+            assertClose(caseName, got, ref, { atol: RTOL * rms(ref), rtol: RTOL });
+            await assertRowsMatchSingleRuns(caseName, got, dy, s.n, { atol: 0, rtol: 0 }, async (dyRow) => {
+              const single = { dy: upload(device, dyRow), y: upload(device, y), dx: guardedOutput(device, x.length) };
+              return withBuffers(Object.values(single), async () => {
+                await run(device, await v.prepare(device, one, { ...single, weights }));
+                return (await readGuarded(device, single.dx, x.length, `${caseName} batch-1 run`)).slice();
+              });
+            });
           });
         },
       };
@@ -221,4 +264,175 @@ function scoreCases(): KernelCase[] {
   );
 }
 
-export const backwardCases: KernelCase[] = [...convCases(), ...poolCases(), ...denseCases(), ...scoreCases()];
+const sharedPoolShapes: (MaxPool2x2BackwardShape & { ties?: boolean })[] = [
+  { n: 3, h: 5, w: 7, c: 3, sharedForward: true },
+  { n: 5, h: 4, w: 6, c: 9, sharedForward: true, ties: true },
+];
+
+function sharedPoolCases(): KernelCase[] {
+  return maxPool2x2BackwardVersions.flatMap((v) =>
+    sharedPoolShapes.filter((s) => v.supports(s)).map((s): KernelCase => {
+      const caseName = sharedName(`maxPool2x2Backward.${v.name}`, { n: s.n, h: s.h, w: s.w, c: s.c }, s.ties ? ' (ReLU zeros: ties)' : '');
+      return {
+        name: caseName,
+        async run(device) {
+          const one: MaxPool2x2BackwardShape = { ...s, n: 1, sharedForward: false };
+          const x = uniform(s.h * s.w * s.c, s.n * 71 + s.h * 13 + s.w + s.c);
+          if (s.ties) for (let i = 0; i < x.length; i++) x[i] = Math.max(0, x[i]);
+          // Decoy images: the maxima elsewhere (reversed values).
+          const decoy = (_v: number, i: number) => x[x.length - 1 - i];
+          const dy = uniform(s.n * Math.floor(s.h / 2) * Math.floor(s.w / 2) * s.c, s.c + 11);
+          const count = s.n * x.length;
+          const bufs = { dy: upload(device, dy), x: upload(device, withDecoyRows(x, s.n, decoy)), dx: guardedOutput(device, count) };
+          await withBuffers(Object.values(bufs), async () => {
+            await run(device, await v.prepare(device, s, bufs));
+            const got = await readGuarded(device, bufs.dx, count, caseName);
+            assertClose(caseName, got, maxPool2x2BackwardRef(s, dy, x), { atol: 0, rtol: 0 });
+            await assertRowsMatchSingleRuns(caseName, got, dy, s.n, { atol: 0, rtol: 0 }, async (dyRow) => {
+              const single = { dy: upload(device, dyRow), x: upload(device, x), dx: guardedOutput(device, x.length) };
+              return withBuffers(Object.values(single), async () => {
+                await run(device, await v.prepare(device, one, single));
+                return (await readGuarded(device, single.dx, x.length, `${caseName} batch-1 run`)).slice();
+              });
+            });
+          });
+        },
+      };
+    }),
+  );
+}
+
+const sharedDenseShapes: DenseBackwardShape[] = [
+  { n: 3, k: 9, m: 13, relu: true },
+  { n: 2, k: 7, m: 12, relu: true },
+  { n: 3, k: 70, m: 12, relu: true },
+  { n: 5, k: 300, m: 128, relu: true },
+  // The rows version's most rows per invocation.
+  { n: ROWS_MAX, k: 33, m: 16, relu: true },
+].map((s) => ({ ...s, sharedForward: true }));
+
+function sharedDenseCases(): KernelCase[] {
+  return denseBackwardInputVersions.flatMap((v) =>
+    sharedDenseShapes.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s)).map((s): KernelCase => {
+      const caseName = sharedName(`denseBackwardInput.${v.name}`, { n: s.n, k: s.k, m: s.m, relu: s.relu }, s.weightsF16 ? ' f16' : '');
+      return {
+        name: caseName,
+        async run(device) {
+          const seed = s.k * 5 + s.m + s.n * 17;
+          const x = uniform(s.k, seed);
+          const w = normal(s.k * s.m, seed + 1, Math.sqrt(2 / s.k));
+          const b = uniform(s.m, seed + 2, -0.3, 0.3);
+          const packed = s.weightsF16 ? await packHalvesOnGpu(device, w) : undefined;
+          const wRef = packed?.values ?? w;
+          const y = Float32Array.from(denseBiasActRef({ n: 1, k: s.k, m: s.m, relu: s.relu }, x, wRef, b));
+          const dy = uniform(s.n * s.m, seed + 3);
+          const count = s.n * s.k;
+          const weights = packed?.buffer ?? upload(device, w);
+          const bufs = { dy: upload(device, dy), y: upload(device, withDecoyRows(y, s.n, invertedRelu)), weights, dx: guardedOutput(device, count) };
+          await withBuffers(Object.values(bufs), async () => {
+            await run(device, await v.prepare(device, s, bufs));
+            const got = await readGuarded(device, bufs.dx, count, caseName);
+            const ref = denseBackwardInputRef(s, dy, y, wRef);
+            assertClose(caseName, got, ref, { atol: RTOL * rms(ref), rtol: RTOL });
+            // 'rows' has no batch-1 form: its rows against the batch-1 default, within RTOL.
+            const one: DenseBackwardShape = { ...s, n: 1, sharedForward: false };
+            const v1 = v.supports(one) ? v : denseBackwardInputVersions.find((u) => u.supports(one))!;
+            const tol = v1 === v ? { atol: 0, rtol: 0 } : { atol: RTOL * rms(ref), rtol: RTOL };
+            await assertRowsMatchSingleRuns(caseName, got, dy, s.n, tol, async (dyRow) => {
+              const single = { dy: upload(device, dyRow), y: upload(device, y), dx: guardedOutput(device, s.k) };
+              return withBuffers(Object.values(single), async () => {
+                await run(device, await v1.prepare(device, one, { ...single, weights }));
+                return (await readGuarded(device, single.dx, s.k, `${caseName} batch-1 run (${v1.name})`)).slice();
+              });
+            });
+          });
+        },
+      };
+    }),
+  );
+}
+
+/** Which dense backward version runs by default (no tuning table): 'rows' for 2..ROWS_MAX rows only. */
+function denseDefaultCases(): KernelCase[] {
+  const expected: [Partial<DenseBackwardShape>, string][] = [
+    [{ n: 1 }, 'vec4'],
+    [{ n: 1, sharedForward: true }, 'vec4'],
+    [{ n: 2 }, 'rows'],
+    [{ n: 5, sharedForward: true }, 'rows'],
+    [{ n: ROWS_MAX, sharedForward: true }, 'rows'],
+    [{ n: ROWS_MAX + 1, sharedForward: true }, 'vec4'],
+    [{ n: 5, m: 13, sharedForward: true }, 'naive'],
+    [{ n: 5, sharedForward: true, weightsF16: true }, 'vec4f16'],
+  ];
+  return [
+    {
+      name: 'denseBackwardInput default version by rows (1 → vec4, 2..8 → rows, 9 → vec4)',
+      async run() {
+        for (const [o, version] of expected) {
+          const s: DenseBackwardShape = { n: 1, k: 4096, m: 4096, relu: true, ...o };
+          const got = denseBackwardInputVersions.find((v) => v.supports(s))?.name;
+          assert(got === version, `denseBackwardInput ${JSON.stringify(s)}: default '${got}', expected '${version}'`);
+        }
+      },
+    },
+  ];
+}
+
+const sharedForwardCases = (): KernelCase[] => [...sharedConvCases(), ...sharedPoolCases(), ...sharedDenseCases(), ...denseDefaultCases()];
+
+// ---------------------------------------------------------------- softmaxScoreBackward
+const scoreShapes: (SoftmaxScoreShape & { spread: number; targets: TargetRow[] })[] = [
+  { c: 1, score: 'prob', spread: 1, targets: [{ classes: [0], sign: 1 }] },
+  { c: 7, score: 'prob', spread: 2, targets: [{ classes: [3], sign: 1 }] },
+  { c: 7, score: 'logit', spread: 2, targets: [{ classes: [6], sign: 1 }] },
+  { c: 1000, score: 'prob', spread: 5, targets: [{ rank: 0 }] },
+  { c: 1000, score: 'logit', spread: 5, targets: [{ rank: 0 }] },
+  { c: 1000, score: 'prob', spread: 5, targets: [{ classes: [386], sign: 1 }] },
+  // Several rows in one pass: top-5 by rank, a two-class sum and a counterfactual.
+  { c: 1000, score: 'prob', spread: 5, targets: [0, 1, 2, 3, 4].map((rank) => ({ rank })) },
+  { c: 9, score: 'prob', spread: 2, targets: [{ classes: [2, 5], sign: 1 }, { classes: [4], sign: -1 }, { rank: 3 }] },
+  { c: 9, score: 'logit', spread: 2, targets: [{ classes: [2, 5], sign: 1 }, { classes: [4], sign: -1 }] },
+];
+
+function scoreCases(): KernelCase[] {
+  return softmaxScoreBackwardVersions.flatMap((v) =>
+    scoreShapes.map((s): KernelCase => {
+      const rows = s.targets.length;
+      const what = s.targets.map((t) => ('rank' in t ? `rank${t.rank}` : `${t.sign < 0 ? '-' : ''}${t.classes.join('+')}`)).join(',');
+      const caseName = name(`softmaxScoreBackward.${v.name}`, { c: s.c, score: s.score, targets: what });
+      return {
+        name: caseName,
+        async run(device) {
+          const z = uniform(s.c, s.c * 5 + (s.score === 'prob' ? 1 : 2) + rows, -s.spread, s.spread);
+          const p = Float32Array.from(softmaxRef({ n: 1, c: s.c }, z));
+          const { coef, ranks } = packTargetRows(s.c, s.targets);
+          const shape = { c: s.c, score: s.score, rows };
+          const bufs = {
+            p: upload(device, p),
+            coef: upload(device, coef),
+            ranks: upload(device, ranks),
+            dz: guardedOutput(device, rows * s.c),
+            chosen: upload(device, new Uint32Array(rows).fill(7777)),
+          };
+          await withBuffers(Object.values(bufs), async () => {
+            await run(device, await v.prepare(device, shape, bufs));
+            const got = await readGuarded(device, bufs.dz, rows * s.c, caseName);
+            const ref = softmaxScoreBackwardRef(shape, p, s.targets);
+            assertClose(caseName, got, ref.dz, { atol: 1e-8, rtol: 1e-6 });
+            const chosen = [...new Uint32Array((await readBack(device, bufs.chosen)).buffer).subarray(0, rows)];
+            assert(chosen.join() === ref.chosen.join(), `${caseName}: resolved classes ${chosen}, expected ${ref.chosen}`);
+            // The score's calculus: dS/dz by central differences of the float64 softmax, S = Σ_c t_c score_c.
+            for (let r = 0; r < rows; r++) {
+              const t = s.targets[r];
+              const coefRow = Float64Array.from({ length: s.c }, (_, j) => ('rank' in t ? (j === ref.chosen[r] ? 1 : 0) : t.classes.includes(j) ? t.sign : 0));
+              const fd = finiteDifferences(z, coefRow, (zz) => (s.score === 'prob' ? softmaxRef({ n: 1, c: s.c }, zz) : zz));
+              assertClose(`${caseName} row ${r} vs finite differences`, got.subarray(r * s.c, (r + 1) * s.c), fd, { atol: 1e-6, rtol: 1e-4 });
+            }
+          });
+        },
+      };
+    }),
+  );
+}
+
+export const backwardCases: KernelCase[] = [...convCases(), ...poolCases(), ...denseCases(), ...sharedForwardCases(), ...scoreCases()];
