@@ -326,11 +326,8 @@ const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBuff
 /** Passes one submission may time: aug-smooth's six forwards and backwards of VGG19 need about 330. */
 const MAX_TIMED_PASSES = 400;
 
-/** The class of rank k in descending probability (first index on ties), as the score kernel orders them. */
-function rankedClass(p: Float32Array, rank: number): number {
-  const order = Array.from({ length: p.length }, (_, j) => j).sort((a, b) => p[b] - p[a] || a - b);
-  return order[rank];
-}
+/** The class of rank k in descending probability (first index on ties, as the score kernel orders them). */
+const rankedClass = (p: Float32Array, rank: number): number => topK(p, rank + 1)[rank];
 
 /** A target as a row of the score kernel: the top-1 default and ranks are found on the GPU. */
 function targetRow(t: CamTarget, probabilities?: Float32Array): TargetRow {

@@ -6,9 +6,8 @@ import normalizeCode from './camNormalize.wgsl?raw';
 import termsCode from './camTerms.wgsl?raw';
 import augmentCode from './augmentInput.wgsl?raw';
 import { MAP_TERMS, type GradcamShape, type MapTerm } from './gradcam.js';
-import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params } from './kernel.js';
+import { ceilDiv, checkedWorkgroups, f32Bits, kernelVersion, packU32Params } from './kernel.js';
 
-const f32Bits = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0];
 const rowsOf = (s: { rows?: number }) => s.rows ?? 1;
 
 // ---------------------------------------------------------------- camTerms

@@ -3,7 +3,7 @@
 import channelWeightsCode from './gradcamChannelWeights.wgsl?raw';
 import heatmapCode from './gradcamHeatmap.wgsl?raw';
 import overlayCode from './overlayHeatmap.wgsl?raw';
-import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params } from './kernel.js';
+import { ceilDiv, checkedWorkgroups, f32Bits, kernelVersion, packU32Params } from './kernel.js';
 
 /** A target layer's map: positions = H·W, channels = C, rows = target rows over one forward (default 1). */
 export interface GradcamShape {
@@ -122,8 +122,7 @@ export interface OverlayBuffers {
 }
 
 export function packOverlayParams(s: OverlayShape): Uint32Array<ArrayBuffer> {
-  const alphaBits = new Uint32Array(new Float32Array([s.alpha]).buffer)[0];
-  return packU32Params([s.dstW, s.dstH, s.srcW, alphaBits, BLEND_MODES.indexOf(s.blend)]);
+  return packU32Params([s.dstW, s.dstH, s.srcW, f32Bits(s.alpha), BLEND_MODES.indexOf(s.blend)]);
 }
 
 const OVERLAY_WORKGROUP: readonly [number, number] = [8, 8];

@@ -98,6 +98,9 @@ async function createPipeline(
   }
 }
 
+/** The bits of a float32, for a f32 field in a u32-packed uniform block (read back with bitcast<f32>). */
+export const f32Bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0];
+
 /** Packs u32 fields into a uniform block, padded to 16 bytes as WGSL's uniform layout requires. */
 export function packU32Params(fields: readonly number[]): Uint32Array<ArrayBuffer> {
   for (const v of fields) {
