@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { generatedHeader, generateKernels, renderTemplate } from '../scripts/genKernels.js';
-import { BACKWARD_UNROLLED_PIXELS } from '../src/kernels/conv3x3BackwardInput.js';
+import { BACKWARD_BLOCKED_TILES, BACKWARD_CIN3_PIXELS, BACKWARD_UNROLLED_PIXELS, conv3x3BackwardInputVersions } from '../src/kernels/conv3x3BackwardInput.js';
 import { CONV3X3_TILES, conv3x3BiasReluVersions, TILED_PIXELS } from '../src/kernels/conv3x3BiasRelu.js';
-import { SPLIT_M_ROWS } from '../src/kernels/denseBackwardInput.js';
+import { denseBackwardInputVersions, SPLIT_M_ROWS } from '../src/kernels/denseBackwardInput.js';
 import { wgslConstU32, type BindingKind, type KernelVersion } from '../src/kernels/kernel.js';
 import { PEAK_FMA_FLOPS_PER_STEP } from '../src/kernels/peak.js';
+import { RELU_RULE_CODES, RELU_RULES, type ReluRule } from '../src/kernels/reluRule.js';
 import { NOT_RANKED } from '../src/kernels/softmaxScoreBackward.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -56,9 +57,12 @@ const computeEntryPoints = (code: string) =>
 describe('generated kernels (scripts/genKernels.ts)', () => {
   const generated = generateKernels();
 
-  it('the generator emits the blocked conv family and the vec4 / vec4f16 dense pairs', () => {
+  it('the generator emits the blocked conv families (forward and backward), the backward cIn3 and the vec4 / vec4f16 dense pairs', () => {
     expect(generated.map((g) => g.file).sort()).toEqual(
       [
+        'conv3x3BackwardInput.blocked.wgsl',
+        'conv3x3BackwardInput.blocked16.wgsl',
+        'conv3x3BackwardInput.cIn3.wgsl',
         'conv3x3BiasRelu.blocked.wgsl',
         'conv3x3BiasRelu.blocked16.wgsl',
         'denseBackwardInput.vec4.wgsl',
@@ -168,6 +172,11 @@ describe('numbers TS and WGSL share are declared once, in the shader', () => {
     ['CONV3X3_TILES.blocked16.pixels', CONV3X3_TILES.blocked16.pixels, 'conv3x3BiasRelu.blocked16.wgsl', 'PIXELS', 16],
     ['CONV3X3_TILES.blocked16.channels', CONV3X3_TILES.blocked16.channels, 'conv3x3BiasRelu.blocked16.wgsl', 'CHANNELS', 8],
     ['BACKWARD_UNROLLED_PIXELS', BACKWARD_UNROLLED_PIXELS, 'conv3x3BackwardInput.unrolled.wgsl', 'PIXELS', 4],
+    ['BACKWARD_BLOCKED_TILES.blocked.pixels', BACKWARD_BLOCKED_TILES.blocked.pixels, 'conv3x3BackwardInput.blocked.wgsl', 'PIXELS', 8],
+    ['BACKWARD_BLOCKED_TILES.blocked.channels', BACKWARD_BLOCKED_TILES.blocked.channels, 'conv3x3BackwardInput.blocked.wgsl', 'CHANNELS', 8],
+    ['BACKWARD_BLOCKED_TILES.blocked16.pixels', BACKWARD_BLOCKED_TILES.blocked16.pixels, 'conv3x3BackwardInput.blocked16.wgsl', 'PIXELS', 16],
+    ['BACKWARD_BLOCKED_TILES.blocked16.channels', BACKWARD_BLOCKED_TILES.blocked16.channels, 'conv3x3BackwardInput.blocked16.wgsl', 'CHANNELS', 8],
+    ['BACKWARD_CIN3_PIXELS', BACKWARD_CIN3_PIXELS, 'conv3x3BackwardInput.cIn3.wgsl', 'PIXELS', 16],
     ['SPLIT_M_ROWS', SPLIT_M_ROWS, 'denseBackwardInput.splitM.wgsl', 'ROWS', 4],
     ['NOT_RANKED', NOT_RANKED, 'softmaxScoreBackward.wgsl', 'NOT_RANKED', 0xffffffff],
     ['PEAK_FMA_FLOPS_PER_STEP', PEAK_FMA_FLOPS_PER_STEP, 'peakFma.wgsl', 'FLOPS_PER_STEP', 64],
@@ -176,6 +185,17 @@ describe('numbers TS and WGSL share are declared once, in the shader', () => {
   it.each(constants)('%s is %s, as %s declares (const %s)', (_ts, value, file, name, expected) => {
     expect(value).toBe(wgslConstU32(readKernel(file), name));
     expect(value).toBe(expected);
+  });
+
+  it('every conv and dense backward version takes the ReLU rule; every shader that does names its values as reluRule.ts', () => {
+    const backward = [...conv3x3BackwardInputVersions, ...denseBackwardInputVersions];
+    for (const v of backward) {
+      expect(stripComments(v.source.code), `${v.source.label}: override RELU_RULE`).toMatch(/\boverride\s+RELU_RULE\s*:\s*u32\b/);
+    }
+    const constNames: Record<ReluRule, string> = { plain: 'RELU_PLAIN', guided: 'RELU_GUIDED', deconvnet: 'RELU_DECONVNET' };
+    const takers = wgslFiles.filter((f) => /\boverride\s+RELU_RULE\b/.test(stripComments(readKernel(f))));
+    expect(takers.length).toBe(new Set(backward.map((v) => v.source.code)).size);
+    for (const f of takers) for (const rule of RELU_RULES) expect(wgslConstU32(readKernel(f), constNames[rule]), `${f}: ${constNames[rule]}`).toBe(RELU_RULE_CODES[rule]);
   });
 
   it('every conv3x3BiasRelu version with a tile has it in CONV3X3_TILES', () => {

@@ -1,9 +1,22 @@
 // CPU float64 references for the backward kernels (layouts as in their .wgsl headers).
 // sharedForward: the forward tensor (y, or the pool's x) has ONE row/image, used for every row of dy;
 // otherwise row r of dy pairs with row r of the forward tensor.
+// reluRule (conv and dense, default 'plain'): how dy passes the layer's ReLU (reluRule.ts).
 import type { Conv3x3BackwardShape } from './conv3x3BackwardInput.js';
 import type { DenseBackwardShape } from './denseBackwardInput.js';
 import type { MaxPool2x2BackwardShape } from './maxPool2x2Backward.js';
+import type { ReluRule } from './reluRule.js';
+
+/**
+ * g for one element: the gradient dy passed back through a ReLU whose output was y, by the rule
+ * (plain dy·[y > 0], guided dy·[y > 0]·[dy > 0], deconvnet dy·[dy > 0]); dy itself without a ReLU.
+ */
+export function reluBackwardRef(relu: boolean, rule: ReluRule, dy: number, y: number): number {
+  if (!relu) return dy;
+  const active = rule === 'deconvnet' || y > 0;
+  const positive = rule === 'plain' || dy > 0;
+  return active && positive ? dy : 0;
+}
 
 export function denseBackwardInputRef(s: DenseBackwardShape, dy: ArrayLike<number>, y: ArrayLike<number>, w: ArrayLike<number>): Float64Array {
   const dx = new Float64Array(s.n * s.k);
@@ -12,7 +25,7 @@ export function denseBackwardInputRef(s: DenseBackwardShape, dy: ArrayLike<numbe
       const f = s.sharedForward ? 0 : r;
       let acc = 0;
       for (let m = 0; m < s.m; m++) {
-        const g = s.relu && !(y[f * s.m + m] > 0) ? 0 : dy[r * s.m + m];
+        const g = reluBackwardRef(s.relu, s.reluRule ?? 'plain', dy[r * s.m + m], y[f * s.m + m]);
         acc += g * w[k * s.m + m];
       }
       dx[r * s.k + k] = acc;
@@ -52,7 +65,7 @@ export function conv3x3BackwardInputRef(s: Conv3x3BackwardShape, dy: ArrayLike<n
         for (let co = 0; co < s.cOut; co++) {
           const o = ((n * s.h + oy) * s.w + ox) * s.cOut + co;
           const f = (((s.sharedForward ? 0 : n) * s.h + oy) * s.w + ox) * s.cOut + co;
-          const g = s.relu && !(y[f] > 0) ? 0 : dy[o];
+          const g = reluBackwardRef(s.relu, s.reluRule ?? 'plain', dy[o], y[f]);
           if (g === 0) continue;
           for (let ky = 0; ky < 3; ky++) {
             const iy = oy + ky - 1;

@@ -1,6 +1,6 @@
 // 3×3 'same' convolution backward w.r.t. its input through the layer's ReLU (see the naive version
 // for the formula):  dx[n, iy, ix, ci] = Σ_{ky, kx, co} g[n, iy + 1 − ky, ix + 1 − kx, co] · w[ky, kx, ci, co],
-// g = dy ⊙ [y > 0] when RELU.
+// g: dy through the layer's ReLU by RELU_RULE (when RELU; see the naive version).
 //   dy, y: [N, H, W, Cout/4] vec4   w: [3, 3, Cin, Cout/4] vec4   dx: [N, H, W, Cin/4] vec4
 // Register-tiled: each invocation owns 4 consecutive input pixels of a row × 4 input channels, in four
 // named vec4 accumulators. Per group of 4 output channels it loads 4 gradients, 4 outputs (for the ReLU
@@ -26,6 +26,11 @@ override WORKGROUP_X: u32 = 8u;
 override WORKGROUP_Y: u32 = 8u;
 override RELU: bool = true;
 override SHARED_FORWARD: bool = false;
+// How g passes the ReLU: one of the three rules below (reluRule.ts RELU_RULE_CODES).
+override RELU_RULE: u32 = 0u;
+const RELU_PLAIN: u32 = 0u;
+const RELU_GUIDED: u32 = 1u;
+const RELU_DECONVNET: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<vec4f>;
@@ -33,14 +38,21 @@ override SHARED_FORWARD: bool = false;
 @group(0) @binding(3) var<storage, read> w: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> dx: array<vec4f>;
 
-// dy[index] × mask, through the ReLU of y[index − shift] (shift: 0, or the start of this row's image
-// when SHARED_FORWARD, so the index lands in y's one image).
+// dy[index] × mask, through the ReLU of y[index − shift] by RELU_RULE (shift: 0, or the start of this
+// row's image when SHARED_FORWARD, so the index lands in y's one image). Plain: select(0, g, y > 0).
 fn gradient(index: u32, shift: u32, mask: f32) -> vec4f {
   let g = dy[index] * mask;
-  if (RELU) {
-    return select(vec4f(0.0), g, y[index - shift] > vec4f(0.0));
+  if (!RELU) {
+    return g;
   }
-  return g;
+  var keep = vec4<bool>(true);
+  if (RELU_RULE != RELU_DECONVNET) {
+    keep = y[index - shift] > vec4f(0.0);
+  }
+  if (RELU_RULE != RELU_PLAIN) {
+    keep = keep & (g > vec4f(0.0));
+  }
+  return select(vec4f(0.0), g, keep);
 }
 
 @compute @workgroup_size(WORKGROUP_X, WORKGROUP_Y)

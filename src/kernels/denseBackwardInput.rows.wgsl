@@ -1,5 +1,6 @@
 // Dense layer backward with respect to its input, through the layer's own ReLU, for all N rows of dy at
-// once:  g = dy ⊙ [y > 0] (when RELU; y is the layer's post-ReLU output), dx = g · Wᵀ.
+// once:  g = dy through the ReLU by RELU_RULE (when RELU; y is the layer's post-ReLU output; reluRule.ts):
+//   plain dy ⊙ [y > 0], guided dy ⊙ [y > 0] ⊙ [dy > 0], deconvnet dy ⊙ [dy > 0];  dx = g · Wᵀ.
 //   dy: [N, M/4] as vec4   y: [N, M/4] (or [1, M/4] when SHARED_FORWARD) as vec4
 //   w: [K, M/4] as vec4 (Keras layout)   dx: [N, K]
 // 'vec4' runs one invocation per (row, k) and so reads W N times; here one invocation owns K_PER
@@ -28,6 +29,11 @@ const K_PER: u32 = 2u;
 override WORKGROUP_SIZE: u32 = 64u;
 override RELU: bool = true;
 override SHARED_FORWARD: bool = false;
+// How g passes the ReLU: one of the three rules below (reluRule.ts RELU_RULE_CODES).
+override RELU_RULE: u32 = 0u;
+const RELU_PLAIN: u32 = 0u;
+const RELU_GUIDED: u32 = 1u;
+const RELU_DECONVNET: u32 = 2u;
 // Rows of dy and dx: the uniform's n, fixed per pipeline. At most MAX_ROWS.
 override ROWS: u32 = 1u;
 
@@ -37,16 +43,26 @@ override ROWS: u32 = 1u;
 @group(0) @binding(3) var<storage, read> w: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
-// Row r of g at column group j: dy masked by the shared row's mask, or by row r of y.
+// Row r of g at column group j: dy through the ReLU by RELU_RULE, with the shared row's mask or row r
+// of y. Plain is select(0, dy, mask).
 fn gradient(r: u32, j: u32, m4: u32, sharedMask: vec4<bool>) -> vec4f {
   let i = r * m4 + j;
+  let d = dy[i];
   if (!RELU) {
-    return dy[i];
+    return d;
   }
-  if (SHARED_FORWARD) {
-    return select(vec4f(0.0), dy[i], sharedMask);
+  var keep = vec4<bool>(true);
+  if (RELU_RULE != RELU_DECONVNET) {
+    if (SHARED_FORWARD) {
+      keep = sharedMask;
+    } else {
+      keep = y[i] > vec4f(0.0);
+    }
   }
-  return select(vec4f(0.0), dy[i], y[i] > vec4f(0.0));
+  if (RELU_RULE != RELU_PLAIN) {
+    keep = keep & (d > vec4f(0.0));
+  }
+  return select(vec4f(0.0), d, keep);
 }
 
 // dx[r, k0] and dx[r, k0 + 1] (when in range): the 4 lanes of each accumulator, added pairwise.
@@ -88,7 +104,7 @@ fn denseBackwardInputRows(@builtin(global_invocation_id) gid: vec3u) {
     let w1 = w[wBase1 + j];
     // The shared row's mask, once for all rows.
     var sharedMask = vec4<bool>(true);
-    if (RELU && SHARED_FORWARD) {
+    if (RELU && SHARED_FORWARD && RELU_RULE != RELU_DECONVNET) {
       sharedMask = y[j] > vec4f(0.0);
     }
     { let g = gradient(0u, j, m4, sharedMask); a0 += g * w0; b0 += g * w1; }

@@ -1,5 +1,6 @@
 // Dense layer backward with respect to its input, through the layer's own ReLU:
-//   g = dy ⊙ [y > 0] (when RELU; y is the layer's post-ReLU output), dx = g · Wᵀ.
+//   g = dy through the ReLU by RELU_RULE (when RELU; y is the layer's post-ReLU output; reluRule.ts):
+//   plain dy ⊙ [y > 0], guided dy ⊙ [y > 0] ⊙ [dy > 0], deconvnet dy ⊙ [dy > 0];  dx = g · Wᵀ.
 //   dy: [N, M/4] as vec4   y: [N, M/4] as vec4   w: [K, M/4] as vec4 (Keras layout)   dx: [N, K]
 // A workgroup owns 4 consecutive k (4 rows of W); its THREADS invocations stride along m, so at every
 // step they read THREADS·16 contiguous bytes of each row (coalesced on a GPU) and the 4 partial dot
@@ -22,6 +23,11 @@ const ROWS: u32 = 4u;
 override THREADS: u32 = 64u;
 override RELU: bool = true;
 override SHARED_FORWARD: bool = false;
+// How g passes the ReLU: one of the three rules below (reluRule.ts RELU_RULE_CODES).
+override RELU_RULE: u32 = 0u;
+const RELU_PLAIN: u32 = 0u;
+const RELU_GUIDED: u32 = 1u;
+const RELU_DECONVNET: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<vec4f>;
@@ -30,6 +36,22 @@ override SHARED_FORWARD: bool = false;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
 var<workgroup> partial: array<vec4f, THREADS>;
+
+// dy[i] through the ReLU of y[f] by RELU_RULE. Plain is select(0, dy, y > 0).
+fn gradient(i: u32, f: u32) -> vec4f {
+  let d = dy[i];
+  if (!RELU) {
+    return d;
+  }
+  var keep = vec4<bool>(true);
+  if (RELU_RULE != RELU_DECONVNET) {
+    keep = y[f] > vec4f(0.0);
+  }
+  if (RELU_RULE != RELU_PLAIN) {
+    keep = keep & (d > vec4f(0.0));
+  }
+  return select(vec4f(0.0), d, keep);
+}
 
 @compute @workgroup_size(THREADS)
 fn denseBackwardInputSplitM(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u32) {
@@ -46,10 +68,7 @@ fn denseBackwardInputSplitM(@builtin(workgroup_id) wg: vec3u, @builtin(local_inv
   let fBase = select(gBase, 0u, SHARED_FORWARD);
   var acc = vec4f(0.0);
   for (var j = t; j < m4; j += THREADS) {
-    var g = dy[gBase + j];
-    if (RELU) {
-      g = select(vec4f(0.0), g, y[fBase + j] > vec4f(0.0));
-    }
+    let g = gradient(gBase + j, fBase + j);
     acc += vec4f(dot(g, w[r0 + j]), dot(g, w[r1 + j]), dot(g, w[r2 + j]), dot(g, w[r3 + j]));
   }
   partial[t] = acc;

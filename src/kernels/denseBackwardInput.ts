@@ -4,9 +4,10 @@ import rowsCode from './denseBackwardInput.rows.wgsl?raw';
 import splitMCode from './denseBackwardInput.splitM.wgsl?raw';
 import vec4Code from './denseBackwardInput.vec4.wgsl?raw';
 import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, wgslConstU32, type KernelSource } from './kernel.js';
+import { reluRuleConstant, type ReluRule } from './reluRule.js';
 
 /**
- * dy, y: [n, m]; w: [k, m] → dx: [n, k] = (dy ⊙ [y > 0 if relu]) · wᵀ.
+ * dy, y: [n, m]; w: [k, m] → dx: [n, k] = g · wᵀ, g = dy through the layer's ReLU (if relu) by reluRule.
  * With sharedForward, y is [1, m]: one forward row masks all n rows of dy (several Grad-CAM targets of
  * one image, one gradient row per target class).
  */
@@ -19,6 +20,8 @@ export interface DenseBackwardShape {
   weightsF16?: boolean;
   /** y has one row, shared by every row of dy and dx (default false: y has n rows). */
   sharedForward?: boolean;
+  /** How dy passes the ReLU when relu (default 'plain', the true gradient; see reluRule.ts). */
+  reluRule?: ReluRule;
 }
 
 export interface DenseBackwardBuffers {
@@ -37,8 +40,8 @@ const BINDINGS = ['uniform', 'read-only-storage', 'read-only-storage', 'read-onl
 const bind = (b: DenseBackwardBuffers) => [b.dy, b.y, b.weights, b.dx];
 const WORKGROUP = 64;
 const source: KernelSource = { label: 'denseBackwardInput', code, entryPoint: 'denseBackwardInput', bindings: BINDINGS };
-/** Pipeline constants every version takes from the shape. */
-const shapeConstants = (s: DenseBackwardShape) => ({ RELU: s.relu, SHARED_FORWARD: s.sharedForward === true });
+/** Pipeline constants every version takes from the shape (without a ReLU every rule is g = dy: one pipeline). */
+const shapeConstants = (s: DenseBackwardShape) => ({ RELU: s.relu, SHARED_FORWARD: s.sharedForward === true, RELU_RULE: reluRuleConstant(s.relu ? s.reluRule : 'plain') });
 
 const naive = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   name: 'naive',

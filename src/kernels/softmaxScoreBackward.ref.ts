@@ -7,10 +7,13 @@ export function rankedClassRef(p: ArrayLike<number>, rank: number): number {
   return order[rank];
 }
 
-export function softmaxScoreBackwardRef(s: SoftmaxScoreShape, p: ArrayLike<number>, rows: readonly TargetRow[]): { dz: Float64Array; chosen: number[] } {
+/** p: [c], or [rows, c] with perRowForward (row r's target over row r's probabilities). */
+export function softmaxScoreBackwardRef(s: SoftmaxScoreShape, probabilities: ArrayLike<number>, rows: readonly TargetRow[]): { dz: Float64Array; chosen: number[] } {
   const dz = new Float64Array(rows.length * s.c);
   const chosen: number[] = [];
+  const all = Array.from(probabilities);
   rows.forEach((row, r) => {
+    const p = s.perRowForward ? all.slice(r * s.c, (r + 1) * s.c) : all;
     const t = new Float64Array(s.c);
     if ('rank' in row) {
       const c = rankedClassRef(p, row.rank);

@@ -3,15 +3,25 @@ import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, wgslConstU32,
 
 export type ScoreKind = 'prob' | 'logit';
 
-/** p: [c] probabilities → dz: [rows, c], the gradient of each row's target score w.r.t. the logits. */
+/**
+ * p: [c] probabilities (or [rows, c] with perRowForward) → dz: [rows, c], the gradient of each row's
+ * target score w.r.t. the logits.
+ */
 export interface SoftmaxScoreShape {
   c: number;
   score: ScoreKind;
-  /** Target rows (default 1): one gradient per row, over the same forward. */
+  /** Target rows (default 1): one gradient per row, over the same forward (or each over its own). */
   rows?: number;
+  /**
+   * p has one row per target row, each row its own forward (a batch of inputs: SmoothGrad's noisy
+   * copies, Integrated Gradients' path points); ranks are resolved on each row's own p. Default false:
+   * one p shared by every row.
+   */
+  perRowForward?: boolean;
 }
 
 export interface SoftmaxScoreBuffers {
+  /** f32 [c], or [rows, c] with perRowForward. */
   p: GPUBuffer;
   /** f32 [rows, c]: row r's score is Σ_c coef[r, c] · score_c (see packTargetRows). */
   coef: GPUBuffer;
@@ -65,7 +75,7 @@ export const softmaxScoreBackwardVersions = [
     source,
     supports: (s) => s.c >= 1 && (s.rows ?? 1) >= 1,
     workgroups: (s) => checkedWorkgroups('softmaxScoreBackward', [ceilDiv(s.c, WORKGROUP), s.rows ?? 1, 1]),
-    constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, SCORE_PROB: s.score === 'prob' }),
+    constants: (s) => ({ WORKGROUP_SIZE: WORKGROUP, SCORE_PROB: s.score === 'prob', PER_ROW_FORWARD: s.perRowForward === true }),
     params: packSoftmaxScoreParams,
     bind: (b) => [b.p, b.coef, b.ranks, b.dz, b.chosen],
   }),

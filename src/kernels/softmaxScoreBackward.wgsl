@@ -1,5 +1,7 @@
-// Gradient of the CAM target score with respect to the logits z, for R target rows over one image.
-//   p: [C] softmax probabilities   coef: [R, C] target coefficients t   ranks: [R] u32
+// Gradient of the CAM target score with respect to the logits z, for R target rows over one image, or
+// over one forward each (PER_ROW_FORWARD: a batch of inputs, as SmoothGrad's noisy copies or Integrated
+// Gradients' path points, each with its own probabilities).
+//   p: [C] softmax probabilities ([R, C] when PER_ROW_FORWARD)   coef: [R, C] target coefficients t   ranks: [R] u32
 //   dz: [R, C]   chosen: [R] u32 (the class a ranked row resolved to; NOT_RANKED for the others)
 // A row's score is S = Σ_c t_c · score_c: a class (t = e_c), several classes (t = 1 on each: the sum of
 // their scores), a counterfactual (t = −e_c: what lowers the class, as in the Grad-CAM paper).
@@ -8,6 +10,7 @@
 // A row with ranks[r] = k ≠ NOT_RANKED targets the k-th most probable class (0: the top-1), found here
 // (first maximum on ties, as argmax) so that no readback is needed between forward and backward; its
 // coefficients are ignored. Every invocation of the row finds it: (k + 1)·C reads, C = 1000, k < 8.
+// With PER_ROW_FORWARD every row reads its own row of p, ranks included (its own top-k).
 
 struct Params {
   c: u32,
@@ -19,6 +22,7 @@ const NOT_RANKED: u32 = 0xffffffffu;
 
 override WORKGROUP_SIZE: u32 = 64u;
 override SCORE_PROB: bool = true;
+override PER_ROW_FORWARD: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> p: array<f32>;
@@ -27,21 +31,24 @@ override SCORE_PROB: bool = true;
 @group(0) @binding(4) var<storage, read_write> dz: array<f32>;
 @group(0) @binding(5) var<storage, read_write> chosen: array<u32>;
 
-// True when class a comes before class b in descending probability (lower index first on ties).
-fn before(a: u32, b: u32) -> bool {
-  return p[a] > p[b] || (p[a] == p[b] && a < b);
+// True when class a comes before class b in descending probability (lower index first on ties), in
+// the row of p that starts at pBase.
+fn before(pBase: u32, a: u32, b: u32) -> bool {
+  let pa = p[pBase + a];
+  let pb = p[pBase + b];
+  return pa > pb || (pa == pb && a < b);
 }
 
 // The class of the given rank: repeated argmax over the classes after the previous one in that order.
-fn rankedClass(rank: u32) -> u32 {
+fn rankedClass(pBase: u32, rank: u32) -> u32 {
   var prev = NOT_RANKED;
   for (var r = 0u; r <= rank; r++) {
     var best = NOT_RANKED;
     for (var j = 0u; j < params.c; j++) {
-      if (prev != NOT_RANKED && !before(prev, j)) {
+      if (prev != NOT_RANKED && !before(pBase, prev, j)) {
         continue;
       }
-      if (best == NOT_RANKED || before(j, best)) {
+      if (best == NOT_RANKED || before(pBase, j, best)) {
         best = j;
       }
     }
@@ -58,10 +65,12 @@ fn softmaxScoreBackward(@builtin(global_invocation_id) gid: vec3u) {
     return;
   }
   let base = row * params.c;
+  // This row's probabilities: its own forward's, or the one shared row.
+  let pBase = select(0u, base, PER_ROW_FORWARD);
   let rank = ranks[row];
   var cls = NOT_RANKED;
   if (rank != NOT_RANKED) {
-    cls = rankedClass(rank);
+    cls = rankedClass(pBase, rank);
   }
   if (j == 0u) {
     chosen[row] = cls;
@@ -73,13 +82,14 @@ fn softmaxScoreBackward(@builtin(global_invocation_id) gid: vec3u) {
   if (SCORE_PROB) {
     var s = 0.0;
     if (cls != NOT_RANKED) {
-      s = p[cls];
+      s = p[pBase + cls];
     } else {
       for (var c = 0u; c < params.c; c++) {
-        s += coef[base + c] * p[c];
+        s += coef[base + c] * p[pBase + c];
       }
     }
-    dz[base + j] = tj * p[j] - p[j] * s;
+    let pj = p[pBase + j];
+    dz[base + j] = tj * pj - pj * s;
   } else {
     dz[base + j] = tj;
   }

@@ -17,9 +17,12 @@ import { packTargetRows, softmaxScoreBackwardVersions, type SoftmaxScoreShape, t
 import { softmaxScoreBackwardRef } from '../../src/kernels/softmaxScoreBackward.ref.js';
 import { softmaxRef } from '../../src/kernels/softmax.ref.js';
 import { conv3x3BackwardInputRef, denseBackwardInputRef, maxPool2x2BackwardRef } from '../../src/kernels/backward.ref.js';
+import { RELU_RULES, type ReluRule } from '../../src/kernels/reluRule.js';
 import { normal, rms, uniform, withBuffers, withWeightFormat } from '../support/data.js';
 import { assert, assertClose } from '../support/compare.js';
-import { guardedOutput, packHalvesOnGpu, readBack, readGuarded, run, upload } from '../support/gpu.js';
+import { GUARD, guardedOutput, packHalvesOnGpu, readBack, readGuarded, run, SENTINEL, upload } from '../support/gpu.js';
+import { preprocessImageBackwardVersions, type PreprocessBackwardShape } from '../../src/kernels/preprocessImageBackward.js';
+import { caffePreprocessRef, preprocessImageBackwardRef } from '../../src/kernels/preprocessImageBackward.ref.js';
 import type { KernelCase } from './cases.js';
 
 const name = (kernel: string, o: object, tag = '') => `${kernel} ${tag} ${Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ')}`.replace(/\s+/g, ' ');
@@ -49,47 +52,89 @@ function finiteDifferences(x: Float32Array, r: ArrayLike<number>, f: (x: Float64
 }
 
 // ---------------------------------------------------------------- conv3x3BackwardInput
-const convShapes: (Conv3x3Shape & { tag?: string; fd?: boolean })[] = [
+// rules: the ReLU backward rules a shape runs with (default plain only); finite differences check the
+// plain (true) gradient only, the other rules are not a function's gradient. Each version runs every
+// rule on a shape with a ReLU, and on one without (where every rule is g = dy; blocked16: see only).
+// only: the versions that run the shape, where the others would repeat a check at a price (naive takes
+// ~10 s at the VGG-sized input gradient; blocked16 compiles for seconds, and its shader is blocked's
+// template at another width, so blocked alone runs the template's path without ReLU).
+type ConvCaseShape = Conv3x3Shape & { tag?: string; fd?: boolean; rules?: readonly ReluRule[]; only?: readonly string[] };
+const convShapes: ConvCaseShape[] = [
   { n: 1, h: 1, w: 1, cIn: 1, cOut: 1, relu: false, fd: true },
   { n: 1, h: 3, w: 5, cIn: 7, cOut: 5, relu: true, fd: true },
   { n: 2, h: 4, w: 3, cIn: 3, cOut: 6, relu: true, fd: true },
   { n: 1, h: 9, w: 13, cIn: 66, cOut: 10, relu: true },
-  { n: 1, h: 5, w: 8, cIn: 8, cOut: 12, relu: true, fd: true },
-  { n: 2, h: 3, w: 7, cIn: 4, cOut: 4, relu: false, fd: true },
+  { n: 1, h: 5, w: 8, cIn: 8, cOut: 12, relu: true, fd: true, rules: RELU_RULES },
+  { n: 2, h: 3, w: 7, cIn: 4, cOut: 4, relu: false, fd: true, rules: RELU_RULES },
   { n: 1, h: 6, w: 6, cIn: 36, cOut: 20, relu: true },
-  // Widths past one and two blocks of the blocked version's 8 pixels.
+  // Widths past one and two blocks of the blocked version's 8 pixels, past one of blocked16's.
   { n: 1, h: 3, w: 17, cIn: 8, cOut: 8, relu: true, fd: true },
+  // Batch 2, two groups of 8 input channels, a width past two blocks of 16; and without ReLU.
+  { n: 2, h: 3, w: 35, cIn: 16, cOut: 4, relu: true, rules: RELU_RULES },
+  { n: 1, h: 2, w: 9, cIn: 8, cOut: 4, relu: false, rules: RELU_RULES, only: ['blocked'] },
+  // Cin = 3 (the cIn3 version: the gradient w.r.t. the image) at odd widths, with and without ReLU.
+  { n: 2, h: 5, w: 11, cIn: 3, cOut: 8, relu: true, fd: true, rules: RELU_RULES },
+  { n: 2, h: 3, w: 9, cIn: 3, cOut: 4, relu: false, fd: true, rules: RELU_RULES },
   { n: 1, h: 14, w: 14, cIn: 512, cOut: 512, relu: true, tag: 'block5_conv3' },
+  { n: 1, h: 224, w: 224, cIn: 3, cOut: 64, relu: true, tag: 'block1_conv1', only: ['cIn3'] },
 ];
 
+interface ConvFixture {
+  key: string;
+  x: Float32Array;
+  w: Float32Array;
+  b: Float32Array;
+  y: Float32Array<ArrayBuffer>;
+  dy: Float32Array<ArrayBuffer>;
+  ref: Float64Array;
+}
+
+/**
+ * The data and float64 reference of a shape and rule, computed once for all the versions that run it
+ * (the cases run shape by shape): at block5_conv3 the references take seconds per case.
+ */
+let lastConvFixture: ConvFixture | undefined;
+function convFixture(s: Conv3x3BackwardShape): ConvFixture {
+  const key = JSON.stringify([s.n, s.h, s.w, s.cIn, s.cOut, s.relu, s.reluRule]);
+  if (lastConvFixture?.key === key) return lastConvFixture;
+  lastConvFixture = undefined;
+  const seed = s.h * 31 + s.w * 7 + s.cIn * 3 + s.cOut;
+  const x = uniform(s.n * s.h * s.w * s.cIn, seed);
+  const w = normal(9 * s.cIn * s.cOut, seed + 1, Math.sqrt(2 / (9 * s.cIn)));
+  const b = uniform(s.cOut, seed + 2, -0.3, 0.3);
+  const y = Float32Array.from(conv3x3BiasReluRef(s, x, w, b));
+  const dy = uniform(y.length, seed + 3);
+  lastConvFixture = { key, x, w, b, y, dy, ref: conv3x3BackwardInputRef(s, dy, y, w) };
+  return lastConvFixture;
+}
+
 function convCases(): KernelCase[] {
-  return conv3x3BackwardInputVersions.flatMap((v) =>
-    convShapes.filter((s) => v.supports(s)).map((s): KernelCase => {
-      const caseName = name(`conv3x3BackwardInput.${v.name}`, { n: s.n, h: s.h, w: s.w, cIn: s.cIn, cOut: s.cOut, relu: s.relu }, s.tag);
-      return {
-        name: caseName,
-        async run(device) {
-          const seed = s.h * 31 + s.w * 7 + s.cIn * 3 + s.cOut;
-          const x = uniform(s.n * s.h * s.w * s.cIn, seed);
-          const w = normal(9 * s.cIn * s.cOut, seed + 1, Math.sqrt(2 / (9 * s.cIn)));
-          const b = uniform(s.cOut, seed + 2, -0.3, 0.3);
-          const y = Float32Array.from(conv3x3BiasReluRef(s, x, w, b));
-          const dy = uniform(y.length, seed + 3);
-          const count = x.length;
-          const bufs = { dy: upload(device, dy), y: upload(device, y), weights: upload(device, w), dx: guardedOutput(device, count) };
-          await withBuffers(Object.values(bufs), async () => {
-            await run(device, await v.prepare(device, s, bufs));
-            const got = await readGuarded(device, bufs.dx, count, caseName);
-            const ref = conv3x3BackwardInputRef(s, dy, y, w);
-            assertClose(caseName, got, ref, { atol: RTOL * rms(ref), rtol: RTOL });
-            if (s.fd) {
-              const fd = finiteDifferences(x, dy, (xx) => conv3x3BiasReluRef(s, xx, w, b));
-              assertClose(`${caseName} vs finite differences`, got, fd, { atol: 1e-6 * Math.max(1, rms(fd)), rtol: 1e-5 });
-            }
-          });
-        },
-      };
-    }),
+  return convShapes.flatMap((shape) =>
+    (shape.rules ?? ['plain']).flatMap((reluRule) =>
+      conv3x3BackwardInputVersions
+        .filter((v) => v.supports(shape) && (!shape.only || shape.only.includes(v.name)))
+        .map((v): KernelCase => {
+          const s: Conv3x3BackwardShape = { ...shape, reluRule };
+          const caseName = name(`conv3x3BackwardInput.${v.name}`, { n: s.n, h: s.h, w: s.w, cIn: s.cIn, cOut: s.cOut, relu: s.relu, ...ruleField(reluRule) }, shape.tag);
+          return {
+            name: caseName,
+            async run(device) {
+              const { x, w, b, y, dy, ref } = convFixture(s);
+              const count = x.length;
+              const bufs = { dy: upload(device, dy), y: upload(device, y), weights: upload(device, w), dx: guardedOutput(device, count) };
+              await withBuffers(Object.values(bufs), async () => {
+                await run(device, await v.prepare(device, s, bufs));
+                const got = await readGuarded(device, bufs.dx, count, caseName);
+                assertClose(caseName, got, ref, { atol: RTOL * rms(ref), rtol: RTOL });
+                if (shape.fd && reluRule === 'plain') {
+                  const fd = finiteDifferences(x, dy, (xx) => conv3x3BiasReluRef(s, xx, w, b));
+                  assertClose(`${caseName} vs finite differences`, got, fd, { atol: 1e-6 * Math.max(1, rms(fd)), rtol: 1e-5 });
+                }
+              });
+            },
+          };
+        }),
+    ),
   );
 }
 
@@ -135,23 +180,25 @@ function poolCases(): KernelCase[] {
 }
 
 // ---------------------------------------------------------------- denseBackwardInput
-const denseShapes: (DenseBackwardShape & { tag?: string; fd?: boolean })[] = [
+// rules: as for the conv cases (every version runs every rule with and without a ReLU).
+const denseShapes: (DenseBackwardShape & { tag?: string; fd?: boolean; rules?: readonly ReluRule[] })[] = [
   { n: 1, k: 1, m: 1, relu: false, fd: true },
-  { n: 1, k: 7, m: 5, relu: true, fd: true },
+  { n: 1, k: 7, m: 5, relu: true, fd: true, rules: RELU_RULES },
   { n: 3, k: 70, m: 13, relu: true, fd: true },
   // M % 4 == 0 (the vec4 and split-M versions): K not a multiple of split-M's 4 rows, odd M/4, M/4
   // beyond one workgroup's 64 invocations, batch > 1.
   { n: 1, k: 1, m: 4, relu: true, fd: true },
-  { n: 3, k: 70, m: 12, relu: true, fd: true },
-  { n: 2, k: 9, m: 260, relu: false },
+  { n: 3, k: 70, m: 12, relu: true, fd: true, rules: RELU_RULES },
+  { n: 2, k: 9, m: 260, relu: false, rules: RELU_RULES },
   { n: 1, k: 4096, m: 1000, relu: false, tag: 'predictions' },
   { n: 1, k: 25088, m: 4096, relu: true, tag: 'fc1' },
 ];
 
 function denseCases(): KernelCase[] {
+  const withRules = denseShapes.flatMap((s) => (s.rules ?? ['plain']).map((reluRule) => ({ ...s, reluRule })));
   return denseBackwardInputVersions.flatMap((v) =>
-    denseShapes.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s)).map((s): KernelCase => {
-      const caseName = name(`denseBackwardInput.${v.name}`, { n: s.n, k: s.k, m: s.m, relu: s.relu }, `${s.tag ?? ''}${s.weightsF16 ? ' f16' : ''}`);
+    withRules.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s)).map((s): KernelCase => {
+      const caseName = name(`denseBackwardInput.${v.name}`, { n: s.n, k: s.k, m: s.m, relu: s.relu, ...ruleField(s.reluRule) }, `${s.tag ?? ''}${s.weightsF16 ? ' f16' : ''}`);
       return {
         name: caseName,
         async run(device) {
@@ -171,7 +218,7 @@ function denseCases(): KernelCase[] {
             const got = await readGuarded(device, bufs.dx, x.length, caseName);
             const ref = denseBackwardInputRef(s, dy, y, wRef);
             assertClose(caseName, got, ref, { atol: RTOL * rms(ref), rtol: RTOL });
-            if (s.fd) {
+            if (s.fd && s.reluRule === 'plain') {
               const fd = finiteDifferences(x, dy, (xx) => denseBiasActRef(fwd, xx, wRef, b));
               assertClose(`${caseName} vs finite differences`, got, fd, { atol: 1e-6 * Math.max(1, rms(fd)), rtol: 1e-5 });
             }
@@ -222,16 +269,23 @@ function withDecoyRows(shared: Float32Array, n: number, decoy: (v: number, i: nu
 /** A post-ReLU value with its mask inverted. */
 const invertedRelu = (v: number) => (v > 0 ? 0 : 0.5);
 
-const sharedConvShapes: Conv3x3BackwardShape[] = [
+// Guided backpropagation masks by the shared y and by each row's own dy: on the versions that compile
+// fast (the blocked ones read the shared y with the same gradient() as unrolled, at another tile).
+const sharedConvShapes: (Conv3x3BackwardShape & { only?: readonly string[] })[] = [
   { n: 3, h: 3, w: 5, cIn: 7, cOut: 5, relu: true },
   { n: 3, h: 3, w: 6, cIn: 8, cOut: 8, relu: true },
+  { n: 3, h: 3, w: 6, cIn: 8, cOut: 8, relu: true, reluRule: 'guided' as const, only: ['unrolled', 'naive'] },
   { n: 5, h: 4, w: 5, cIn: 4, cOut: 12, relu: true },
+  { n: 3, h: 4, w: 5, cIn: 3, cOut: 8, relu: true, reluRule: 'guided' as const },
 ].map((s) => ({ ...s, sharedForward: true }));
+
+/** The rule as a name field, for the cases that are not the plain gradient. */
+const ruleField = (rule: ReluRule | undefined) => (rule && rule !== 'plain' ? { rule } : {});
 
 function sharedConvCases(): KernelCase[] {
   return conv3x3BackwardInputVersions.flatMap((v) =>
-    sharedConvShapes.filter((s) => v.supports(s)).map((s): KernelCase => {
-      const caseName = sharedName(`conv3x3BackwardInput.${v.name}`, { n: s.n, h: s.h, w: s.w, cIn: s.cIn, cOut: s.cOut, relu: s.relu });
+    sharedConvShapes.filter((s) => v.supports(s) && (!s.only || s.only.includes(v.name))).map((s): KernelCase => {
+      const caseName = sharedName(`conv3x3BackwardInput.${v.name}`, { n: s.n, h: s.h, w: s.w, cIn: s.cIn, cOut: s.cOut, relu: s.relu, ...ruleField(s.reluRule) });
       return {
         name: caseName,
         async run(device) {
@@ -309,12 +363,15 @@ const sharedDenseShapes: DenseBackwardShape[] = [
   { n: 5, k: 300, m: 128, relu: true },
   // The rows version's most rows per invocation.
   { n: ROWS_MAX, k: 33, m: 16, relu: true },
+  // Guided: the shared y's mask and each row's dy; deconvnet: dy alone (rows skips the shared mask).
+  { n: 3, k: 70, m: 12, relu: true, reluRule: 'guided' as const },
+  { n: 2, k: 7, m: 12, relu: true, reluRule: 'deconvnet' as const },
 ].map((s) => ({ ...s, sharedForward: true }));
 
 function sharedDenseCases(): KernelCase[] {
   return denseBackwardInputVersions.flatMap((v) =>
     sharedDenseShapes.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s)).map((s): KernelCase => {
-      const caseName = sharedName(`denseBackwardInput.${v.name}`, { n: s.n, k: s.k, m: s.m, relu: s.relu }, s.weightsF16 ? ' f16' : '');
+      const caseName = sharedName(`denseBackwardInput.${v.name}`, { n: s.n, k: s.k, m: s.m, relu: s.relu, ...ruleField(s.reluRule) }, s.weightsF16 ? ' f16' : '');
       return {
         name: caseName,
         async run(device) {
@@ -392,6 +449,11 @@ const scoreShapes: (SoftmaxScoreShape & { spread: number; targets: TargetRow[] }
   { c: 1000, score: 'prob', spread: 5, targets: [0, 1, 2, 3, 4].map((rank) => ({ rank })) },
   { c: 9, score: 'prob', spread: 2, targets: [{ classes: [2, 5], sign: 1 }, { classes: [4], sign: -1 }, { rank: 3 }] },
   { c: 9, score: 'logit', spread: 2, targets: [{ classes: [2, 5], sign: 1 }, { classes: [4], sign: -1 }] },
+  // perRowForward: each row over its own probabilities (a batch of inputs), ranks resolved per row;
+  // rows 0 and 1 ask for the same rank and must resolve it on different rows of p.
+  { c: 300, score: 'prob', spread: 4, perRowForward: true, targets: [{ rank: 0 }, { rank: 0 }, { rank: 2 }] },
+  { c: 9, score: 'prob', spread: 2, perRowForward: true, targets: [{ rank: 0 }, { rank: 0 }, { classes: [2, 5], sign: 1 }, { classes: [4], sign: -1 }] },
+  { c: 9, score: 'logit', spread: 2, perRowForward: true, targets: [{ rank: 0 }, { rank: 0 }, { classes: [4], sign: -1 }] },
 ];
 
 function scoreCases(): KernelCase[] {
@@ -399,14 +461,17 @@ function scoreCases(): KernelCase[] {
     scoreShapes.map((s): KernelCase => {
       const rows = s.targets.length;
       const what = s.targets.map((t) => ('rank' in t ? `rank${t.rank}` : `${t.sign < 0 ? '-' : ''}${t.classes.join('+')}`)).join(',');
-      const caseName = name(`softmaxScoreBackward.${v.name}`, { c: s.c, score: s.score, targets: what });
+      const perRow = s.perRowForward === true;
+      const caseName = name(`softmaxScoreBackward.${v.name}`, { c: s.c, score: s.score, targets: what }, perRow ? 'per-row forward' : '');
       return {
         name: caseName,
         async run(device) {
-          const z = uniform(s.c, s.c * 5 + (s.score === 'prob' ? 1 : 2) + rows, -s.spread, s.spread);
-          const p = Float32Array.from(softmaxRef({ n: 1, c: s.c }, z));
+          // One row of logits, or one per target row.
+          const forwards = perRow ? rows : 1;
+          const z = uniform(forwards * s.c, s.c * 5 + (s.score === 'prob' ? 1 : 2) + rows, -s.spread, s.spread);
+          const p = Float32Array.from(softmaxRef({ n: forwards, c: s.c }, z));
           const { coef, ranks } = packTargetRows(s.c, s.targets);
-          const shape = { c: s.c, score: s.score, rows };
+          const shape = { c: s.c, score: s.score, rows, perRowForward: perRow };
           const bufs = {
             p: upload(device, p),
             coef: upload(device, coef),
@@ -421,11 +486,13 @@ function scoreCases(): KernelCase[] {
             assertClose(caseName, got, ref.dz, { atol: 1e-8, rtol: 1e-6 });
             const chosen = [...new Uint32Array((await readBack(device, bufs.chosen)).buffer).subarray(0, rows)];
             assert(chosen.join() === ref.chosen.join(), `${caseName}: resolved classes ${chosen}, expected ${ref.chosen}`);
+            if (perRow) assert(ref.chosen[0] !== ref.chosen[1], `${caseName}: rows 0 and 1 should resolve rank 0 on different forwards`);
             // The score's calculus: dS/dz by central differences of the float64 softmax, S = Σ_c t_c score_c.
             for (let r = 0; r < rows; r++) {
               const t = s.targets[r];
               const coefRow = Float64Array.from({ length: s.c }, (_, j) => ('rank' in t ? (j === ref.chosen[r] ? 1 : 0) : t.classes.includes(j) ? t.sign : 0));
-              const fd = finiteDifferences(z, coefRow, (zz) => (s.score === 'prob' ? softmaxRef({ n: 1, c: s.c }, zz) : zz));
+              const zRow = perRow ? z.subarray(r * s.c, (r + 1) * s.c) : z;
+              const fd = finiteDifferences(zRow, coefRow, (zz) => (s.score === 'prob' ? softmaxRef({ n: 1, c: s.c }, zz) : zz));
               assertClose(`${caseName} row ${r} vs finite differences`, got.subarray(r * s.c, (r + 1) * s.c), fd, { atol: 1e-6, rtol: 1e-4 });
             }
           });
@@ -435,4 +502,60 @@ function scoreCases(): KernelCase[] {
   );
 }
 
-export const backwardCases: KernelCase[] = [...convCases(), ...poolCases(), ...denseCases(), ...sharedForwardCases(), ...scoreCases()];
+// ---------------------------------------------------------------- preprocessImageBackward
+// Against the float64 reference, with and without accumulating into what out holds; the reference's
+// calculus against central differences of the float64 forward (x_rgb ↦ x_rgb[::-1] − mean), with the
+// weighted rows as one cotangent: L(x) = Σ_r w_r ⟨g_r, f(x)⟩ = ⟨Σ_r w_r g_r, f(x)⟩.
+// Float32 sums of a few rows: within 1e-6 relative.
+const preprocessBackwardShapes: (PreprocessBackwardShape & { tag?: string; fd?: boolean })[] = [
+  { pixels: 1, rows: 1, accumulate: false, fd: true },
+  { pixels: 37, rows: 3, accumulate: false, fd: true },
+  { pixels: 37, rows: 3, accumulate: true },
+  { pixels: 130, rows: 1, accumulate: true },
+  { pixels: 224 * 224, rows: 5, accumulate: true, tag: '224×224' },
+];
+
+function preprocessBackwardCases(): KernelCase[] {
+  return preprocessImageBackwardVersions.flatMap((v) =>
+    preprocessBackwardShapes.filter((s) => v.supports(s)).map((s): KernelCase => {
+      const caseName = name(`preprocessImageBackward.${v.name}`, { pixels: s.pixels, rows: s.rows, accumulate: s.accumulate }, s.tag);
+      return {
+        name: caseName,
+        async run(device) {
+          const seed = s.pixels * 3 + s.rows + (s.accumulate ? 1 : 0);
+          const count = 3 * s.pixels;
+          const g = uniform(s.rows * count, seed);
+          const rowWeights = uniform(s.rows, seed + 1, 0.1, 1);
+          const previous = uniform(count, seed + 2);
+          // What out holds before: the previous sum when accumulating (else sentinels, all to be overwritten), then the guards.
+          const initial = new Float32Array(count + GUARD).fill(SENTINEL);
+          if (s.accumulate) initial.set(previous);
+          const bufs = { g: upload(device, g), rowWeights: upload(device, rowWeights), out: upload(device, initial) };
+          await withBuffers(Object.values(bufs), async () => {
+            await run(device, await v.prepare(device, s, bufs));
+            const got = await readGuarded(device, bufs.out, count, caseName);
+            const ref = preprocessImageBackwardRef(s, g, rowWeights, previous);
+            assertClose(caseName, got, ref, { atol: 1e-6 * rms(ref), rtol: 1e-6 });
+            if (s.fd) {
+              const cotangent = new Float64Array(count);
+              for (let r = 0; r < s.rows; r++) for (let i = 0; i < count; i++) cotangent[i] += rowWeights[r] * g[r * count + i];
+              const x = uniform(count, seed + 3, 0, 255);
+              const fd = finiteDifferences(x, cotangent, caffePreprocessRef);
+              const refAlone = preprocessImageBackwardRef({ ...s, accumulate: false }, g, rowWeights);
+              assertClose(`${caseName}: reference vs finite differences of the forward`, refAlone, fd, { atol: 1e-9, rtol: 1e-7 });
+            }
+          });
+        },
+      };
+    }),
+  );
+}
+
+export const backwardCases: KernelCase[] = [
+  ...convCases(),
+  ...poolCases(),
+  ...denseCases(),
+  ...sharedForwardCases(),
+  ...scoreCases(),
+  ...preprocessBackwardCases(),
+];
