@@ -12,12 +12,17 @@ import { augmentInputVersions, camAccumulateVersions, camNormalizeVersions, camT
 import { prepareEigenProjection, unpackEigenStats, type EigenProjection } from '../kernels/eigenProjection.js';
 import { BLEND_MODES, gradcamChannelWeightsVersions, gradcamHeatmapVersions, overlayHeatmapVersions, packOverlayParams, type BlendMode } from '../kernels/gradcam.js';
 import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
-import { chooseCandidate, opKernel } from './opKernels.js';
+import { prepareBackward, type BackwardContext, type BackwardSink } from './backward.js';
 import { packResizeTable } from '../kernels/preprocessImage.js';
-import { NOT_RANKED, packTargetRows, softmaxScoreBackwardVersions, type ScoreKind, type TargetRow } from '../kernels/softmaxScoreBackward.js';
+import { NOT_RANKED, packTargetRows, type ScoreKind, type TargetRow } from '../kernels/softmaxScoreBackward.js';
 import { checkMethod, checkTarget, formatTarget, METHOD_SPECS, parseTarget, type CamMethod, type CamTarget, type MethodSpec, type ResolvedTarget } from './camMethods.js';
 import { PerturbationCam } from './perturbationCam.js';
-import type { Op } from './plan.js';
+import { SampledGradients } from './pixelAttribution.js';
+import { checkPixelSampling, isPixelMethod, PIXEL_DEFAULTS, PIXEL_METHOD_SPECS, PIXEL_METHODS, smoothGradNoise, type PixelMethod, type PixelSampling } from './pixelMethods.js';
+import { deprocessGradient, grayscaleMap, maxAbsOverChannels, multiplyChannels, preprocessedFromRgb, resizeBilinear, resizeRgba, rgbFromPreprocessed, sum, sumOverChannels } from './pixelMaps.js';
+import { preprocessImageBackwardVersions } from '../kernels/preprocessImageBackward.js';
+import type { ReluRule } from '../kernels/reluRule.js';
+import { INPUT_TENSOR } from './plan.js';
 import { MAX_IMAGE_PIXELS } from './device.js';
 import { PassTimer, Readback, type PassTiming } from './gpuTimer.js';
 import { decodePredictions, topK, type Prediction } from './imagenet.js';
@@ -30,6 +35,7 @@ export type { ScoreKind } from '../kernels/softmaxScoreBackward.js';
 export type { BlendMode } from '../kernels/gradcam.js';
 export type { ColormapName } from '../kernels/colormaps.js';
 export { CAM_METHODS, formatTarget, parseTarget, type CamMethod, type CamTarget, type ResolvedTarget } from './camMethods.js';
+export { PIXEL_METHODS, PIXEL_DEFAULTS, isPixelMethod, type PixelMethod, type PixelSampling } from './pixelMethods.js';
 
 const DEFAULT_ALPHA = 0.4;
 
@@ -149,6 +155,64 @@ export interface GradCamResult {
   passTimings: PassTiming[];
 }
 
+/** What a pixel-level explanation takes (see pixelMethods.ts): the kept forward's image, one target. */
+export interface PixelOptions extends PixelSampling {
+  method: PixelMethod;
+  /** ImageNet class; default the top-1. Shorthand for target { kind: 'class', classIndex }. */
+  classIndex?: number;
+  target?: CamTarget | string;
+  /** Default 'logit' (Simonyan et al. and pytorch-grad-cam differentiate the class score before the softmax). */
+  score?: ScoreKind;
+  /** guided-gradcam: the Grad-CAM layer (default the last conv layer). */
+  layer?: string;
+  /** smoothgrad / integrated-gradients: samples per batched forward and backward (default 8, lowered to fit memory). */
+  batchRows?: number;
+  onProgress?: (done: number, total: number) => void;
+  /** The rendering's size: 'model' (default, the model's input) or 'image' (resized to the kept image). */
+  size?: 'model' | 'image';
+  /** How many predictions to decode (default 5). */
+  top?: number;
+}
+
+export interface PixelResult {
+  predictions: Prediction[];
+  probabilities: Float32Array;
+  method: PixelMethod;
+  target: ResolvedTarget;
+  classIndex: number;
+  score: ScoreKind;
+  /**
+   * RGB [H, W, 3] at the model's input size, un-normalised: the gradient (saliency), the guided gradient
+   * (guided-backprop), that × the upsampled Grad-CAM map (guided-gradcam), the mean gradient (smoothgrad),
+   * the attributions (integrated-gradients).
+   */
+  attribution: { data: Float32Array; width: number; height: number; channels: 3 };
+  /** [H, W]: max |·| over colour channels (saliency, smoothgrad), the signed channel sum (integrated-gradients). */
+  map?: Map2D;
+  /** The image users know: grayscale map (saliency, smoothgrad, |IG| clipped at its 98th percentile), deprocessed gradient (guided). */
+  rendering: RgbaImage;
+  /** guided-gradcam: its Grad-CAM map, layer and overlay. */
+  cam?: CamMap;
+  layer?: string;
+  overlay?: RgbaImage;
+  /** smoothgrad / integrated-gradients: what was sampled and how it ran. */
+  sampling?: { samples: number; noise?: number; sigma?: number; seed?: number; steps?: number; baseline?: number; batchRows: number; submissions: number };
+  /** integrated-gradients: |Σ attributions − (s(x) − s(baseline))|, which goes to 0 as steps grow. */
+  completeness?: { gap: number; sumAttributions: number; scoreInput: number; scoreBaseline: number };
+  warnings: string[];
+  /** 'total' wall clock; GPU 'backward' of the kept-forward gradient where timestamp queries exist; 'sampling' wall clock. */
+  timingsMs: Record<string, number>;
+  /** GPU time of each pass of the kept-forward gradient's backward (empty for the sampled methods or without timestamp queries). */
+  passTimings: PassTiming[];
+}
+
+/** The gradient of one target row w.r.t. the image, over the kept forward. */
+interface InputPlan extends BackwardSink {
+  rgb: GPUBuffer;
+  rowWeights: GPUBuffer;
+  toRgb?: Dispatch;
+}
+
 export interface RgbaImage {
   width: number;
   height: number;
@@ -247,7 +311,7 @@ interface LayerMap {
 }
 
 /** What a map needs, made once per (method, layers, score, rows, smoothing) and reused. */
-interface MapPlan {
+interface MapPlan extends BackwardSink {
   key: string;
   method: CamMethod;
   spec: MethodSpec;
@@ -255,11 +319,7 @@ interface MapPlan {
   rows: number;
   eigen: boolean;
   layers: LayerMap[];
-  /** The backward from the score down to the deepest target layer (empty without gradients). */
-  backward: Dispatch[];
-  scoreDispatch?: Dispatch;
-  coef?: GPUBuffer;
-  ranks?: GPUBuffer;
+  /** (BackwardSink) the backward from the score down to the deepest target layer (empty without gradients). */
   /** Several layers: each layer's heat resized into the average, then normalised. */
   combine: Dispatch[];
   /** aug-smooth: per augmentation the input transform and the accumulation of its map, then the normalisation. */
@@ -366,6 +426,8 @@ export class GradCam {
   private readonly timer?: PassTimer;
   private readonly readback: Readback;
   private perturbation?: PerturbationCam;
+  private sampled?: SampledGradients;
+  private readonly inputPlans = new Map<string, InputPlan>();
   private kept?: KeptForward;
   private keptMap?: KeptMap;
   private disposed = false;
@@ -401,7 +463,8 @@ export class GradCam {
       for (const b of [...p.owned, ...(p.coef ? [p.coef, p.ranks!] : [])]) n += b.size;
       for (const l of p.layers) n += l.alpha.size + l.raw.size + l.heat.size + l.stats.size + (l.terms?.size ?? 0) + (l.eigen?.bytes ?? 0);
     }
-    return n + (this.perturbation?.bytes ?? 0);
+    for (const p of this.inputPlans.values()) for (const b of [p.rgb, p.rowWeights, ...(p.coef ? [p.coef, p.ranks!] : [])]) n += b.size;
+    return n + (this.perturbation?.bytes ?? 0) + (this.sampled?.bytes ?? 0);
   }
 
   get defaultLayer(): string {
@@ -440,42 +503,16 @@ export class GradCam {
     return this.network.device.createBuffer({ label, size: Math.max(16, bytes), usage: STORAGE() });
   }
 
-  /** The backward passes from the score down to `deepest`, for `rows` target rows over the one forward. */
-  /** Fills `plan` as it goes, so that a failure part-way leaves everything made so far for destroyPlan. */
-  private async backwardPlan(plan: MapPlan, deepest: string, score: ScoreKind, rows: number): Promise<void> {
-    const { network } = this;
-    const device = network.device;
-    const ops = network.plan.ops;
-    const backward = plan.backward;
-    for (let i = ops.length - 1; i >= 0; i--) {
-      const op = ops[i];
-      if (op.output === deepest) break;
-      const label = `${op.layer} ${op.kind} backward`;
-      if (op.kind === 'softmax') {
-        const c = op.shape.c;
-        const coef = (plan.coef = this.buffer(`target coefficients ×${rows}`, 4 * rows * c));
-        const ranks = (plan.ranks = this.buffer(`target ranks ×${rows}`, 4 * rows));
-        plan.scoreDispatch = await softmaxScoreBackwardVersions[0].prepare(
-          device,
-          { c, score, rows },
-          { p: network.tensorBuffer(op.output), coef, ranks, dz: this.gradBuffer(op.input, rows), chosen: this.chosen },
-          label,
-        );
-        backward.push(plan.scoreDispatch);
-        continue;
-      }
-      // Several rows: dy and dx carry one row per target, the forward tensor read for the mask is the one image's.
-      const rowOp = (rows > 1 ? { ...op, shape: { ...op.shape, n: rows, sharedForward: true } } : op) as Op;
-      const k = opKernel(rowOp, 'backward')!;
-      const c = chooseCandidate(k, rows > 1 ? undefined : this.options.versions?.[k.kernel], this.options.choices);
-      if (rows === 1) this.backwardVersions.set(op.layer, `${k.kernel}.${c.version}`);
-      const dy = this.gradBuffer(op.output, rows);
-      const dx = this.gradBuffer(op.input, rows);
-      const buffers: Record<string, GPUBuffer> =
-        op.kind === 'maxpool2x2' ? { dy, x: network.tensorBuffer(op.input), dx } : { dy, y: network.tensorBuffer(op.output), weights: network.weightBuffer(op.weights), dx };
-      backward.push(await c.prepare(device, buffers, rows > 1 ? `${label} ×${rows}` : label));
-    }
-    if (!plan.scoreDispatch) throw new Error(`${this.model.name}: the model must end in a softmax layer for Grad-CAM`);
+  /** What the backward passes need from this engine: its gradient buffers (shared by every plan) and version record. */
+  private get backwardContext(): BackwardContext {
+    return {
+      network: this.network,
+      grad: (tensor, rows) => this.gradBuffer(tensor, rows),
+      buffer: (label, bytes) => this.buffer(label, bytes),
+      chosen: this.chosen,
+      options: this.options,
+      onVersion: (layer, version) => this.backwardVersions.set(layer, version),
+    };
   }
 
   /** Adds the layer's map to `plan.layers` first, then prepares its dispatches (see backwardPlan). */
@@ -536,7 +573,7 @@ export class GradCam {
         // The deepest target layer: the backward runs down to it, passing the others.
         const order = this.convLayers;
         const deepest = [...layers].sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
-        await this.backwardPlan(plan, deepest, score, rows);
+        await prepareBackward(this.backwardContext, { deepest, rows, score }, plan);
       }
       for (const layer of layers) await this.layerMap(plan, layer, spec, eigen, rows, spec.gradients ? rows : 1);
       const first = plan.layers[0];
@@ -1042,6 +1079,173 @@ export class GradCam {
     });
   }
 
+  /** The backward from the score through the first layer and the preprocessing, for one row over the kept forward. */
+  private async inputPlan(rule: ReluRule, score: ScoreKind): Promise<InputPlan> {
+    const key = `${rule}|${score}`;
+    const cached = this.inputPlans.get(key);
+    if (cached) return cached;
+    const [h, w, c] = this.model.inputShape;
+    const plan: InputPlan = { backward: [], rgb: this.buffer(`d(score)/d(image) ${rule}`, 4 * h * w * c), rowWeights: this.buffer('input gradient row weight', 4) };
+    try {
+      await prepareBackward(this.backwardContext, { deepest: INPUT_TENSOR, rows: 1, score, reluRule: rule }, plan);
+      this.network.device.queue.writeBuffer(plan.rowWeights, 0, new Float32Array([1]));
+      plan.toRgb = await preprocessImageBackwardVersions[0].prepare(
+        this.network.device,
+        { pixels: h * w, rows: 1, accumulate: false },
+        { g: this.gradBuffer(INPUT_TENSOR), rowWeights: plan.rowWeights, out: plan.rgb },
+        'preprocessImage backward',
+      );
+    } catch (err) {
+      this.destroyInputPlan(plan);
+      throw err;
+    }
+    this.inputPlans.set(key, plan);
+    return plan;
+  }
+
+  private destroyInputPlan(p: InputPlan): void {
+    [...p.backward, ...(p.toRgb ? [p.toRgb] : [])].forEach(destroyDispatch);
+    for (const b of [p.rgb, p.rowWeights, ...(p.coef ? [p.coef] : []), ...(p.ranks ? [p.ranks] : [])]) b.destroy();
+  }
+
+  /** ∂s/∂(RGB image) of one target row over the kept forward, through ReLUs that follow `rule`. */
+  private async keptInputGradient(rule: ReluRule, score: ScoreKind, row: TargetRow): Promise<{ gradient: Float32Array; timingsMs: Record<string, number>; passTimings: PassTiming[] }> {
+    const plan = await this.inputPlan(rule, score);
+    const packed = packTargetRows(classCount(this.model), [row]);
+    this.network.device.queue.writeBuffer(plan.coef!, 0, packed.coef);
+    this.network.device.queue.writeBuffer(plan.ranks!, 0, packed.ranks);
+    const r = await this.execute(`input gradient (${rule})`, (rec) => {
+      rec.stage([...plan.backward, plan.toRgb!], 'backward');
+      rec.read('gradient', plan.rgb);
+    });
+    return { gradient: new Float32Array(r.out.get('gradient')!), timingsMs: r.timingsMs, passTimings: r.passTimings };
+  }
+
+  /** The kept forward's preprocessed input ([H, W, 3], B, G, R, mean-subtracted). */
+  private async keptInput(): Promise<Float32Array> {
+    const r = await this.execute('read input', (rec) => rec.read('input', this.network.tensorBuffer(INPUT_TENSOR), 4 * elementCount(this.model.inputShape)));
+    return new Float32Array(r.out.get('input')!);
+  }
+
+  /**
+   * A pixel-level explanation of the kept forward's image (see pixelMethods.ts): saliency, guided
+   * backpropagation and Guided Grad-CAM from one backward to the image; SmoothGrad and Integrated
+   * Gradients from batched forwards and backwards of inputs near it. No new forward of the image.
+   */
+  attribute(options: PixelOptions): Promise<PixelResult> {
+    return this.exclusive(async () => {
+      const t0 = performance.now();
+      const { method } = options;
+      if (!isPixelMethod(method)) throw new Error(`method '${String(method)}': choose one of ${PIXEL_METHODS.join(', ')}`);
+      checkGradCamOptions(this.model, { classIndex: options.classIndex, target: options.target, score: options.score, layer: options.layer, batchRows: options.batchRows });
+      checkPixelSampling(options);
+      const kept = this.requireForward('attribute');
+      const spec = PIXEL_METHOD_SPECS[method];
+      const score = options.score ?? 'logit';
+      const [t] = requestedTargets(options);
+      const row = targetRow(t, kept.probabilities);
+      if ('rank' in row) throw new Error('GradCam.attribute(): the target was not resolved');
+      const target = resolveTarget(t, row, row.classes[0]);
+      const [h, w] = this.model.inputShape;
+      const warnings: string[] = [];
+      const timingsMs: Record<string, number> = {};
+      let passTimings: PassTiming[] = [];
+      let attribution: Float32Array;
+      let map: Float32Array | undefined;
+      let cam: CamMap | undefined;
+      let overlay: RgbaImage | undefined;
+      let layer: string | undefined;
+      let sampling: PixelResult['sampling'];
+      let completeness: PixelResult['completeness'];
+      if (!spec.sampled) {
+        const g = await this.keptInputGradient(spec.rule, score, row);
+        if (g.timingsMs.backward !== undefined) timingsMs.backward = g.timingsMs.backward;
+        passTimings = g.passTimings;
+        attribution = g.gradient;
+        if (method === 'guided-gradcam') {
+          layer = options.layer ?? this.defaultLayer;
+          const request = await this.prepareRequest({ method: 'gradcam', target: t, layer, score });
+          const r = await this.explainRequest(request);
+          cam = r.maps[0];
+          overlay = r.overlay;
+          warnings.push(...r.warnings);
+          const up = resizeBilinear(cam.heatmap.data, cam.heatmap.width, cam.heatmap.height, 1, w, h);
+          attribution = multiplyChannels(attribution, up);
+        }
+      } else {
+        const pre = await this.keptInput();
+        const rgb = rgbFromPreprocessed(pre);
+        this.sampled ??= new SampledGradients(this.network);
+        const sampleTarget = { classes: row.classes, sign: row.sign, score };
+        const ts = performance.now();
+        if (method === 'smoothgrad') {
+          const samples = options.samples ?? PIXEL_DEFAULTS.samples;
+          const noise = options.noise ?? PIXEL_DEFAULTS.noise;
+          const seed = options.seed ?? PIXEL_DEFAULTS.seed;
+          let lo = Infinity;
+          let hi = -Infinity;
+          for (const v of rgb) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+          const sigma = noise * (hi - lo);
+          const input = (k: number, out: Float32Array) => {
+            smoothGradNoise(seed, k, sigma, out);
+            for (let i = 0; i < out.length; i++) out[i] += pre[i];
+          };
+          const r = await this.sampled.weightedGradient(samples, input, new Float32Array(samples).fill(1 / samples), sampleTarget, options);
+          attribution = r.gradient;
+          sampling = { samples, noise, sigma, seed, batchRows: r.rows, submissions: r.submissions };
+        } else {
+          const steps = options.steps ?? PIXEL_DEFAULTS.steps;
+          const level = options.baseline ?? PIXEL_DEFAULTS.baseline;
+          const base = preprocessedFromRgb(new Float32Array(rgb.length).fill(level));
+          // Rows 0..M−1: the midpoints of the path; row M: the baseline, row M + 1: the image (weight 0: their scores only).
+          const alpha = (k: number) => (k < steps ? (k + 0.5) / steps : k === steps ? 0 : 1);
+          const input = (k: number, out: Float32Array) => {
+            const a = alpha(k);
+            for (let i = 0; i < out.length; i++) out[i] = base[i] + a * (pre[i] - base[i]);
+          };
+          const weights = new Float32Array(steps + 2).fill(1 / steps);
+          weights[steps] = weights[steps + 1] = 0;
+          const r = await this.sampled.weightedGradient(steps + 2, input, weights, sampleTarget, options);
+          attribution = r.gradient.map((g, i) => g * (rgb[i] - level));
+          const sumAttributions = sum(attribution);
+          const scoreBaseline = r.scores[steps];
+          const scoreInput = r.scores[steps + 1];
+          completeness = { gap: Math.abs(sumAttributions - (scoreInput - scoreBaseline)), sumAttributions, scoreInput, scoreBaseline };
+          sampling = { samples: steps + 2, steps, baseline: level, batchRows: r.rows, submissions: r.submissions };
+        }
+        timingsMs.sampling = performance.now() - ts;
+      }
+      if (spec.map === 'max-abs') map = maxAbsOverChannels(attribution);
+      if (spec.map === 'signed-sum') map = sumOverChannels(attribution);
+      let rendering =
+        method === 'integrated-gradients' ? grayscaleMap(map!.map(Math.abs), w, h, 98) : map ? grayscaleMap(map, w, h) : deprocessGradient(attribution, w, h);
+      if (options.size === 'image') {
+        if (!kept.image) throw new Error("size 'image': the kept input is a preprocessed tensor, not an image; use size 'model'");
+        rendering = resizeRgba(rendering, kept.image.width, kept.image.height);
+      }
+      if (!attribution.some((v) => v !== 0)) warnings.push(`the ${method} attribution for ${formatTarget(target)} is zero everywhere: no pixel changes the score at this image`);
+      return {
+        predictions: this.predictions(kept.probabilities, options.top),
+        probabilities: kept.probabilities,
+        method,
+        target,
+        classIndex: target.classes[0],
+        score,
+        attribution: { data: attribution, width: w, height: h, channels: 3 },
+        map: map ? { data: map, width: w, height: h } : undefined,
+        rendering,
+        cam,
+        layer,
+        overlay,
+        sampling,
+        completeness,
+        warnings,
+        timingsMs: { ...timingsMs, total: performance.now() - t0 },
+        passTimings,
+      };
+    });
+  }
+
   /** Frees every GPU buffer at once; calls still in flight then fail, so await them first. */
   dispose(): void {
     if (this.disposed) return;
@@ -1053,6 +1257,8 @@ export class GradCam {
     this.timer?.destroy();
     this.readback.destroy();
     this.perturbation?.dispose();
+    this.sampled?.dispose();
+    for (const p of this.inputPlans.values()) this.destroyInputPlan(p);
     this.network.dispose();
   }
 }

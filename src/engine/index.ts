@@ -17,7 +17,11 @@ export {
   type StageCounts,
   type CamMap,
   MAX_TARGET_ROWS,
+  type PixelOptions,
+  type PixelResult,
 } from './gradcam.js';
+export { checkPixelSampling, isPixelMethod, MAX_PIXEL_SAMPLES, PIXEL_DEFAULTS, PIXEL_METHOD_SPECS, PIXEL_METHODS, smoothGradNoise, type PixelMethod, type PixelMethodSpec, type PixelSampling } from './pixelMethods.js';
+export { RELU_RULES, type ReluRule } from '../kernels/reluRule.js';
 export { CAM_METHODS, checkMethod, formatTarget, METHOD_SPECS, parseTarget, type CamMethod, type CamTarget, type MethodSpec, type ResolvedTarget } from './camMethods.js';
 export { classSuggestions, decodePredictions, findClass, formatPredictions, IMAGENET_CLASS_INDEX, matchingClasses, topK, type ClassIndex, type Prediction } from './imagenet.js';
 export { classCount, convLayerNames, inferShapes, MODELS, VGG16, VGG19, weightSpecs, type LayerSpec, type ModelSpec } from './model.js';
