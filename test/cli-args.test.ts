@@ -66,7 +66,18 @@ describe('gradcam refuses each bad flag before reading anything', () => {
     [['--colour', 'red'], /^error: unknown option --colour; see 'gradcam --help'$/],
     [['--json', 'yes'], /^error: expected 1 argument \(the image file\), got 2: photo\.png yes; see 'gradcam --help'$/],
     [['--out'], /^error: --out needs a value <file\.png\|\.jpg>; see 'gradcam --help'$/],
-    [['--method', 'gradcam+'], /^error: --method gradcam\+: choose gradcam, gradcam\+\+, xgradcam, .*, scorecam or ablationcam$/],
+    [['--method', 'gradcam+'], /^error: --method gradcam\+: choose gradcam, gradcam\+\+, xgradcam, .*, scorecam, ablationcam, saliency, .*, smoothgrad or integrated-gradients$/],
+    [['--method', 'saliency', '--samples', '4'], /^error: --samples applies to smoothgrad, not saliency$/],
+    [['--method', 'smoothgrad', '--samples', '0'], /^error: --samples 0: must be an integer in 1\.\.1024$/],
+    [['--method', 'smoothgrad', '--noise', 'lots'], /^error: --noise lots: must be a number$/],
+    [['--method', 'smoothgrad', '--noise', '-0.1'], /^error: --noise -0\.1: a fraction of the image's value range, 0\.\.10/],
+    [['--method', 'integrated-gradients', '--baseline', '300'], /^error: --baseline 300: a grey level in 0\.\.255 \(0 = black\)$/],
+    [['--method', 'integrated-gradients', '--steps', '2000'], /^error: --steps 2000: must be an integer in 1\.\.1024$/],
+    [['--method', 'saliency', '--layer', 'block4_conv3'], /^error: --layer: saliency explains the image's pixels and takes no layer \(guided-gradcam takes one: its Grad-CAM's\)$/],
+    [['--method', 'guided-gradcam', '--layer', 'block4_conv3,block5_conv3'], /^error: --layer block4_conv3,block5_conv3: guided-gradcam takes one conv layer \(its Grad-CAM's\)$/],
+    [['--method', 'guided-backprop', '--aug-smooth'], /^error: --aug-smooth applies to the CAM methods, not guided-backprop$/],
+    [['--method', 'gradcam', '--image-size'], /^error: --image-size applies to the pixel-level methods, not gradcam$/],
+    [['--method', 'saliency', '--out', 'map.gif'], /^error: --out map\.gif: the image is written as \.png or \.jpg/],
     [['--target', 'klass:3'], /^error: --target 'klass:3': unknown kind 'klass'; write class:<i>, classes:<i,j,…>, counterfactual:<i> or rank:<k>/],
     [['--target', 'classes:1,x'], /^error: --target 'classes:1,x': 'x' is not a class index/],
     [['--target', 'class:3', '--class', '3'], /^error: --class and --target both name what to explain; give one/],
@@ -101,7 +112,7 @@ describe('gradcam refuses each bad flag before reading anything', () => {
 describe('--help on every command: each flag, what it does, its default', () => {
   const flagsOf = (help: string) => [...help.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]);
   it.each([
-    ['gradcam', ['--weights', '--method', '--class', '--target', '--layer', '--aug-smooth', '--eigen-smooth', '--score', '--top', '--alpha', '--blend', '--colormap', '--out', '--heatmap', '--json', '--f16', '--tune', '--verbose', '--help']],
+    ['gradcam', ['--weights', '--method', '--class', '--target', '--layer', '--aug-smooth', '--eigen-smooth', '--score', '--samples', '--noise', '--seed', '--steps', '--baseline', '--batch-rows', '--image-size', '--top', '--alpha', '--blend', '--colormap', '--out', '--heatmap', '--json', '--f16', '--tune', '--verbose', '--help']],
     ['verify', ['--weights', '--reference', '--layer', '--method', '--eigen-smooth', '--class', '--score', '--save-reference', '--json', '--f16', '--tune', '--verbose', '--help']],
     ['bench', ['--quick', '--host', '--runs', '--size', '--layers', '--batch', '--methods', '--weights', '--no-peer', '--all-versions', '--f16', '--out', '--tune', '--help']],
     ['weights', ['--model', '--out', '--force', '--synthetic', '--seed', '--url', '--md5', '--help']],

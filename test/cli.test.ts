@@ -68,6 +68,24 @@ describe('gradcam CLI', () => {
     expect([overlay.width, overlay.height]).toEqual([123, 77]);
   }, 180_000);
 
+  it('a pixel-level method: guided backprop as JSON, its 224×224×3 gradient as .npy and its image as PNG', async () => {
+    const out = join(dir, 'guided.png');
+    const npy = join(dir, 'guided.npy');
+    const r = await gradcam(image, '--weights', weights, '--json', '--method', 'guided-backprop', '--class', '7', '--out', out, '--heatmap', npy);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(Object.keys(json)).toEqual(['predictions', 'method', 'target', 'class', 'score', 'weights', 'heatmapShape', 'timingsMs']);
+    expect(json).toMatchObject({ method: 'guided-backprop', target: 'class:7', class: 7, score: 'logit', heatmapShape: [224, 224, 3] });
+    const bytes = readFileSync(npy);
+    const header = bytes.subarray(10, 10 + bytes.readUInt16LE(8)).toString('latin1');
+    expect(header).toMatch(/'descr': '<f4'.*'shape': \(224, 224, 3\)/);
+    expect(bytes.length).toBe(10 + bytes.readUInt16LE(8) + 4 * 224 * 224 * 3);
+    const png = PNG.sync.read(readFileSync(out));
+    expect([png.width, png.height]).toEqual([224, 224]);
+    // The deprocessed gradient: grey (128) where it is zero, so not one flat colour.
+    expect(new Set(png.data.filter((_, i) => i % 4 === 0)).size).toBeGreaterThan(10);
+  }, 300_000);
+
   it("the README's Node library example runs and explains the same class as the CLI", async () => {
     // The block under "Use it as a library", as written, with the package name pointed at this checkout's
     // entry point and the paths at this test's synthetic weights and image.
