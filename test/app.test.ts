@@ -4,8 +4,9 @@
 // engine's result in Node (first class, another class clicked, another layer, another α; within
 // test/support/pageMatch.ts's stated tolerance); each control reruns only its stages, asserted by the
 // engine's per-stage counters (class and layer: backward + map + overlay; α, blend, colormap: the
-// overlay pass); the class box takes a label, a wnid or an index; the exports are what is shown;
-// nothing is logged as an error.
+// overlay pass); the class box takes a label, a wnid or an index; the exports are what is shown; a
+// pixel-level method (saliency) draws the engine's rendering in Node in the second canvas from the kept
+// forward (one backward, no forward); nothing is logged as an error.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,8 @@ import { PNG } from 'pngjs';
 import type { Browser, Page } from 'puppeteer-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GradCam, type GradCamResult, type RgbaImage } from '../src/engine/gradcam.js';
+import { GradCam, type GradCamResult, type PixelResult, type RgbaImage } from '../src/engine/gradcam.js';
+import { PIXEL_METHODS } from '../src/engine/pixelMethods.js';
 import { decodeNpy } from '../src/engine/npy.js';
 import { loadWeightsFromDir } from '../src/hosts/node/weights.js';
 import { collectErrors, launchChromium, PROJECT_ROOT } from './support/chromium.js';
@@ -23,7 +25,7 @@ import { syntheticPhoto } from './support/images.js';
 import { testDevice } from './support/nodeDevice.js';
 import { cvResizeLinear } from './support/opencv.js';
 import { errorStats } from './support/compare.js';
-import { CANVAS_TOL, heatmapCanvasMismatches, MAP_TOL, overlayCanvasMismatches } from './support/pageMatch.js';
+import { CANVAS_TOL, heatmapCanvasMismatches, MAP_TOL, overlayCanvasMismatches, renderingCanvasMismatches, RENDERING_TOL } from './support/pageMatch.js';
 import { colormap, jetColormap } from '../src/kernels/colormaps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gradcam-app-'));
@@ -38,6 +40,12 @@ let nodeSecond: GradCamResult;
 let nodeLayer: GradCamResult;
 let nodeLayerAlpha: RgbaImage;
 let nodeHires: GradCamResult;
+/**
+ * Node's saliency map for the page's pixel-level step: a backward to the image costs about what a
+ * forward does on a CPU rasteriser, so it runs while the page builds, loads and tunes, and the step
+ * awaits it (with how long it took).
+ */
+let nodePixelsRun: Promise<{ result: PixelResult; ms: number }> | undefined;
 
 beforeAll(async () => {
   await promisify(execFile)(process.execPath, ['--import', 'tsx', '--import', './scripts/lib/registerRaw.js', 'scripts/weights.ts', '--synthetic', '--seed', '5', '--out', join(dir, 'vgg16')]);
@@ -57,8 +65,20 @@ beforeAll(async () => {
   nodeLayerAlpha = (await cam.overlay({ alpha: 0.7 })).overlay;
   // Then the class box picks 386 and the method becomes HiResCAM.
   nodeHires = await cam.explain({ classIndex: 386, layer: 'block4_conv3', method: 'hirescam' });
-  cam.dispose();
-  device.destroy();
+  // Then the pixel-level map: saliency of that class (of its logit, as the page asks), at the photo's
+  // size, left running (see nodePixelsRun); the engine is closed when it is done. Saliency rather than
+  // guided backprop: with these random weights its map spreads over well over a hundred grey levels,
+  // where the guided gradient deprocesses to 3 (nearly flat grey), which would compare little.
+  const t0 = performance.now();
+  nodePixelsRun = cam
+    .attribute({ method: 'saliency', classIndex: 386, score: 'logit', size: 'image' })
+    .then((result) => ({ result, ms: performance.now() - t0 }))
+    .finally(() => {
+      cam.dispose();
+      device.destroy();
+    });
+  // Reported where it is awaited; no unhandled rejection meanwhile.
+  nodePixelsRun.catch(() => undefined);
   process.env.GRADCAM_WEIGHTS_DIR = dir;
   await build({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'warn' });
   server = await preview({ configFile: join(PROJECT_ROOT, 'vite.config.ts'), logLevel: 'warn', preview: { port: 0, strictPort: false } });
@@ -69,6 +89,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
+  await nodePixelsRun?.catch(() => undefined);
   await browser?.close();
   await new Promise<void>((r) => (server ? server.httpServer.close(() => r()) : r()));
   rmSync(dir, { recursive: true, force: true });
@@ -289,6 +310,31 @@ describe('demo page (npm start) in headless Chromium', () => {
     const hires = await canvasPixels(page, 'heatmap');
     expect(heatmapCanvasMismatches(hires, nodeHires.heatmap, colormap('viridis')).slice(0, 5), "HiResCAM canvas vs Node's map").toEqual([]);
     expect(heatmapCanvasMismatches(hires, nodeLayer.heatmap, colormap('viridis')).length, 'HiResCAM canvas vs the Grad-CAM map').toBeGreaterThan(0);
+
+    // A pixel-level map in the second canvas: saliency of the same class on the kept forward (one
+    // backward to the image, no forward), the engine's rendering in Node at the photo's size within
+    // RENDERING_TOL (float order may move a value across a uint8 level; a few pixels do).
+    expect(await page.$$eval('#pixel-method option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['', ...PIXEL_METHODS]);
+    expect(await page.$eval('#pixels-figure', (e) => (e as HTMLElement).hidden)).toBe(true);
+    before = await stageCounts(page);
+    const tPixels = performance.now();
+    await page.select('#pixel-method', 'saliency');
+    await waitForStatus(page, "^Saliency of 'African_elephant' \\(386\\), score logit: \\d+ ms on the kept forward\\.$");
+    const pixelsMs = performance.now() - tPixels;
+    const { result: nodePixels, ms: nodePixelsMs } = await nodePixelsRun!;
+    expect(diff(before, await stageCounts(page))).toEqual({ preprocess: 0, forward: 0, backward: 1, cam: 0, overlay: 0 });
+    const saliency = await canvasPixels(page, 'pixels');
+    expect([saliency.width, saliency.height]).toEqual([photo.width, photo.height]);
+    const gm = renderingCanvasMismatches(saliency, nodePixels.rendering);
+    console.log(`saliency: page step ${pixelsMs.toFixed(0)} ms (Node's, run while the page loaded: ${nodePixelsMs.toFixed(0)} ms); canvas max |page − Node| ${gm.maxAbs}, ${gm.differing} of ${photo.width * photo.height} pixels differ (±${RENDERING_TOL} allowed)`);
+    expect(gm.mismatches.slice(0, 5), `saliency canvas vs Node's rendering (${gm.mismatches.length} pixels off)`).toEqual([]);
+    // Off by a level here and there, not everywhere (which would be a bias, not float order).
+    expect(gm.differing, 'pixels off by a float-order level').toBeLessThan(0.05 * photo.width * photo.height);
+    // A picture, not a flat grey: the comparison has something to compare.
+    expect(new Set(saliency.data.filter((_, i) => i % 4 === 0)).size).toBeGreaterThan(100);
+    expect(await page.$eval('#pixels-caption', (e) => e.textContent)).toMatch(
+      new RegExp(`^Saliency of 'African_elephant' \\(386\\), score logit\\. Bright: .* Computed at 224×224, resized to ${photo.width}×${photo.height}\\.$`),
+    );
 
     // Next visit: the same choices, from localStorage, without tuning again.
     await page.reload();

@@ -2,8 +2,10 @@
 // (converted by `npm run weights`, cached in Cache Storage); without them the page runs seeded random
 // weights and says so. The engine keeps the image's forward on the GPU, so each control reruns only
 // what it changes: a new image the whole network, a class, layer or score the backward and the map,
-// α, blend and colormap the overlay pass alone. A file chosen while the model loads is kept and runs
-// when it is ready.
+// α, blend and colormap the overlay pass alone. A pixel-level map (saliency, guided backprop, Guided
+// Grad-CAM, SmoothGrad, Integrated Gradients) is drawn in a second canvas from GradCam.attribute() on the
+// same kept forward, rerun only when its own inputs change. A file chosen while the model loads is kept
+// and runs when it is ready.
 import {
   CAM_METHODS,
   METHOD_SPECS,
@@ -17,8 +19,12 @@ import {
   GpuWeights,
   heNormalWeights,
   IMAGENET_CLASS_INDEX,
+  isPixelMethod,
   loadWeightsFromUrl,
   openGradCam,
+  PIXEL_DEFAULTS,
+  PIXEL_METHOD_SPECS,
+  PIXEL_METHODS,
   pixelsOf,
   requestBrowserDevice,
   servedWeights,
@@ -30,6 +36,9 @@ import {
   type GradCam,
   type GradCamResult,
   type ImageInput,
+  type PixelMethod,
+  type PixelOptions,
+  type PixelResult,
   type ScoreKind,
   type Tuning,
   type TuningMode,
@@ -52,6 +61,10 @@ const controls = {
   eigenSmooth: $<HTMLInputElement>('eigen-smooth'),
   augSmooth: $<HTMLInputElement>('aug-smooth'),
   topMaps: $<HTMLInputElement>('top-maps'),
+  pixelMethod: $<HTMLSelectElement>('pixel-method'),
+  samples: $<HTMLInputElement>('samples'),
+  noise: $<HTMLInputElement>('noise'),
+  steps: $<HTMLInputElement>('steps'),
   alpha: $<HTMLInputElement>('alpha'),
   blend: $<HTMLSelectElement>('blend'),
   colormap: $<HTMLSelectElement>('colormap'),
@@ -183,15 +196,22 @@ async function loadWeights(device: GPUDevice): Promise<GpuWeights | Map<string, 
 
 // ---------------------------------------------------------------- the page
 
-/** What a change needs rerun, cheapest first: the overlay pass, backward + map (+ overlay), everything. */
+/**
+ * What a change needs rerun on the CAM side, cheapest first: nothing (a pixel-level option alone), the
+ * overlay pass, backward + map (+ overlay), everything. The pixel-level map is checked after each run
+ * and recomputed only when what it depends on changed (see pixelRequest).
+ */
+const NONE = 0;
 const OVERLAY = 1;
 const EXPLAIN = 2;
 const IMAGE = 3;
 type Level = typeof OVERLAY | typeof EXPLAIN | typeof IMAGE;
-const WALL_LABEL: Record<Level, string> = {
+type WallRow = Level | 'pixels';
+const WALL_LABEL: Record<WallRow, string> = {
   [IMAGE]: 'new image: forward + map + overlay',
   [EXPLAIN]: 'new class, method, layer or score: backward + map + overlay',
   [OVERLAY]: 'new α, blend or colormap: overlay only',
+  pixels: 'new pixel-level map: backward(s) to the image, the forward kept',
 };
 
 let cam: GradCam | undefined;
@@ -203,7 +223,16 @@ let classIndex: number | undefined;
 let shown: GradCamResult | undefined;
 let firstHeatmapMs: number | undefined;
 const gpuMs: Record<string, number> = {};
-const wallMs = new Map<Level, number>();
+const wallMs = new Map<WallRow, number>();
+/** Forwards run so far: the pixel-level map of an older forward is stale. */
+let forwards = 0;
+/** The request (pixelRequest().key) whose pixel-level map is shown or failed; undefined: none. */
+let pixelKey: string | undefined;
+/**
+ * Guided Grad-CAM's attribute() leaves its own Grad-CAM map as the engine's last map, which overlay()
+ * would then draw: the next α, blend or colormap change reruns the shown method's map instead.
+ */
+let camMapReplaced = false;
 
 const overlayOptions = () => ({
   alpha: Number(controls.alpha.value),
@@ -223,6 +252,24 @@ const METHOD_NAMES: Record<CamMethod, string> = {
   ablationcam: 'Ablation-CAM (512 batched rows)',
 };
 const methodName = (m: CamMethod) => METHOD_NAMES[m].replace(/ \(.*\)$/, '');
+const PIXEL_NAMES: Record<PixelMethod, string> = {
+  saliency: 'Saliency (|gradient|)',
+  'guided-backprop': 'Guided backprop',
+  'guided-gradcam': 'Guided Grad-CAM (× Grad-CAM at the layer)',
+  smoothgrad: 'SmoothGrad (a forward and backward per sample)',
+  'integrated-gradients': 'Integrated Gradients (a forward and backward per step)',
+};
+const pixelName = (m: PixelMethod) => PIXEL_NAMES[m].replace(/ \(.*\)$/, '');
+/** What each rendering shows, for the caption. */
+const PIXEL_MEANING: Record<PixelMethod, string> = {
+  saliency: 'Bright: the pixels whose change moves the score most (max |∂score/∂pixel| over R, G, B)',
+  'guided-backprop': 'The gradient through ReLUs that pass only positive signals, as colour (grey: none)',
+  'guided-gradcam': 'Guided backprop × the Grad-CAM map, as colour (grey: none)',
+  smoothgrad: 'Saliency averaged over noisy copies of the image (bright: strongest)',
+  'integrated-gradients': '|Attribution| per pixel, clipped at its 98th percentile (bright: strongest)',
+};
+/** size 'image' makes the engine resize on the CPU: up to this long side (as the heatmap canvas), else 224×224. */
+const PIXELS_MAX_SIDE = 1024;
 
 /** The chosen class (default top-1), or with top-5 maps the five most probable; as a counterfactual if asked. */
 function explainTargets(): { target?: CamTarget; targets?: CamTarget[] } {
@@ -258,19 +305,32 @@ function setImage(next: ImageInput, name: string, keepClass = false) {
   $('original-caption').textContent = `original: ${name}, ${next.width}×${next.height}`;
 }
 
-function showTimes(level: Level, timingsMs: Record<string, number>) {
-  for (const [stage, ms] of Object.entries(timingsMs)) if (stage !== 'total') gpuMs[stage] = ms;
+/** The GPU stage rows: the engine's stages, then the pixel-level map's backward to the image. */
+const GPU_ROWS: [string, string][] = [
+  ['preprocess', 'preprocess'],
+  ['forward', 'forward'],
+  ['backward', 'backward'],
+  ['cam', 'cam'],
+  ['overlay', 'overlay'],
+  ['pixels', 'backward to the image (pixel-level map)'],
+];
+
+function showTimes(level: WallRow, timingsMs: Record<string, number>, reran = `${WALL_LABEL[level].split(': ')[1]} (${timingsMs.total.toFixed(1)} ms)`) {
+  if (level === 'pixels') {
+    // attribute()'s GPU 'backward' is the backward to the image; 'sampling' is wall-clock time.
+    if (timingsMs.backward !== undefined) gpuMs.pixels = timingsMs.backward;
+  } else for (const [stage, ms] of Object.entries(timingsMs)) if (stage !== 'total') gpuMs[stage] = ms;
   wallMs.set(level, timingsMs.total);
   const gpu = $<HTMLTableSectionElement>('gpu-times');
   gpu.replaceChildren();
   const head = gpu.insertRow();
   head.insertCell().innerHTML = '<strong>GPU time per stage</strong> (last run of each)';
   head.insertCell();
-  for (const stage of ['preprocess', 'forward', 'backward', 'cam', 'overlay']) {
+  for (const [stage, label] of GPU_ROWS) {
     if (!(stage in gpuMs)) continue;
     const row = gpu.insertRow();
     row.dataset.stage = stage;
-    row.insertCell().textContent = stage;
+    row.insertCell().textContent = label;
     Object.assign(row.insertCell(), { className: 'num', textContent: gpuMs[stage].toFixed(1) });
   }
   if (Object.keys(gpuMs).length === 0) gpu.insertRow().insertCell().textContent = 'this device has no timestamp queries';
@@ -279,14 +339,14 @@ function showTimes(level: Level, timingsMs: Record<string, number>) {
   const wallHead = wall.insertRow();
   wallHead.insertCell().innerHTML = '<strong>Wall clock</strong> (start → results on the CPU)';
   wallHead.insertCell();
-  for (const l of [IMAGE, EXPLAIN, OVERLAY] as Level[]) {
+  for (const l of [IMAGE, EXPLAIN, OVERLAY, 'pixels'] as WallRow[]) {
     if (!wallMs.has(l)) continue;
     const row = wall.insertRow();
     row.dataset.wall = String(l);
     row.insertCell().textContent = WALL_LABEL[l];
     Object.assign(row.insertCell(), { className: 'num', textContent: wallMs.get(l)!.toFixed(1) });
   }
-  $('reran').textContent = `Last change reran: ${WALL_LABEL[level].split(': ')[1]} (${timingsMs.total.toFixed(1)} ms).`;
+  $('reran').textContent = `Last change reran: ${reran}.`;
 }
 
 function showCounts() {
@@ -367,13 +427,14 @@ async function perform(wanted: Level) {
   if (!cam || !image) return;
   $('queued').textContent = '';
   const run = image;
-  const level = run === forwardedImage ? wanted : IMAGE;
+  const level = run !== forwardedImage ? IMAGE : wanted === OVERLAY && camMapReplaced ? EXPLAIN : wanted;
   if (level === IMAGE) {
     busy(`Forward pass of VGG16 on ${imageName} (${run.width}×${run.height})…`);
     const t0 = performance.now();
     forwardedImage = undefined;
     const view = await cam.forward(run);
     forwardedImage = run;
+    forwards++;
     // A counterfactual without a chosen class explains this image's top-1.
     topClass = view.predictions[0]?.index;
     busy(`Backward to ${controls.layer.value} and the map…`);
@@ -400,6 +461,7 @@ async function perform(wanted: Level) {
 }
 
 function finish(level: Level, r: GradCamResult, timings: Record<string, number>) {
+  camMapReplaced = false;
   showResult(r);
   showTimes(level, timings);
   showCounts();
@@ -416,20 +478,119 @@ function finish(level: Level, r: GradCamResult, timings: Record<string, number>)
   );
 }
 
-// Changes arriving while a run is busy are merged: the next run does the most any of them needs.
+/**
+ * The pixel-level map the controls ask for, on the kept forward: the page's class (default the top-1)
+ * or its counterfactual; the layer for Guided Grad-CAM; samples and noise for SmoothGrad, steps for
+ * Integrated Gradients. `key` names everything the map depends on, the forward included. The score is
+ * the logit, as in the methods' papers and the engine's default, whatever the CAM's Score says: the
+ * probability's gradient of a class the model gives little probability is tiny (~1e-7 per pixel), and
+ * guided backprop's deprocessing (its 1e-5 in (g − mean)/(std + 1e-5)) turns it flat grey.
+ */
+function pixelRequest(): { key: string; options: PixelOptions } | undefined {
+  const method = controls.pixelMethod.value;
+  if (!isPixelMethod(method) || !image) return undefined;
+  const counter = controls.targetKind.value === 'counterfactual' && !controls.topMaps.checked;
+  const options: PixelOptions = {
+    method,
+    target: counter ? { kind: 'counterfactual', classIndex: classIndex ?? topClass ?? 0 } : { kind: 'class', classIndex },
+    score: 'logit',
+    size: Math.max(image.width, image.height) <= PIXELS_MAX_SIDE ? 'image' : 'model',
+    ...(method === 'guided-gradcam' ? { layer: controls.layer.value } : {}),
+    ...(method === 'smoothgrad' ? { samples: controls.samples.valueAsNumber, noise: controls.noise.valueAsNumber } : {}),
+    ...(method === 'integrated-gradients' ? { steps: controls.steps.valueAsNumber } : {}),
+  };
+  return { key: JSON.stringify({ forward: forwards, ...options }), options };
+}
+
+function showPixelOptions() {
+  const m = controls.pixelMethod.value;
+  $('samples-label').hidden = $('noise-label').hidden = m !== 'smoothgrad';
+  $('steps-label').hidden = m !== 'integrated-gradients';
+}
+
+/** The pixel-level map, when what it depends on changed since the one shown; never a forward of the image. */
+async function performPixels() {
+  const figure = $('pixels-figure');
+  const req = pixelRequest();
+  if (!req) {
+    figure.hidden = true;
+    pixelKey = undefined;
+    return;
+  }
+  if (!cam || image !== forwardedImage || req.key === pixelKey) return;
+  // Marked before the run: a failing request is not retried until one of its inputs changes.
+  pixelKey = req.key;
+  const { method } = req.options;
+  const name = pixelName(method);
+  const sampled = PIXEL_METHOD_SPECS[method].sampled;
+  busy(sampled ? `${name}: batched forwards and backwards of ${method === 'smoothgrad' ? 'noisy copies of the image' : 'points from the baseline to the image'}…` : `${name}: backward to the image (the forward is kept)…`);
+  progress.value = 0;
+  progress.hidden = !sampled;
+  // Set before the call: it may fail after its Grad-CAM map replaced the shown one.
+  if (method === 'guided-gradcam') camMapReplaced = true;
+  let r: PixelResult;
+  try {
+    r = await cam.attribute({
+      ...req.options,
+      onProgress: (done, total) => {
+        progress.value = done / total;
+        status.textContent = `${name}: ${done} of ${total} ${method === 'smoothgrad' ? 'noisy copies' : 'path points (the steps, the baseline and the image)'}…`;
+      },
+    });
+  } catch (e) {
+    figure.hidden = false;
+    drawRgba($<HTMLCanvasElement>('pixels'), 224, 224, new Uint8ClampedArray(4 * 224 * 224));
+    $('pixels-caption').textContent = `${name}: failed (see the status line above)`;
+    throw e;
+  } finally {
+    progress.hidden = true;
+  }
+  figure.hidden = false;
+  figure.dataset.method = r.method;
+  figure.dataset.classIndex = String(r.classIndex);
+  drawRgba($<HTMLCanvasElement>('pixels'), r.rendering.width, r.rendering.height, r.rendering.data);
+  const [inH, inW] = VGG16.inputShape;
+  const what = `${r.target.sign < 0 ? 'counterfactual ' : ''}'${labelOf(r.classIndex)}' (${r.classIndex})`;
+  const parts = [
+    `${name}${r.layer ? ` at ${r.layer}` : ''} of ${what}, score ${r.score}. ${PIXEL_MEANING[r.method]}.`,
+    req.options.size === 'model' ? `${inW}×${inH}, the network input (a photo over ${PIXELS_MAX_SIDE} px is not resized back).` : `Computed at ${inW}×${inH}, resized to ${r.rendering.width}×${r.rendering.height}.`,
+  ];
+  const s = r.sampling;
+  if (s && r.method === 'smoothgrad') parts.push(`${s.samples} noisy copies, σ = ${s.noise} × the range (${s.sigma!.toFixed(1)}), seed ${s.seed}, in ${s.submissions} batches of ≤ ${s.batchRows}.`);
+  const c = r.completeness;
+  if (s && c)
+    parts.push(
+      `${s.steps} steps from ${s.baseline === 0 ? 'a black image' : `a grey image (level ${s.baseline})`}: Σ attributions ${c.sumAttributions.toPrecision(4)} vs s(image) − s(baseline) ${(c.scoreInput - c.scoreBaseline).toPrecision(4)}, ` +
+        `completeness gap ${c.gap.toPrecision(2)}${c.scoreInput !== c.scoreBaseline ? ` (${((100 * c.gap) / Math.abs(c.scoreInput - c.scoreBaseline)).toPrecision(2)} %)` : ''}; more steps close it.`,
+    );
+  if (r.warnings.length) parts.push(`Warning: ${r.warnings.join(' ')}`);
+  $('pixels-caption').textContent = parts.join(' ');
+  const ran = sampled ? `${s!.samples} batched forwards + backwards of ${method === 'smoothgrad' ? 'noisy copies' : 'path points'} (the image's forward kept)` : WALL_LABEL.pixels.split(': ')[1];
+  showTimes('pixels', r.timingsMs, `the ${name} map: ${ran} (${r.timingsMs.total.toFixed(1)} ms)`);
+  showCounts();
+  say(`${name} of ${what}, score ${r.score}: ${r.timingsMs.total.toFixed(0)} ms on the kept forward.` + (r.warnings.length ? ` Warning: ${r.warnings.join(' ')}` : ''));
+}
+
+// Changes arriving while a run is busy are merged: the next run does the most any of them needs, then
+// the pixel-level map if its inputs changed.
 let wanted = 0;
+let pixelsWanted = false;
 let pumping: Promise<void> | undefined;
-function request(level: Level): Promise<void> {
+function request(level: Level | typeof NONE): Promise<void> {
   wanted = Math.max(wanted, level);
+  pixelsWanted = true;
   pumping ??= pump().finally(() => (pumping = undefined));
   return pumping;
 }
 async function pump() {
-  while (wanted && cam && image) {
-    const level = wanted as Level;
+  while ((wanted || pixelsWanted) && cam && image) {
+    // A pixel-level change alone still needs this image's forward first.
+    const level = image !== forwardedImage ? IMAGE : wanted;
     wanted = 0;
+    pixelsWanted = false;
     try {
-      await perform(level);
+      if (level) await perform(level as Level);
+      await performPixels();
     } catch (e) {
       fail(errorText(e));
     }
@@ -476,6 +637,14 @@ function wireControls() {
   });
   for (const c of [controls.layer, controls.score, controls.method, controls.targetKind, controls.eigenSmooth, controls.augSmooth, controls.topMaps])
     c.addEventListener('change', () => void request(EXPLAIN));
+  // The pixel-level map: its own options rerun it alone (the class, score and image it shares rerun it too).
+  controls.pixelMethod.add(new Option('none', '', true, true));
+  for (const m of PIXEL_METHODS) controls.pixelMethod.add(new Option(PIXEL_NAMES[m], m));
+  controls.samples.value = String(PIXEL_DEFAULTS.samples);
+  controls.noise.value = String(PIXEL_DEFAULTS.noise);
+  controls.steps.value = String(PIXEL_DEFAULTS.steps);
+  controls.pixelMethod.addEventListener('change', showPixelOptions);
+  for (const c of [controls.pixelMethod, controls.samples, controls.noise, controls.steps]) c.addEventListener('change', () => void request(NONE));
   // The top-5 maps are each class's own: a counterfactual or a clicked class does not apply to them.
   controls.topMaps.addEventListener('change', () => {
     controls.targetKind.disabled = controls.topMaps.checked;

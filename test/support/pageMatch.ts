@@ -86,3 +86,38 @@ export function overlayCanvasMismatches(canvas: Pixels, node: Pixels, heat: Map2
   }
   return { mismatches, boundary, maxAbs };
 }
+
+/**
+ * A pixel-level rendering's uint8 levels against the engine's in Node (GradCam.attribute's `rendering`):
+ * the page and Node take the gradient with respect to the image in different float summation orders
+ * (different kernel versions), so a value on a uint8 truncation boundary (deprocess or grayscale, then
+ * the rounded bilinear resize to the photo) may land on the neighbouring level: one level, plus
+ * CANVAS_TOL for the canvas. Beyond that a pixel is a mismatch.
+ */
+export const RENDERING_TOL = 1 + CANVAS_TOL;
+
+export interface RenderingMatch {
+  /** Pixels off by more than RENDERING_TOL in a colour channel, or not opaque. */
+  mismatches: string[];
+  /** Pixels that differ at all (any channel). */
+  differing: number;
+  /** Largest |page − Node| over all pixels and colour channels. */
+  maxAbs: number;
+}
+
+export function renderingCanvasMismatches(canvas: Pixels, node: Pixels, tol = RENDERING_TOL): RenderingMatch {
+  const { width: W, height: H } = node;
+  if (canvas.width !== W || canvas.height !== H) return { mismatches: [`canvas ${canvas.width}×${canvas.height}, Node's rendering ${W}×${H}`], differing: W * H, maxAbs: Infinity };
+  const mismatches: string[] = [];
+  let differing = 0;
+  let maxAbs = 0;
+  for (let p = 0; p < W * H; p++) {
+    let worst = 0;
+    for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(canvas.data[4 * p + c] - node.data[4 * p + c]));
+    maxAbs = Math.max(maxAbs, worst);
+    if (worst > 0) differing++;
+    if (worst > tol || canvas.data[4 * p + 3] !== 255)
+      mismatches.push(`(${p % W}, ${Math.floor(p / W)}): canvas ${Array.from({ length: 4 }, (_, c) => canvas.data[4 * p + c])}, Node ${Array.from({ length: 4 }, (_, c) => node.data[4 * p + c])}`);
+  }
+  return { mismatches, differing, maxAbs };
+}
