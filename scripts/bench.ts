@@ -1,12 +1,13 @@
 // npm run bench [-- options] (see --help; --quick first)
 // Per-kernel GPU profiles for every version and VGG16 layer shape against the measured peaks, the
 // per-device kernel choice, end-to-end forward and Grad-CAM latency, the CAM methods (extra time over
-// Grad-CAM, top-5 maps in one pass, Score-CAM and Ablation-CAM per row and per image), batched
+// Grad-CAM, top-5 maps in one pass, Score-CAM and Ablation-CAM per row and per image), the pixel-level
+// methods (the backward to the image against the forward, SmoothGrad and IG per sample), batched
 // forwards, cold start and GPU memory, and TensorFlow.js (WebGPU on the same adapter, WASM as the CPU baseline) in the same run,
 // in Node (Dawn) and/or headless Chrome (a page driven by puppeteer). The measuring code is the same
 // for both hosts (src/bench/run.ts). Writes bench-results/ (see scripts/lib/benchReport.ts).
 import type { ChromeBenchConfig } from '../src/bench/chrome.page.js';
-import { benchPreset, checkBenchSize, formatMethodList, parseMethodList, softwareMinutes, vgg16AtSize } from '../src/bench/config.js';
+import { benchPreset, checkBenchSize, formatMethodList, formatPixelList, parseMethodList, parsePixelList, softwareMinutes, vgg16AtSize } from '../src/bench/config.js';
 import { runBench, type BenchConfig, type BenchReport } from '../src/bench/run.js';
 import { fileTuningStore, loadWeightsFromDir, requestNodeDevice } from '../src/node.js';
 import { writeBenchResults } from './lib/benchReport.js';
@@ -77,9 +78,9 @@ const SPEC = {
   usage: 'npm run bench -- [options]',
   summary:
     'Benchmarks every kernel version on every VGG16 layer shape (median, GFLOP/s, GB/s, % of the measured peak),\n' +
-    'end-to-end forward and Grad-CAM latency, the CAM methods on the kept forward, cold start and GPU memory, against\n' +
-    'TensorFlow.js (WebGPU on the same adapter, WASM as the CPU baseline) in the same run; Node (Dawn) and/or headless\n' +
-    'Chrome. Writes bench-results/.',
+    'end-to-end forward and Grad-CAM latency, the CAM and pixel-level methods on the kept forward, cold start and GPU\n' +
+    'memory, against TensorFlow.js (WebGPU on the same adapter, WASM as the CPU baseline) in the same run; Node (Dawn)\n' +
+    'and/or headless Chrome. Writes bench-results/.',
   positionals: { min: 0, max: 0, what: 'none' },
   options: {
     quick: { type: 'boolean', help: 'start here: 3 runs, 8 representative layers, the chosen versions only, batch 1' },
@@ -94,6 +95,13 @@ const SPEC = {
       default: 'all',
       help: 'CAM methods to time, e.g. gradcam,gradcam++,ablationcam (each brings Grad-CAM, the baseline; gradcam the top-5)',
     },
+    pixel: {
+      type: 'string',
+      value: '<list|none>',
+      default: 'all',
+      help: 'pixel-level methods to time: saliency, guided-backprop, guided-gradcam (brings guided-backprop), smoothgrad, integrated-gradients',
+    },
+    'pixel-batch': { type: 'string', value: '<n>', help: 'SmoothGrad and IG samples per batch; two batches run (default 8; 2 on a CPU rasteriser)' },
     weights: { type: 'string', value: '<dir>', help: 'converted weights (node host; default: synthetic weights made in memory)' },
     'no-peer': { type: 'boolean', help: 'leave TensorFlow.js out (it takes most of the time on a CPU adapter)' },
     'all-versions': { type: 'boolean', help: 'every version of every kernel (the default without --quick)' },
@@ -102,11 +110,14 @@ const SPEC = {
     tune: TUNE_OPTIONS.tune,
   },
   notes: [
-    'How long: on a CPU rasteriser (SwiftShader, 2 cores) --quick takes about 11 minutes per host at 224×224\n' +
-      '(6 without the peer, 3 with --methods none as well); the full run well over an hour per host (every version of\n' +
-      'every kernel, 10 runs, and TF.js WebGPU at batch 8). On a real GPU both take a few minutes. The estimate is\n' +
-      'printed before it starts. Score-CAM and Ablation-CAM run two batches, extrapolated to the image, with --quick\n' +
-      'or on a CPU rasteriser; in full on a GPU.',
+    'How long: on a CPU rasteriser (SwiftShader, 2 cores) --quick takes about 11 minutes per host at 224×224 with\n' +
+      '--pixel none (6 without the peer as well, 3 with --methods none too); the five pixel-level methods add several\n' +
+      'minutes (each backward to the image costs a forward or more). The full run takes well over an hour per host\n' +
+      '(every version of every kernel, 10 runs, and TF.js WebGPU at batch 8). On a real GPU both take a few minutes.\n' +
+      'The estimate is printed before it starts. Score-CAM and Ablation-CAM run two batches, extrapolated to the\n' +
+      'image, with --quick or on a CPU rasteriser; in full on a GPU. SmoothGrad and Integrated Gradients run two\n' +
+      'batches of --pixel-batch samples: with --quick or on a CPU rasteriser once, timing the second; otherwise\n' +
+      '--runs times after a warm-up.',
   ],
 } satisfies CommandSpec<Record<string, OptionSpec>>;
 
@@ -127,6 +138,11 @@ runCli(async () => {
   if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 64)) throw new UsageError(`--batch ${values.batch}: comma-separated batch sizes between 1 and 64`);
   const methods = parseMethodList(values.methods);
   if (typeof methods === 'string') throw new UsageError(`--methods ${values.methods}: ${methods}`);
+  const pixel = parsePixelList(values.pixel);
+  if (typeof pixel === 'string') throw new UsageError(`--pixel ${values.pixel}: ${pixel}`);
+  const pixelBatch = values['pixel-batch'] === undefined ? undefined : Number(values['pixel-batch']);
+  if (pixelBatch !== undefined && !(Number.isInteger(pixelBatch) && pixelBatch >= 1 && pixelBatch <= 64))
+    throw new UsageError(`--pixel-batch ${values['pixel-batch']}: an integer between 1 and 64`);
   if (values.weights && host !== 'node') throw new UsageError('--weights: only the node host reads a weights directory (the Chrome host generates synthetic weights in the page)');
   const model = vgg16AtSize(size);
   const common = {
@@ -139,12 +155,16 @@ runCli(async () => {
     tune: parseTuneMode(values.tune),
     f16: values.f16,
     methods,
+    pixel,
+    ...(pixelBatch !== undefined ? { pixelBatch } : {}),
   };
   const hosts = host === 'both' ? 2 : 1;
   const minutes = softwareMinutes({ ...common, size }) * hosts;
   log(
     `bench: ${quick ? 'quick' : 'full'} run on ${host === 'both' ? 'Node, then Chrome' : host}, ${size}×${size}, ${runs} runs, batch ${batches.join(',')}` +
-      `${common.peer ? ', with the TF.js peer' : ''}${common.allVersions ? ', every kernel version' : ''}, CAM methods ${formatMethodList(methods)}: about ${minutes} min on a CPU rasteriser` +
+      `${common.peer ? ', with the TF.js peer' : ''}${common.allVersions ? ', every kernel version' : ''}` +
+      `, pixel methods ${formatPixelList(pixel)}${pixel.some((m) => m === 'smoothgrad' || m === 'integrated-gradients') && pixelBatch !== undefined ? ` (batches of ${pixelBatch})` : ''}` +
+      `, CAM methods ${formatMethodList(methods)}: about ${minutes} min on a CPU rasteriser` +
       ` like SwiftShader, a few minutes on a GPU${quick ? '' : " (try '--quick' first)"}`,
   );
   const reports: BenchReport[] = [];

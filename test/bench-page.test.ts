@@ -1,8 +1,9 @@
 // The bench page (/bench.html) as `npm start` serves it (vite build + preview), in headless Chromium:
 // the demo page's bundle holds no TF.js (the bench page reaches it only by dynamic import); the
 // adapter is shown before anything runs; a quick run at 64×64 finishes without console errors, with a
-// kernel-table row for every kernel case in the report and the CAM methods asked for in the URL (one,
-// Grad-CAM++, with its baseline: the cheapest); the downloaded JSON passes the same checks as
+// kernel-table row for every kernel case in the report, the CAM methods asked for in the URL (one,
+// Grad-CAM++, with its baseline: the cheapest) and the pixel methods asked for (saliency: one backward
+// to the image a run); the downloaded JSON passes the same checks as
 // the CLI's reports (checkBenchReport); the markdown copy works through the clipboard and through the
 // fallback box; without WebGPU the page says what to do. The build goes to a directory of its own, so
 // it never races test/app.test.ts over dist/app.
@@ -85,10 +86,11 @@ describe('bench page (npm start) in headless Chromium', () => {
     expect(await page.$eval('#start', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
     expect(errors).toEqual([]);
     // A method list the page cannot use is said, not silently dropped; a bad one typed in blocks Start.
-    await page.goto(`${url}bench.html?methods=gradcam,fastcam`);
+    await page.goto(`${url}bench.html?methods=gradcam,fastcam&pixel=saliency,edges`);
     await page.waitForFunction(() => document.body.dataset.state === 'ready', { timeout: 60_000 });
     expect(await page.$eval('#status', (e) => e.textContent)).toMatch(/^Ready\. Ignored from the URL: methods=gradcam,fastcam \(unknown method 'fastcam'; list some of gradcam, gradcam\+\+, /);
-    expect(await page.$eval('#mode-note', (e) => e.textContent)).toMatch(/, CAM methods: all\b/);
+    expect(await page.$eval('#status', (e) => e.textContent)).toMatch(/; pixel=saliency,edges \(unknown pixel method 'edges'; list some of saliency, guided-backprop, /);
+    expect(await page.$eval('#mode-note', (e) => e.textContent)).toMatch(/, CAM methods: all, pixel methods: all\b/);
     await page.type('#methods', 'layercam,nope');
     expect(await page.$eval('#methods', (e) => (e as HTMLInputElement).validationMessage)).toMatch(/^unknown method 'nope'/);
     expect(errors).toEqual([]);
@@ -119,17 +121,20 @@ describe('bench page (npm start) in headless Chromium', () => {
     await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads, eventsEnabled: true });
 
     const t = performance.now();
-    await page.goto(`${url}bench.html?mode=quick&size=64&runs=1&methods=gradcam%2B%2B`);
+    await page.goto(`${url}bench.html?mode=quick&size=64&runs=1&methods=gradcam%2B%2B&pixel=saliency`);
     await page.waitForFunction(() => document.body.dataset.state === 'ready', { timeout: 60_000 });
     expect(await page.$eval('#size', (s) => (s as HTMLSelectElement).value)).toBe('64');
     expect(await page.$eval('#methods', (s) => (s as HTMLInputElement).value)).toBe('gradcam++');
+    expect(await page.$eval('#pixel', (s) => (s as HTMLInputElement).value)).toBe('saliency');
     await page.click('#start');
     // Progress: the bar and the current step are shown while it runs, and kernel rows arrive one by one.
     await page.waitForFunction(() => /^step \d+ of \d+ · kernels · /.test(document.getElementById('stage')!.textContent ?? ''), { timeout: 120_000, polling: 100 });
     await page.waitForFunction(() => document.body.dataset.state === 'done' || document.body.dataset.state === 'error', { timeout: 600_000, polling: 1000 });
     const seconds = (performance.now() - t) / 1000;
-    const camSeconds = /^ours: CAM methods timed in ([\d.]+) s$/m.exec(await page.$eval('#log', (e) => e.textContent ?? ''))?.[1];
-    console.log(`bench page: quick run at 64×64 with the TF.js peer in ${seconds.toFixed(0)} s (the CAM methods: ${camSeconds} s)`);
+    const pageLog = await page.$eval('#log', (e) => e.textContent ?? '');
+    const camSeconds = /^ours: CAM methods timed in ([\d.]+) s$/m.exec(pageLog)?.[1];
+    const pixelSeconds = /^ours: pixel methods timed in ([\d.]+) s$/m.exec(pageLog)?.[1];
+    console.log(`bench page: quick run at 64×64 with the TF.js peer in ${seconds.toFixed(0)} s (the CAM methods: ${camSeconds} s, the pixel methods: ${pixelSeconds} s)`);
     expect(await page.$eval('#status', (e) => e.textContent)).toMatch(/^Finished in \d+ s: /);
     expect(await state(page)).toBe('done');
     expect(await page.$eval('#stage', (e) => e.textContent)).toMatch(/^step (\d+) of \1 · done/);
@@ -171,13 +176,19 @@ describe('bench page (npm start) in headless Chromium', () => {
       ['gradcam', expect.stringMatching(/^[\d.]+$/), expect.stringMatching(/^[\d.]+$/), 'baseline'],
       ['gradcam++', expect.stringMatching(/^[\d.]+$/), expect.stringMatching(/^[\d.]+$/), expect.stringMatching(/^[+-][\d.]+% \(GPU\)$/)],
     ]);
+    // The pixel method asked for: saliency's backward to the image over the forward, on GPU time; no sampled method.
+    expect(report.pixel).toMatchObject({ basis: 'gpu', backward: [{ method: 'saliency' }], sampled: [] });
+    const pixelRows = await page.$$eval('#pixel-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    expect(pixelRows).toEqual([['Saliency', expect.stringMatching(/^[\d.]+$/), expect.stringMatching(/^[\d.]+$/), expect.stringMatching(/^[\d.]+×$/), '–']]);
+    expect(await page.$eval('#pixel-note', (e) => e.textContent)).toMatch(/^Backward to the image \(GPU time, from the score through the preprocessing\): saliency [\d.]+× the forward /);
 
     // Markdown: through the clipboard, then through the box when the clipboard refuses.
     await page.click('#copy-markdown');
     await page.waitForFunction(() => (window as unknown as { __copied: string[] }).__copied.length === 1, { timeout: 10_000 });
     const copied = await page.evaluate(() => (window as unknown as { __copied: string[] }).__copied[0]);
     expect(copied).toMatch(/^# Benchmark, \d{4}-\d\d-\d\d\n\n## Chrome: /);
-    expect(copied).toContain('Bench page: `/bench.html?mode=quick&size=64&runs=1&methods=gradcam%2B%2B&peer=1&tune=auto&f16=0`');
+    expect(copied).toContain('Bench page: `/bench.html?mode=quick&size=64&runs=1&methods=gradcam%2B%2B&pixel=saliency&peer=1&tune=auto&f16=0`');
+    expect(copied).toMatch(/\| Saliency \| [\d.]+ \| [\d.]+ \| [\d.]+× \| – \|/);
     expect(copied).toMatch(/\| Grad-CAM\+\+ \| [\d.]+ \| [\d.]+ \| [+-][\d.]+% \(GPU\) \|/);
     expect(copied).toMatch(/\| Grad-CAM \| [\d.]+ \| [\d.]+ \| [\d.]+× \| [\d.]+ \|/);
     expect(await page.$eval('#share-status', (e) => e.textContent)).toMatch(/^Copied the markdown summary/);

@@ -1,14 +1,15 @@
 // The bench page (/bench.html): `npm run bench`'s measurements (src/bench/run.ts, unchanged) in the
 // visitor's own browser and GPU. The form picks quick or full, the input size, runs, the CAM methods,
-// the TF.js peer, tuning and float16; the URL carries the same settings (?mode=quick&size=64&runs=3
-// &methods=all&peer=1&tune=auto&f16=0, and autostart=1 to start at once), so a link reproduces a
+// the pixel-level methods, the TF.js peer, tuning and float16; the URL carries the same settings
+// (?mode=quick&size=64&runs=3&methods=all&pixel=all&peer=1&tune=auto&f16=0, and autostart=1 to start
+// at once), so a link reproduces a
 // run. The report is the same JSON the CLI writes (downloadable) and the same markdown (copied).
 // TF.js is imported only when the peer runs (src/bench/tfjsPeer.browser.ts), so the demo page's
 // bundle never contains it.
-import { localStorageTuningStore, requestBrowserDevice, type CamMethod, type TuningMode } from '../index.js';
-import { benchPreset, checkBenchSize, formatMethodList, parseMethodList, softwareMinutes, vgg16AtSize, type BenchMode } from '../bench/config.js';
+import { localStorageTuningStore, requestBrowserDevice, type CamMethod, type PixelMethod, type TuningMode } from '../index.js';
+import { benchPreset, checkBenchSize, formatMethodList, formatPixelList, parseMethodList, parsePixelList, softwareMinutes, vgg16AtSize, type BenchMode } from '../bench/config.js';
 import type { KernelRow } from '../bench/kernelBench.js';
-import { benchMarkdown, layerChartSvg, methodsMarkdown } from '../bench/report.js';
+import { benchMarkdown, layerChartSvg, methodName, methodsMarkdown, pixelMarkdown } from '../bench/report.js';
 import { isSoftwareAdapter, runBench, type BenchProgress, type BenchReport, type Latency } from '../bench/run.js';
 import { browserPeer } from '../bench/tfjsPeer.browser.js';
 
@@ -19,6 +20,7 @@ const form = {
   size: $<HTMLSelectElement>('size'),
   runs: $<HTMLInputElement>('runs'),
   methods: $<HTMLInputElement>('methods'),
+  pixel: $<HTMLInputElement>('pixel'),
   peer: $<HTMLInputElement>('peer'),
   tune: $<HTMLSelectElement>('tune'),
   f16: $<HTMLInputElement>('f16'),
@@ -53,6 +55,7 @@ interface Settings {
   size: number;
   runs: number;
   methods: readonly CamMethod[];
+  pixel: readonly PixelMethod[];
   peer: boolean;
   tune: TuningMode;
   f16: boolean;
@@ -67,10 +70,18 @@ function formMethods(mode: BenchMode): readonly CamMethod[] {
   return typeof parsed === 'string' ? benchPreset(mode).methods : parsed;
 }
 
-/** The browser refuses to submit the form while the methods field names no method it knows. */
+/** The pixel methods field, as the methods field: empty means the mode's preset. */
+function formPixel(mode: BenchMode): readonly PixelMethod[] {
+  const parsed = form.pixel.value.trim() === '' ? benchPreset(mode).pixel : parsePixelList(form.pixel.value);
+  return typeof parsed === 'string' ? benchPreset(mode).pixel : parsed;
+}
+
+/** The browser refuses to submit the form while the methods or pixel field names no method it knows. */
 function checkMethodsField() {
   const parsed = form.methods.value.trim() === '' ? [] : parseMethodList(form.methods.value);
   form.methods.setCustomValidity(typeof parsed === 'string' ? parsed : '');
+  const pixel = form.pixel.value.trim() === '' ? [] : parsePixelList(form.pixel.value);
+  form.pixel.setCustomValidity(typeof pixel === 'string' ? pixel : '');
 }
 
 /** The form's settings; an empty runs field means the mode's preset. */
@@ -82,6 +93,7 @@ function formSettings(): Settings {
     size: Number(form.size.value),
     runs: form.runs.value !== '' && Number.isInteger(runs) && runs >= 1 ? runs : benchPreset(mode).runs,
     methods: formMethods(mode),
+    pixel: formPixel(mode),
     peer: form.peer.checked,
     tune: form.tune.value as TuningMode,
     f16: form.f16.checked,
@@ -116,6 +128,12 @@ function applyUrlSettings(params: URLSearchParams): string[] {
     if (typeof parsed === 'string') ignored.push(`methods=${methods} (${parsed})`);
     else form.methods.value = formatMethodList(parsed);
   }
+  const pixel = params.get('pixel');
+  if (pixel !== null) {
+    const parsed = parsePixelList(pixel);
+    if (typeof parsed === 'string') ignored.push(`pixel=${pixel} (${parsed})`);
+    else form.pixel.value = formatPixelList(parsed);
+  }
   const peer = params.get('peer');
   if (peer !== null) form.peer.checked = peer !== '0';
   const tune = params.get('tune');
@@ -129,7 +147,7 @@ function applyUrlSettings(params: URLSearchParams): string[] {
 
 // Commas stay readable; '+' (gradcam++) must be escaped, or it reads as a space.
 const settingsQuery = (s: Settings) =>
-  new URLSearchParams({ mode: s.mode, size: String(s.size), runs: String(s.runs), methods: formatMethodList(s.methods), peer: s.peer ? '1' : '0', tune: s.tune, f16: s.f16 ? '1' : '0' })
+  new URLSearchParams({ mode: s.mode, size: String(s.size), runs: String(s.runs), methods: formatMethodList(s.methods), pixel: formatPixelList(s.pixel), peer: s.peer ? '1' : '0', tune: s.tune, f16: s.f16 ? '1' : '0' })
     .toString()
     .replace(/%2C/g, ',');
 
@@ -189,11 +207,12 @@ function updateModeNote() {
     s.mode === 'quick'
       ? `quick: ${s.runs} runs, ${preset.layers!.length} representative layers, the kernel versions chosen for this device, batch 1`
       : `full: ${s.runs} runs, every layer, every version of every kernel, batch 1 and ${preset.batches.at(-1)}`;
-  const minutes = softwareMinutes({ ...preset, runs: s.runs, size: s.size, peer: s.peer, allVersions: preset.allVersions, methods: s.methods });
+  const minutes = softwareMinutes({ ...preset, runs: s.runs, size: s.size, peer: s.peer, allVersions: preset.allVersions, methods: s.methods, pixel: s.pixel });
   form.runs.placeholder = String(preset.runs);
   form.methods.placeholder = formatMethodList(preset.methods);
+  form.pixel.placeholder = formatPixelList(preset.pixel);
   $('mode-note').textContent =
-    `${what}, CAM methods: ${formatMethodList(s.methods)}${s.peer ? ', with TensorFlow.js (WebGPU, then WASM)' : ''}. ` +
+    `${what}, CAM methods: ${formatMethodList(s.methods)}, pixel methods: ${formatPixelList(s.pixel)}${s.peer ? ', with TensorFlow.js (WebGPU, then WASM)' : ''}. ` +
     (softwareAdapter ? `About ${minutes} min on this software adapter.` : `Usually a few minutes on a GPU (about ${minutes} min on a CPU rasteriser).`) +
     ' Keep this tab in front while it runs.';
 }
@@ -258,6 +277,7 @@ function showReport(r: BenchReport, settings: Settings) {
     `Measured peaks: ${r.peaks.gflops.toFixed(2)} GFLOP/s multiply–add, ${r.peaks.gbps.toFixed(2)} GB/s copy (${r.peaks.timing}).` +
     (settings.peer ? '' : ' The TF.js peer was off.');
   showMethods(r);
+  showPixel(r);
   // The SVG is built from the report with every text escaped (src/bench/report.ts).
   $('layer-chart').innerHTML = r.layers.length ? layerChartSvg(r) : '<p>No per-layer times: this device has no timestamp-query feature.</p>';
   $('tuning').textContent = r.tuning.summary.join('\n').replace(/\n\s+/g, '; ');
@@ -293,6 +313,38 @@ function showMethods(r: BenchReport) {
   }
   // The lines after the markdown table: the top-5 and the perturbation methods.
   $('methods-note').textContent = methodsMarkdown(r)
+    .filter((l) => l && !l.startsWith('|'))
+    .join(' ');
+}
+
+/** The pixel-level methods: the backward to the image against the forward, then the lines (as in the markdown). */
+function showPixel(r: BenchReport) {
+  const p = r.pixel;
+  const table = $<HTMLTableElement>('pixel-table');
+  table.replaceChildren();
+  $('pixel-section').hidden = !p.backward.length && !p.sampled.length;
+  if (p.backward.length) {
+    const head = table.createTHead().insertRow();
+    for (const [text, num] of [['method (kept forward)', false], ['ms', true], ['backward GPU ms', true], ['backward / forward', true], ['extra over guided backprop', true]] as const) {
+      const th = document.createElement('th');
+      th.textContent = text;
+      if (num) th.className = 'num';
+      head.append(th);
+    }
+    const body = table.createTBody();
+    for (const b of p.backward) {
+      const row = body.insertRow();
+      row.dataset.key = b.method;
+      const extra = b.extraPct === undefined ? '–' : `${b.extraPct >= 0 ? '+' : ''}${b.extraPct.toFixed(1)}% (wall)`;
+      [methodName(b.method), fmtMs(b.oursMs), fmtMs(b.gpuMs), `${b.backwardOverForward.toFixed(2)}×`, extra].forEach((text, i) => {
+        const cell = row.insertCell();
+        cell.textContent = text;
+        if (i > 0) cell.className = 'num';
+      });
+    }
+  }
+  // The lines after the markdown table: the ratio stated, SmoothGrad and Integrated Gradients per sample.
+  $('pixel-note').textContent = pixelMarkdown(r)
     .filter((l) => l && !l.startsWith('|'))
     .join(' ');
 }
@@ -376,7 +428,7 @@ async function run(settings: Settings) {
     const report = await runBench(
       device,
       { name: 'chrome', log, progress, peer: browserPeer, tuningStore: localStorageTuningStore() },
-      { ...benchPreset(settings.mode), model, runs: settings.runs, methods: settings.methods, peer: settings.peer, tune: settings.tune, f16: settings.f16 },
+      { ...benchPreset(settings.mode), model, runs: settings.runs, methods: settings.methods, pixel: settings.pixel, peer: settings.peer, tune: settings.tune, f16: settings.f16 },
     );
     showReport(report, settings);
     share(report, settings);
@@ -411,6 +463,7 @@ async function main() {
   checkMethodsField();
   updateModeNote();
   form.methods.addEventListener('input', checkMethodsField);
+  form.pixel.addEventListener('input', checkMethodsField);
   form.form.addEventListener('change', updateModeNote);
   form.form.addEventListener('input', updateModeNote);
   form.form.addEventListener('submit', (e) => {

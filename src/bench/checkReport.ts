@@ -5,8 +5,8 @@
 // was asked for (which layers, how many batches, whether the peer ran) is for the caller to check;
 // what follows from the report itself is checked here: the peer's fields are required when a peer
 // ran, every kernel row names a real version of a real kernel at that layer's shape, the per-layer
-// times cover the model when the device has timestamp queries, and the CAM methods' percentages and
-// ratios follow from their times.
+// times cover the model when the device has timestamp queries, the CAM methods' percentages and
+// ratios follow from their times, and so do the pixel-level methods' ratios to the forward.
 import { CAM_METHODS, METHOD_SPECS } from '../engine/camMethods.js';
 import { MODELS, type ModelSpec } from '../engine/model.js';
 import { benchCases } from './kernelBench.js';
@@ -225,6 +225,72 @@ export function checkBenchReport(report: unknown): string[] {
     if (!Number.isInteger(row.batchRows) || (row.batchRows as number) < 1 || (row.batchRows as number) > (row.rows as number))
       problem(`${what}.batchRows`, `expected an integer in 1..rows, got ${JSON.stringify(row.batchRows)}`);
     if (isFiniteNumber(row.perRowMs) && isFiniteNumber(row.rows)) consistent(row.perImageMs, row.perRowMs * row.rows, `${what}.perImageMs`);
+  });
+
+  // The pixel-level methods: each backward over the section's forward on its basis (GPU time needs
+  // timestamp queries), Guided Grad-CAM's extra over guided backprop, and SmoothGrad's and IG's
+  // samples, batches and time per sample over the forward's wall clock.
+  const pixel = object(r.pixel, 'pixel');
+  oneOf(pixel.basis, ['gpu', 'wall'], 'pixel.basis');
+  if (pixel.basis === 'gpu' && features && !timestamps) problem('pixel.basis', "'gpu' on a device without timestamp-query");
+  const pixelTimed = (Array.isArray(pixel.backward) && pixel.backward.length > 0) || (Array.isArray(pixel.sampled) && pixel.sampled.length > 0);
+  if (pixelTimed || pixel.forwardMs !== undefined) positive(pixel.forwardMs, 'pixel.forwardMs');
+  if (pixelTimed || pixel.forwardWallMs !== undefined) positive(pixel.forwardWallMs, 'pixel.forwardWallMs');
+  const forwardWall = pixel.forwardWallMs;
+  if (pixel.basis === 'wall' && isFiniteNumber(forwardWall)) consistent(pixel.forwardMs, forwardWall, 'pixel.forwardMs (the forward\'s wall clock)');
+  const pixelBackward = Array.isArray(pixel.backward) ? pixel.backward : (problem('pixel.backward', 'expected a list'), []);
+  const seenPixel = new Set<unknown>();
+  const backwardRows = pixelBackward.map((b, i) => {
+    const row = object(b, `pixel.backward[${i}]`);
+    const what = `pixel.backward[${i}] (${String(row.method)})`;
+    oneOf(row.method, ['saliency', 'guided-backprop', 'guided-gradcam'], `${what}.method`);
+    if (seenPixel.has(row.method)) problem(`${what}.method`, 'timed twice');
+    seenPixel.add(row.method);
+    positive(row.oursMs, `${what}.oursMs`);
+    if (row.gpuMs !== undefined || pixel.basis === 'gpu') positive(row.gpuMs, `${what}.gpuMs`);
+    positive(row.backwardOverForward, `${what}.backwardOverForward`);
+    const v = pixel.basis === 'gpu' ? row.gpuMs : row.oursMs;
+    if (isFiniteNumber(v) && isFiniteNumber(pixel.forwardMs) && pixel.forwardMs > 0) consistent(row.backwardOverForward, v / pixel.forwardMs, `${what}.backwardOverForward`);
+    return { row, what };
+  });
+  const guidedRow = backwardRows.find(({ row }) => row.method === 'guided-backprop')?.row;
+  for (const { row, what } of backwardRows) {
+    if (row.method !== 'guided-gradcam') {
+      if (row.extraMs !== undefined || row.extraPct !== undefined) problem(what, 'only guided-gradcam has an extra over guided-backprop');
+      continue;
+    }
+    if (!guidedRow) {
+      problem(what, 'no guided-backprop row: guided backprop is the baseline of its extra');
+      continue;
+    }
+    for (const f of ['extraMs', 'extraPct'] as const) if (!isFiniteNumber(row[f])) problem(`${what}.${f}`, `expected a finite number, got ${JSON.stringify(row[f])}`);
+    if (isFiniteNumber(row.oursMs) && isFiniteNumber(guidedRow.oursMs) && guidedRow.oursMs > 0) {
+      consistent(row.extraMs, row.oursMs - guidedRow.oursMs, `${what}.extraMs`);
+      consistent(row.extraPct, 100 * (row.oursMs / guidedRow.oursMs - 1), `${what}.extraPct`);
+    }
+  }
+  const pixelSampled = Array.isArray(pixel.sampled) ? pixel.sampled : (problem('pixel.sampled', 'expected a list'), []);
+  pixelSampled.forEach((p, i) => {
+    const row = object(p, `pixel.sampled[${i}]`);
+    const what = `pixel.sampled[${i}] (${String(row.method)})`;
+    oneOf(row.method, ['smoothgrad', 'integrated-gradients'], `${what}.method`);
+    if (seenPixel.has(row.method)) problem(`${what}.method`, 'timed twice');
+    seenPixel.add(row.method);
+    positive(row.perSampleMs, `${what}.perSampleMs`);
+    positive(row.perSampleOverForward, `${what}.perSampleOverForward`);
+    if (typeof row.partial !== 'boolean') problem(`${what}.partial`, `expected a boolean, got ${JSON.stringify(row.partial)}`);
+    const ints = ['samples', 'batchRows', 'submissions', 'fromSamples'] as const;
+    const bad = ints.filter((f) => !Number.isInteger(row[f]) || (row[f] as number) < 1);
+    for (const f of bad) problem(`${what}.${f}`, `expected a positive integer, got ${JSON.stringify(row[f])}`);
+    if (!bad.length) {
+      const [samples, batchRows, submissions, fromSamples] = ints.map((f) => row[f] as number);
+      if (batchRows > samples) problem(`${what}.batchRows`, `${batchRows} rows for ${samples} samples`);
+      if (submissions !== Math.ceil(samples / batchRows)) problem(`${what}.submissions`, `expected ${Math.ceil(samples / batchRows)} batches of ${batchRows} for ${samples} samples, got ${submissions}`);
+      if (row.partial === true && (fromSamples > batchRows || submissions < 2)) problem(`${what}.fromSamples`, `a partial timing is of the second batch: at most ${batchRows} samples of ${submissions} batches, got ${fromSamples}`);
+      if (row.partial === false && fromSamples !== samples) problem(`${what}.fromSamples`, `expected ${samples}, the whole call, got ${fromSamples}`);
+      if (row.method === 'integrated-gradients' && samples < 3) problem(`${what}.samples`, `expected at least 3 (a step, the baseline and the image), got ${samples}`);
+    }
+    if (isFiniteNumber(row.perSampleMs) && isFiniteNumber(forwardWall) && forwardWall > 0) consistent(row.perSampleOverForward, row.perSampleMs / forwardWall, `${what}.perSampleOverForward`);
   });
   return problems;
 }

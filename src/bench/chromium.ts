@@ -1,9 +1,10 @@
 // Headless Chromium with WebGPU (SwiftShader on machines without a GPU), driven by puppeteer-core,
 // and a vite dev server on 127.0.0.1 serving the project: for the browser tests and the Chrome bench.
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { createServer, type ViteDevServer } from 'vite';
+import { createServer, searchForWorkspaceRoot, type ViteDevServer } from 'vite';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -19,11 +20,15 @@ export function chromiumPath(): string {
  * long runs that edits to the tree must not disturb.
  */
 export async function startDevServer(options: { prebundle?: string[]; watch?: boolean } = {}): Promise<{ server: ViteDevServer; url: string }> {
+  // A node_modules that is a link to another checkout's (a git worktree) resolves outside the project:
+  // allowed too, or vite refuses its files (the TF.js WASM binaries, fetched by ?url, among them).
+  const modules = join(PROJECT_ROOT, 'node_modules');
+  const allow = [searchForWorkspaceRoot(PROJECT_ROOT), ...(existsSync(modules) ? [realpathSync(modules)] : [])];
   const server = await createServer({
     root: PROJECT_ROOT,
     configFile: false,
     logLevel: 'error',
-    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, ...(options.watch === false ? { watch: null } : {}) },
+    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, fs: { allow }, ...(options.watch === false ? { watch: null } : {}) },
     optimizeDeps: options.prebundle ? { include: options.prebundle, holdUntilCrawlEnd: true } : undefined,
   });
   await server.listen();

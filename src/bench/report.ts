@@ -40,8 +40,13 @@ const NAMES: Record<string, string> = {
   eigengradcam: 'EigenGrad-CAM',
   scorecam: 'Score-CAM',
   ablationcam: 'Ablation-CAM',
+  saliency: 'Saliency',
+  'guided-backprop': 'Guided backprop',
+  'guided-gradcam': 'Guided Grad-CAM',
+  smoothgrad: 'SmoothGrad',
+  'integrated-gradients': 'Integrated Gradients',
 };
-const methodName = (m: string) => NAMES[m] ?? m;
+export const methodName = (m: string) => NAMES[m] ?? m;
 const seconds = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 1000).toFixed(1)} s`);
 
 /** The CAM methods: a table of the gradient and eigen methods, then a line each for the top-5 and the perturbation methods. */
@@ -76,6 +81,44 @@ export function methodsMarkdown(r: BenchReport): string[] {
   return lines;
 }
 
+const samplesText = (n: number) => `${n} sample${n === 1 ? '' : 's'}`;
+
+/**
+ * The pixel-level methods: a table of the backward to the image against the forward (saliency, guided
+ * backprop, Guided Grad-CAM with its extra over guided backprop), a line that states the ratio, then a
+ * line each for SmoothGrad and Integrated Gradients per sample in batches.
+ */
+export function pixelMarkdown(r: BenchReport): string[] {
+  const p = r.pixel;
+  if (!p || (!p.backward.length && !p.sampled.length)) return [];
+  const lines: string[] = [];
+  const gpu = p.basis === 'gpu';
+  if (p.backward.length) {
+    lines.push(
+      '| pixel method (kept forward) | ms | backward GPU ms | backward / forward | extra over guided backprop |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...p.backward.map(
+        (b) =>
+          `| ${methodName(b.method)} | ${ms(b.oursMs)} | ${ms(b.gpuMs)} | ${b.backwardOverForward.toFixed(2)}× | ${b.extraPct === undefined ? '–' : `${b.extraPct >= 0 ? '+' : ''}${b.extraPct.toFixed(1)}% (wall)`} |`,
+      ),
+      '',
+      `Backward to the image (${gpu ? 'GPU time, from the score through the preprocessing' : 'wall clock of the whole call'}): ` +
+        `${p.backward
+          .filter((b) => b.method !== 'guided-gradcam')
+          .map((b) => `${methodName(b.method).toLowerCase()} ${b.backwardOverForward.toFixed(2)}×`)
+          .join(', ')} the forward (${ms(p.forwardMs)} ms${gpu ? ' GPU, preprocessing included' : ' wall clock'}, run before each timed backward); a well-built backward costs about 2× its forward.`,
+      '',
+    );
+  }
+  for (const s of p.sampled)
+    lines.push(
+      `${methodName(s.method)} (wall clock): ${ms(s.perSampleMs)} ms per sample in batches of ${s.batchRows}, ${s.perSampleOverForward.toFixed(2)}× a forward; ` +
+        `${s.partial ? `from the second batch's ${samplesText(s.fromSamples)} (the first also built the batched network)` : `from ${samplesText(s.fromSamples)} in ${s.submissions} batches${r.runs > 1 ? `, median of ${r.runs} runs` : ''}`}.`,
+      '',
+    );
+  return lines;
+}
+
 /** One host's section. `ranBy` says how the run was started, e.g. "Command: `npm run bench -- --quick`". */
 export function reportMarkdown(r: BenchReport, ranBy: string): string {
   const e = r.endToEnd;
@@ -94,6 +137,7 @@ export function reportMarkdown(r: BenchReport, ranBy: string): string {
       (r.heatmapAgreement ? ` Heatmaps ours vs TF.js WebGPU: max |Δ| ${r.heatmapAgreement.maxAbsDiff.toExponential(2)}.` : ''),
     '',
     ...methodsMarkdown(r),
+    ...pixelMarkdown(r),
     `Kernel choice: ${r.tuning.summary[0]}.${Object.keys(r.tuning.choices).length ? ` ${Object.entries(r.tuning.choices).map(([k, v]) => `${k} → ${v}`).join('; ')}.` : ''}`,
     '',
   ];

@@ -3,18 +3,22 @@
 // profiles, kernel tuning, end-to-end forward and Grad-CAM latency (batch 1, optionally batched
 // forwards), cold start, GPU memory, per-layer forward times, the CAM family on the kept forward
 // (each method's time over Grad-CAM's, top-5 maps in one pass against five, Score-CAM and Ablation-CAM
-// per batch row and per image), and the TensorFlow.js peer (WebGPU on the same adapter, WASM as the CPU
-// baseline) on the same weights and image, with the heatmaps compared so the race is fair. The host
-// only says how to get TF.js and weights, and where progress goes; everything timed runs here.
+// per batch row and per image), the pixel-level methods on the kept forward (the backward to the image
+// against the forward, Guided Grad-CAM's extra, SmoothGrad and Integrated Gradients per sample in
+// batches), and the TensorFlow.js peer (WebGPU on the same adapter, WASM as the CPU baseline) on the
+// same weights and image, with the heatmaps compared so the race is fair. The host only says how to
+// get TF.js and weights, and where progress goes; everything timed runs here.
 import { METHOD_SPECS, type CamMethod, type CamTarget } from '../engine/camMethods.js';
-import { GradCam, type ExplainOptions, type GradCamResult } from '../engine/gradcam.js';
+import { GradCam, type ExplainOptions, type GradCamResult, type PixelResult } from '../engine/gradcam.js';
 import { median } from '../engine/gpuTimer.js';
 import type { ModelSpec } from '../engine/model.js';
-import { Network } from '../engine/network.js';
+import { Network, type ImageInput } from '../engine/network.js';
+import { PIXEL_METHOD_SPECS, type PixelMethod } from '../engine/pixelMethods.js';
 import { heNormalWeights, syntheticPhoto } from '../engine/synthetic.js';
 import { describeTuning, loadOrTune, type TuningMode, type TuningStore } from '../engine/tuning.js';
 import type { GpuWeights } from '../engine/weights/gpuWeights.js';
 import type { WeightsInfo } from '../engine/weights/format.js';
+import { PIXEL_BATCH_ROWS, PIXEL_BATCH_ROWS_SOFTWARE, timedPixelMethods } from './config.js';
 import { benchCases, benchKernels, formatKernelRow, measurePeaks, type KernelRow, type Peaks } from './kernelBench.js';
 import { TfjsVgg, type PeerBackend } from './tfjsVgg.js';
 
@@ -41,11 +45,18 @@ export interface BenchConfig {
    * as the baseline of its extra time; Grad-CAM itself brings the top-5 comparison.
    */
   methods: readonly CamMethod[];
+  /**
+   * Pixel-level methods to time on the kept forward (none: skip). Guided Grad-CAM brings guided
+   * backprop, the baseline of its extra time.
+   */
+  pixel: readonly PixelMethod[];
+  /** SmoothGrad's and Integrated Gradients' samples per batch (default PIXEL_BATCH_ROWS, PIXEL_BATCH_ROWS_SOFTWARE on a software adapter). */
+  pixelBatch?: number;
 }
 
 /** Where a run is, for a progress bar: what runs now, and how many of the run's steps are done. */
 export interface BenchProgress {
-  stage: 'peaks' | 'tuning' | 'kernels' | 'ours' | 'methods' | 'batched' | 'peer' | 'done';
+  stage: 'peaks' | 'tuning' | 'kernels' | 'ours' | 'methods' | 'pixel' | 'batched' | 'peer' | 'done';
   /**
    * Steps finished, of `total` (a step: the peak probes, the tuning, one kernel case, one timed series
    * end to end). Steps differ in length, so this counts work, it does not predict time. `total` is
@@ -123,6 +134,39 @@ export interface PerturbationTiming {
   batchRows: number;
 }
 
+/** Saliency, guided backprop or Guided Grad-CAM on the kept forward: one backward from the score to the image. */
+export interface PixelBackwardTiming {
+  method: 'saliency' | 'guided-backprop' | 'guided-gradcam';
+  /** Median wall clock of attribute() (the backward, the read-back, the map on the CPU; Guided Grad-CAM also its Grad-CAM explain). */
+  oursMs: number;
+  /** Median GPU time of the backward from the score to the image, the preprocessing's backward included (timestamp queries; absent without them). */
+  gpuMs?: number;
+  /** The backward over the forward, both on the section's basis: gpuMs / pixel.forwardMs, or oursMs / pixel.forwardMs on wall clock. */
+  backwardOverForward: number;
+  /** Guided Grad-CAM only: its wall clock − guided backprop's (the Grad-CAM explain, upsampling and product), and that in % of guided backprop's. */
+  extraMs?: number;
+  extraPct?: number;
+}
+
+/** SmoothGrad or Integrated Gradients: many inputs near the image, each a forward and a backward to the image as one row of a batch. */
+export interface PixelSampledTiming {
+  method: 'smoothgrad' | 'integrated-gradients';
+  /** Wall clock per sample: the timed batch (or the whole call) over the samples it held. */
+  perSampleMs: number;
+  /** The samples perSampleMs is from: the second batch's (partial) or one whole call's (median of `runs` calls). */
+  fromSamples: number;
+  /** Samples the call ran (SmoothGrad: samples; Integrated Gradients: steps + 2, the baseline and the image included). */
+  samples: number;
+  /** Samples per batched forward and backward, as the engine ran them. */
+  batchRows: number;
+  /** Submissions (batches) of the call: ceil(samples / batchRows). */
+  submissions: number;
+  /** Only the second batch was timed (a software adapter or --quick); the first also built the batched network. */
+  partial: boolean;
+  /** perSampleMs / the batch-1 forward's wall clock (pixel.forwardWallMs). */
+  perSampleOverForward: number;
+}
+
 export interface BenchReport {
   date: string;
   host: 'node' | 'chrome';
@@ -147,6 +191,14 @@ export interface BenchReport {
   kernels: KernelRow[];
   /** The CAM family on the kept forward at `layer` (the default target layer); empty lists with --methods none. */
   methods: { layer: string; timings: MethodTiming[]; topMaps?: TopMapsTiming; perturbation: PerturbationTiming[] };
+  /**
+   * The pixel-level methods on the kept forward; empty lists with --pixel none. The forward they are
+   * compared with runs in the same section, one forward of the image (GradCam.forward(), which keeps
+   * it) before each timed backward (before each sampled call when no backward method ran): `forwardMs`
+   * on `basis` (the GPU time of the preprocessing and the forward where the device has timestamp
+   * queries, else its wall clock) and `forwardWallMs`, medians; both absent when no pixel method ran.
+   */
+  pixel: { basis: 'gpu' | 'wall'; forwardMs?: number; forwardWallMs?: number; backward: PixelBackwardTiming[]; sampled: PixelSampledTiming[] };
 }
 
 /** A CPU rasteriser (SwiftShader, llvmpipe, lavapipe, WARP): minutes where a GPU takes seconds. */
@@ -320,6 +372,121 @@ async function benchMethods(
   return { layer, timings, topMaps, perturbation };
 }
 
+/** Series of the pixel part, for the progress count: each backward method timed (Guided Grad-CAM brings guided backprop), each sampled method. */
+export function pixelSteps(pixel: readonly PixelMethod[]): number {
+  return timedPixelMethods(pixel).length;
+}
+
+/**
+ * The pixel-level methods on `cam`'s kept forward. Before each timed backward a forward of `image`
+ * (GradCam.forward(), which keeps it for the call), so that the backward is compared with a forward
+ * measured beside it (before each sampled call instead when no backward method runs). Saliency, guided backprop and Guided Grad-CAM: median attribute() time after a
+ * warm-up (which builds the backward to the image), wall clock and the GPU time of the backward, over
+ * the forward's (GPU time where the device has timestamp queries, else wall clock); Guided Grad-CAM's
+ * extra over guided backprop (wall clock: its Grad-CAM explain is not in the backward's GPU time).
+ * SmoothGrad and Integrated Gradients, `rows` samples per batch: with `partial`, one call of two
+ * batches, the second timed between the progress callbacks (the first also builds the batched
+ * network); otherwise a warm-up batch, then `runs` calls of two batches.
+ */
+async function benchPixel(
+  cam: GradCam,
+  image: ImageInput,
+  pixel: readonly PixelMethod[],
+  runs: number,
+  partial: boolean,
+  rows: number,
+  step: (what: string) => void,
+  log: (line: string) => void,
+): Promise<BenchReport['pixel']> {
+  const started = performance.now();
+  const timed = timedPixelMethods(pixel);
+  const direct = timed.filter((m): m is PixelBackwardTiming['method'] => !PIXEL_METHOD_SPECS[m].sampled);
+  const sampledMethods = timed.filter((m): m is PixelSampledTiming['method'] => PIXEL_METHOD_SPECS[m].sampled);
+  const forwardWall: number[] = [];
+  const forwardGpu: (number | undefined)[] = [];
+  const forward = async () => {
+    const t = performance.now();
+    const f = await cam.forward(image);
+    forwardWall.push(performance.now() - t);
+    forwardGpu.push(f.timingsMs.forward === undefined ? undefined : f.timingsMs.forward + (f.timingsMs.preprocess ?? 0));
+  };
+
+  const measured = new Map<PixelBackwardTiming['method'], { wallMs: number; gpuMs?: number }>();
+  for (const method of direct) {
+    step(`pixel methods: ${method}, the backward to the image on the kept forward, ${runs} runs`);
+    await cam.attribute({ method });
+    const wall: number[] = [];
+    const gpu: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      await forward();
+      const t = performance.now();
+      const r = await cam.attribute({ method });
+      wall.push(performance.now() - t);
+      if (r.timingsMs.backward !== undefined) gpu.push(r.timingsMs.backward);
+    }
+    measured.set(method, { wallMs: median(wall), gpuMs: gpu.length === runs ? median(gpu) : undefined });
+  }
+
+  const sampled: PixelSampledTiming[] = [];
+  for (const method of sampledMethods) {
+    // Two batches of `rows` inputs (Integrated Gradients needs at least one step besides the baseline and the image).
+    const count = Math.max(2 * rows, method === 'integrated-gradients' ? 3 : 1);
+    const size = (n: number) => (method === 'smoothgrad' ? { samples: n } : { steps: Math.max(1, n - 2) });
+    step(`pixel methods: ${method}, ${partial ? `two batches of ${rows} samples, the second timed` : `${runs} runs of two batches of ${rows} samples`}`);
+    let entry: Omit<PixelSampledTiming, 'perSampleOverForward'>;
+    if (partial) {
+      // The forwards beside the backwards serve, when there were some.
+      if (!forwardWall.length) await forward();
+      const marks: { done: number; at: number }[] = [];
+      const r = await cam.attribute({ method, ...size(count), batchRows: rows, onProgress: (done) => marks.push({ done, at: performance.now() }) });
+      const s = r.sampling!;
+      const timedBatch = marks.length >= 2;
+      const fromSamples = timedBatch ? marks[1].done - marks[0].done : s.samples;
+      const perSampleMs = timedBatch ? (marks[1].at - marks[0].at) / fromSamples : r.timingsMs.sampling / s.samples;
+      entry = { method, perSampleMs, fromSamples, samples: s.samples, batchRows: s.batchRows, submissions: s.submissions, partial: timedBatch };
+    } else {
+      await cam.attribute({ method, ...size(rows), batchRows: rows });
+      const perSample: number[] = [];
+      let s: PixelResult['sampling'];
+      for (let i = 0; i < runs; i++) {
+        if (!direct.length) await forward();
+        const r = await cam.attribute({ method, ...size(count), batchRows: rows });
+        s = r.sampling!;
+        perSample.push(r.timingsMs.sampling / s.samples);
+      }
+      entry = { method, perSampleMs: median(perSample), fromSamples: s!.samples, samples: s!.samples, batchRows: s!.batchRows, submissions: s!.submissions, partial: false };
+    }
+    sampled.push({ ...entry, perSampleOverForward: 0 });
+  }
+  if (!timed.length) return { basis: cam.network.device.features.has('timestamp-query') ? 'gpu' : 'wall', backward: [], sampled: [] };
+
+  // GPU time when every forward and backward has it (timestamp queries), else wall clock for all.
+  const basis = forwardGpu.every((ms) => ms !== undefined) && [...measured.values()].every((t) => t.gpuMs !== undefined) ? 'gpu' : 'wall';
+  const forwardWallMs = median(forwardWall);
+  const forwardMs = basis === 'gpu' ? median(forwardGpu as number[]) : forwardWallMs;
+  log(`ours: forward beside the pixel methods ${forwardWallMs.toFixed(1)} ms${basis === 'gpu' ? ` (GPU ${forwardMs.toFixed(1)} ms, preprocessing included)` : ''}, median of ${forwardWall.length}`);
+  const backward: PixelBackwardTiming[] = [];
+  const guided = measured.get('guided-backprop');
+  for (const [method, t] of measured) {
+    const row: PixelBackwardTiming = { method, oursMs: t.wallMs, ...(t.gpuMs !== undefined ? { gpuMs: t.gpuMs } : {}), backwardOverForward: (basis === 'gpu' ? t.gpuMs! : t.wallMs) / forwardMs };
+    if (method === 'guided-gradcam' && guided) Object.assign(row, { extraMs: t.wallMs - guided.wallMs, extraPct: 100 * (t.wallMs / guided.wallMs - 1) });
+    backward.push(row);
+    log(
+      `ours: ${method}, backward to the image ${basis === 'gpu' ? `${t.gpuMs!.toFixed(1)} ms GPU` : `${t.wallMs.toFixed(1)} ms wall clock`}, ${row.backwardOverForward.toFixed(2)}× the forward` +
+        `${row.extraPct !== undefined ? `; ${row.extraPct >= 0 ? '+' : ''}${row.extraPct.toFixed(1)}% over guided-backprop (wall)` : ''}`,
+    );
+  }
+  for (const entry of sampled) {
+    entry.perSampleOverForward = entry.perSampleMs / forwardWallMs;
+    log(
+      `ours: ${entry.method} ${entry.perSampleMs.toFixed(1)} ms per sample in batches of ${entry.batchRows} (${entry.perSampleOverForward.toFixed(2)}× a forward), ` +
+        `${entry.partial ? `from the second batch's ${entry.fromSamples} sample(s)` : `from ${entry.fromSamples} samples in ${entry.submissions} batches${runs > 1 ? `, median of ${runs} runs` : ''}`}`,
+    );
+  }
+  log(`ours: pixel methods timed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return { basis, forwardMs, forwardWallMs, backward, sampled };
+}
+
 export async function runBench(device: GPUDevice, host: BenchHost, config: BenchConfig): Promise<BenchReport> {
   const { model, runs, log } = { ...config, log: host.log };
   const info = device.adapterInfo;
@@ -341,10 +508,10 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
   log(`${host.name}: ${info.vendor} ${info.architecture} ${info.description}${deviceInfo.software ? ' (software)' : ''}; ${runs} runs per measurement`);
 
   // Steps, counted as they are announced: the peaks, the tuning, each kernel case, then each timed
-  // series (ours: cold start, forward, Grad-CAM, each CAM method, the top-5, each batch; per peer
-  // backend: forward, Grad-CAM, and for WebGPU the per-layer profile and each batch).
+  // series (ours: cold start, forward, Grad-CAM, each CAM method, the top-5, each pixel method, each
+  // batch; per peer backend: forward, Grad-CAM, and for WebGPU the per-layer profile and each batch).
   const batchesAbove1 = config.batches.filter((b) => b > 1).length;
-  const seriesSteps = 3 + methodSteps(config.methods) + batchesAbove1 + (config.peer ? 2 + 2 + 1 + batchesAbove1 : 0);
+  const seriesSteps = 3 + methodSteps(config.methods) + pixelSteps(config.pixel) + batchesAbove1 + (config.peer ? 2 + 2 + 1 + batchesAbove1 : 0);
   const caseOptions = { layers: config.layers, allVersions: config.allVersions, f16: config.f16 };
   let total = 2 + benchCases(model, caseOptions).length + seriesSteps;
   let done = 0;
@@ -402,6 +569,16 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
   const target = cam.defaultLayer;
   // A software adapter would take minutes per perturbation method: two batches, extrapolated.
   const methods = await benchMethods(cam, config.methods, runs, deviceInfo.software || config.quick, (what) => step('methods', what), log);
+  const pixel = await benchPixel(
+    cam,
+    image,
+    config.pixel,
+    runs,
+    deviceInfo.software || config.quick,
+    config.pixelBatch ?? (deviceInfo.software ? PIXEL_BATCH_ROWS_SOFTWARE : PIXEL_BATCH_ROWS),
+    (what) => step('pixel', what),
+    log,
+  );
   cam.dispose();
 
   // Batched forwards: the same image repeated (the work does not depend on the pixels).
@@ -493,5 +670,6 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
     layers,
     kernels,
     methods,
+    pixel,
   };
 }
