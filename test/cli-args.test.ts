@@ -114,7 +114,7 @@ describe('--help on every command: each flag, what it does, its default', () => 
   it.each([
     ['gradcam', ['--weights', '--method', '--class', '--target', '--layer', '--aug-smooth', '--eigen-smooth', '--score', '--samples', '--noise', '--seed', '--steps', '--baseline', '--batch-rows', '--image-size', '--top', '--alpha', '--blend', '--colormap', '--out', '--heatmap', '--json', '--f16', '--tune', '--verbose', '--help']],
     ['verify', ['--weights', '--reference', '--layer', '--method', '--eigen-smooth', '--class', '--score', '--save-reference', '--json', '--f16', '--tune', '--verbose', '--help']],
-    ['bench', ['--quick', '--host', '--runs', '--size', '--layers', '--batch', '--methods', '--weights', '--no-peer', '--all-versions', '--f16', '--out', '--tune', '--help']],
+    ['bench', ['--quick', '--host', '--runs', '--size', '--layers', '--batch', '--methods', '--pixel', '--pixel-batch', '--weights', '--no-peer', '--all-versions', '--f16', '--out', '--tune', '--help']],
     ['weights', ['--model', '--out', '--force', '--synthetic', '--seed', '--url', '--md5', '--help']],
     ['convert', ['--force', '--allow-nonfinite', '--help']],
   ] as const)('%s --help', async (name, flags) => {
