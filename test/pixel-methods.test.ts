@@ -13,7 +13,7 @@ import { smoothGradNoise } from '../src/engine/pixelMethods.js';
 import { heNormalWeights } from '../src/engine/synthetic.js';
 import { tfjsInputGradient, type ReluRule } from '../src/bench/tfjsReference.js';
 import { resizeBilinearRef } from '../src/kernels/cam.ref.js';
-import { deprocessImageRef, grayscaleImageRef, integratedGradientsRef, rgbFromInputGradient, saliencyMapRef, signedSumMapRef, smoothGradRef } from '../src/kernels/pixelMaps.ref.js';
+import { cumulativeSumThresholdRef, deprocessImageRef, grayscaleImageRef, integratedGradientsRef, rgbFromInputGradient, saliencyMapRef, signedSumMapRef, smoothGradRef } from '../src/kernels/pixelMaps.ref.js';
 import { errorStats } from './support/compare.js';
 import { syntheticPhoto } from './support/images.js';
 import { testDevice } from './support/nodeDevice.js';
@@ -142,6 +142,12 @@ describe('small VGG: every pixel-level method vs float64 formulas on TF.js input
     expect(r.completeness!.scoreInput - r.completeness!.scoreBaseline).toBeCloseTo(ref.delta, 3);
     expect(r.completeness!.gap).toBeCloseTo(ref.completenessGap, 2);
     expect(r.sampling).toMatchObject({ steps: 8, baseline: 0, samples: 10, batchRows: 4, submissions: 3 });
+    // The image: |map| ÷ Captum's outlier threshold (outlier_perc 2), clipped, as uint8.
+    const abs = r.map!.data.map(Math.abs);
+    const t = cumulativeSumThresholdRef(abs, 98);
+    expect(t).toBeLessThan(Math.max(...abs));
+    const gray = [...abs].map((v) => Math.trunc(Math.min(255, v * (255 / t))));
+    expect([...r.rendering.data.filter((_, i) => i % 4 === 0)]).toEqual(gray);
     const gaps: number[] = [];
     for (const steps of [4, 16, 64]) gaps.push((await cam.attribute({ method: 'integrated-gradients', steps })).completeness!.gap);
     const delta = Math.abs(r.completeness!.scoreInput - r.completeness!.scoreBaseline);
@@ -156,6 +162,20 @@ describe('small VGG: every pixel-level method vs float64 formulas on TF.js input
     expect(grey.sampling!.baseline).toBe(128);
     const refGrey = await integratedGradientsRef((x) => reference(x, top, 'logit', 'plain'), rgb, new Float64Array(rgb.length).fill(128), 4);
     expect(relL2(grey.attribution.data, refGrey.attributions)).toBeLessThan(1e-4);
+  });
+
+  it('a conv backward version forced for the CAM layers does not break the backward to the image (block1_conv1 has 3 input channels)', async () => {
+    const forced = await GradCam.create(device, SMALL, weights, { versions: { conv3x3BackwardInput: 'unrolled' } });
+    try {
+      await forced.forward(input.slice() as Float32Array<ArrayBuffer>);
+      const r = await forced.attribute({ method: 'saliency' });
+      expect(forced.backwardVersions.get('block2_conv1')).toBe('conv3x3BackwardInput.unrolled');
+      expect(forced.backwardVersions.get('block1_conv1')).not.toBe('conv3x3BackwardInput.unrolled');
+      const ref = await reference(rgb, top, 'logit', 'plain');
+      expect(relL2(r.attribution.data, ref.gradient)).toBeLessThan(1e-4);
+    } finally {
+      forced.dispose();
+    }
   });
 
   it('asks for a forward first, refuses bad options, and frees what it made', async () => {

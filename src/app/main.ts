@@ -266,7 +266,7 @@ const PIXEL_MEANING: Record<PixelMethod, string> = {
   'guided-backprop': 'The gradient through ReLUs that pass only positive signals, as colour (grey: none)',
   'guided-gradcam': 'Guided backprop × the Grad-CAM map, as colour (grey: none)',
   smoothgrad: 'Saliency averaged over noisy copies of the image (bright: strongest)',
-  'integrated-gradients': '|Attribution| per pixel, clipped at its 98th percentile (bright: strongest)',
+  'integrated-gradients': '|Attribution| per pixel, clipped where the brightest 2% of the total begins (Captum\'s outlier_perc 2; bright: strongest)',
 };
 /** size 'image' makes the engine resize on the CPU: up to this long side (as the heatmap canvas), else 224×224. */
 const PIXELS_MAX_SIDE = 1024;

@@ -86,8 +86,11 @@ export async function prepareBackward(ctx: BackwardContext, request: BackwardReq
       continue;
     }
     const k = opKernel(backwardOp(op, rows, shared, rule), 'backward')!;
-    // A forced version applies to the single-row path it was chosen for; several shared rows take the default.
-    const c = chooseCandidate(k, shared ? undefined : ctx.options.versions?.[k.kernel], ctx.options.choices);
+    // A forced version applies to the single-row path it was chosen for, on the shapes it supports (a
+    // conv version forced for the CAMs' layers may not take block1_conv1's 3 input channels); several
+    // shared rows, and other shapes, take the tuned or default choice.
+    const forced = shared ? undefined : ctx.options.versions?.[k.kernel];
+    const c = chooseCandidate(k, forced !== undefined && k.candidates.some((v) => v.version === forced) ? forced : undefined, ctx.options.choices);
     if (!shared) ctx.onVersion?.(op.layer, `${k.kernel}.${c.version}`);
     const dy = ctx.grad(op.output, rows);
     const dx = ctx.grad(op.input, rows);

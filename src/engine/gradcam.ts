@@ -189,7 +189,7 @@ export interface PixelResult {
   attribution: { data: Float32Array; width: number; height: number; channels: 3 };
   /** [H, W]: max |·| over colour channels (saliency, smoothgrad), the signed channel sum (integrated-gradients). */
   map?: Map2D;
-  /** The image users know: grayscale map (saliency, smoothgrad, |IG| clipped at its 98th percentile), deprocessed gradient (guided). */
+  /** The image users know: grayscale map (saliency, smoothgrad; |IG| with Captum's outlier_perc 2 threshold), deprocessed gradient (guided). */
   rendering: RgbaImage;
   /** guided-gradcam: its Grad-CAM map, layer and overlay. */
   cam?: CamMap;
@@ -455,7 +455,7 @@ export class GradCam {
     return this.network.model;
   }
 
-  /** GPU memory held: weights, activations, the image upload, gradients, map plans, overlay, readback and timer buffers, in bytes. */
+  /** GPU memory held: weights, activations, the image upload, gradients, map plans, overlay, readback and timer buffers, the pixel-level methods' plans and batched network, in bytes. */
   get memoryBytes(): number {
     let n = this.network.memoryBytes + this.chosen.size + this.readback.bytes + (this.timer?.bytes ?? 0) + (this.overlayOut?.size ?? 0);
     for (const b of [...this.grads.values(), ...this.luts.values(), ...this.overlayTables.values()]) n += b.size;
@@ -1131,6 +1131,7 @@ export class GradCam {
    * A pixel-level explanation of the kept forward's image (see pixelMethods.ts): saliency, guided
    * backpropagation and Guided Grad-CAM from one backward to the image; SmoothGrad and Integrated
    * Gradients from batched forwards and backwards of inputs near it. No new forward of the image.
+   * guided-gradcam computes its Grad-CAM map with explain(), so that map becomes the one overlay() redraws.
    */
   attribute(options: PixelOptions): Promise<PixelResult> {
     return this.exclusive(async () => {
@@ -1218,7 +1219,7 @@ export class GradCam {
       if (spec.map === 'max-abs') map = maxAbsOverChannels(attribution);
       if (spec.map === 'signed-sum') map = sumOverChannels(attribution);
       let rendering =
-        method === 'integrated-gradients' ? grayscaleMap(map!.map(Math.abs), w, h, 98) : map ? grayscaleMap(map, w, h) : deprocessGradient(attribution, w, h);
+        method === 'integrated-gradients' ? grayscaleMap(map!.map(Math.abs), w, h, 2) : map ? grayscaleMap(map, w, h) : deprocessGradient(attribution, w, h);
       if (options.size === 'image') {
         if (!kept.image) throw new Error("size 'image': the kept input is a preprocessed tensor, not an image; use size 'model'");
         rendering = resizeRgba(rendering, kept.image.width, kept.image.height);

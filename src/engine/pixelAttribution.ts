@@ -145,6 +145,8 @@ export class SampledGradients {
       );
       accumulate = toRgb;
       const b: Batch = { rows, net, grads, sink, rowWeights, accumulate: toRgb };
+      // dispose() may have run while this was being prepared: nothing may outlive it.
+      if (this.disposed) throw new Error('SampledGradients: disposed while preparing a batch');
       this.batches.set(key, b);
       return b;
     } catch (err) {
@@ -195,24 +197,30 @@ export class SampledGradients {
       device.queue.writeBuffer(b.net.tensorBuffer(INPUT_TENSOR), 0, inputs);
       device.queue.writeBuffer(b.rowWeights, 0, rowWeights);
       device.pushErrorScope('validation');
-      const encoder = device.createCommandEncoder({ label: `sampled gradients, chunk ${chunk + 1}/${chunks}` });
-      if (chunk === 0) encoder.clearBuffer(this.accumulator);
-      b.net.encodeForward(encoder, {});
-      for (const d of [...b.sink.backward, b.accumulate]) {
-        const pass = encoder.beginComputePass({ label: d.label });
-        encodeDispatch(pass, d);
-        pass.end();
-      }
-      this.readback.copy(encoder, 'probabilities', b.net.tensorBuffer(b.net.plan.output), 4 * rows * classes);
-      this.readback.copy(encoder, 'logits', b.net.tensorBuffer(logitsTensor(last)), 4 * rows * classes);
-      if (chunk === chunks - 1) this.readback.copy(encoder, 'gradient', this.accumulator);
-      device.queue.submit([encoder.finish()]);
-      const error = await device.popErrorScope();
-      if (error) {
+      let scopeOpen = true;
+      let out: Map<string, ArrayBuffer>;
+      try {
+        const encoder = device.createCommandEncoder({ label: `sampled gradients, chunk ${chunk + 1}/${chunks}` });
+        if (chunk === 0) encoder.clearBuffer(this.accumulator);
+        b.net.encodeForward(encoder, {});
+        for (const d of [...b.sink.backward, b.accumulate]) {
+          const pass = encoder.beginComputePass({ label: d.label });
+          encodeDispatch(pass, d);
+          pass.end();
+        }
+        this.readback.copy(encoder, 'probabilities', b.net.tensorBuffer(b.net.plan.output), 4 * rows * classes);
+        this.readback.copy(encoder, 'logits', b.net.tensorBuffer(logitsTensor(last)), 4 * rows * classes);
+        if (chunk === chunks - 1) this.readback.copy(encoder, 'gradient', this.accumulator);
+        device.queue.submit([encoder.finish()]);
+        scopeOpen = false;
+        const error = await device.popErrorScope();
+        if (error) throw new Error(`sampled gradients: WebGPU validation error: ${error.message}`);
+        out = await this.readback.read();
+      } finally {
+        if (scopeOpen) await device.popErrorScope();
+        // A failed chunk leaves nothing pending: the next call starts clean.
         this.readback.discard();
-        throw new Error(`sampled gradients: WebGPU validation error: ${error.message}`);
       }
-      const out = await this.readback.read();
       const values = new Float32Array(out.get(target.score === 'prob' ? 'probabilities' : 'logits')!);
       for (let r = 0; r < rows && first + r < count; r++) {
         let s = 0;

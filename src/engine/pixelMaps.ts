@@ -1,10 +1,8 @@
 // CPU post-processing of input gradients (a few hundred thousand floats): the maps and renderings of
 // the pixel-level methods, in the conventions their papers and pytorch-grad-cam use. Float64
 // accumulation throughout; inputs and outputs are float32 / RGBA8.
+import { IMAGENET_MEAN_BGR as MEAN_BGR } from '../kernels/preprocessImage.js';
 import type { RgbaImage } from './gradcam.js';
-
-/** Keras' 'caffe' preprocessing means, in B, G, R order (as preprocessImage.wgsl subtracts them). */
-const MEAN_BGR = [103.939, 116.779, 123.68] as const;
 
 /** The model's preprocessed input [H, W, 3] (B, G, R, mean-subtracted) back to RGB in 0..255 units. */
 export function rgbFromPreprocessed(pre: Float32Array): Float32Array {
@@ -13,7 +11,11 @@ export function rgbFromPreprocessed(pre: Float32Array): Float32Array {
   return out;
 }
 
-/** RGB in 0..255 units to the model's preprocessed input (the inverse of rgbFromPreprocessed). */
+/**
+ * RGB in 0..255 units to the model's preprocessed input (the inverse of rgbFromPreprocessed). The
+ * 'caffe' step is a channel swap and a shift (unit scale), so a straight path or Gaussian noise in one
+ * domain is the same path or noise in the other.
+ */
 export function preprocessedFromRgb(rgb: Float32Array): Float32Array<ArrayBuffer> {
   const out = new Float32Array(rgb.length);
   for (let i = 0; i < rgb.length; i += 3) for (let c = 0; c < 3; c++) out[i + c] = rgb[i + 2 - c] - MEAN_BGR[c];
@@ -64,16 +66,29 @@ export function deprocessGradient(g: Float32Array, width: number, height: number
 }
 
 /**
- * A non-negative map as a grayscale image: map / its `percentile`-th percentile (default the max),
- * clipped to 1, × 255; all black when that value is not positive. A percentile below 100 keeps a few
- * extreme pixels from darkening the rest (Captum's outlier_perc; Integrated Gradients needs it).
+ * A non-negative map as a grayscale image: map / t, clipped to 1, × 255 (truncated); all black when t
+ * is not positive. t = the max, or with `outlierPercent` > 0 Captum's threshold for
+ * visualize_image_attr(outlier_perc): the smallest sorted value at which the running sum of the
+ * sorted values reaches (100 − outlierPercent)% of their total, so a few extreme pixels do not darken
+ * the rest (Integrated Gradients needs it).
  */
-export function grayscaleMap(map: Float32Array, width: number, height: number, percentile = 100): RgbaImage {
+export function grayscaleMap(map: Float32Array, width: number, height: number, outlierPercent = 0): RgbaImage {
   let top = 0;
-  if (percentile >= 100) for (let i = 0; i < map.length; i++) top = Math.max(top, map[i]);
+  if (outlierPercent <= 0) for (let i = 0; i < map.length; i++) top = Math.max(top, map[i]);
   else {
-    const sorted = Float32Array.from(map).sort();
-    top = sorted[Math.min(sorted.length - 1, Math.floor((percentile / 100) * sorted.length))];
+    const sorted = Float64Array.from(map).sort();
+    let total = 0;
+    for (const v of sorted) total += v;
+    const goal = total * (1 - outlierPercent / 100);
+    let run = 0;
+    top = sorted[sorted.length - 1];
+    for (const v of sorted) {
+      run += v;
+      if (run >= goal) {
+        top = v;
+        break;
+      }
+    }
   }
   const scale = top > 0 ? 255 / top : 0;
   return rgba(width, height, (p) => Math.trunc(Math.min(255, Math.max(0, map[p] * scale))));

@@ -176,3 +176,17 @@ export async function smoothGradRef(
   }
   return smoothGradCombine(gradients, pixels);
 }
+
+/**
+ * Captum's visualize_image_attr threshold (_cumulative_sum_threshold): the sorted value at which the
+ * running sum of the sorted values first reaches `percentile`% of their total (as numpy's cumsum/where).
+ */
+export function cumulativeSumThresholdRef(values: ArrayLike<number>, percentile: number): number {
+  const sorted = Float64Array.from(values).sort();
+  const cum = new Float64Array(sorted.length);
+  let run = 0;
+  sorted.forEach((v, i) => (cum[i] = run += v));
+  const goal = cum[cum.length - 1] * 0.01 * percentile;
+  const i = cum.findIndex((c) => c >= goal);
+  return sorted[i];
+}
