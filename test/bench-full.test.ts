@@ -1,3 +1,5 @@
+// OPT-IN (`npm run test:full`; not in `npm test`, which CI runs: this file alone takes 6 of CI's 30
+// minutes on 2 cores). test/bench.test.ts is the quick, peer-less smoke run that CI does run.
 // `npm run bench` in a quick, small configuration (VGG16 at 64×64, a few layers, one run) on both hosts
 // in one command: Node (Dawn) and headless Chrome. Each JSON report passes the checks
 // every report must pass (src/bench/checkReport.ts, shared with the bench page's test: documented
