@@ -14,6 +14,7 @@ import { prepareBackward, type BackwardSink } from './backward.js';
 import { Readback } from './gpuTimer.js';
 import { elementCount } from './model.js';
 import { Network } from './network.js';
+import { chunkRows } from './perturbationCam.js';
 import { INPUT_TENSOR, logitsTensor, planForward } from './plan.js';
 
 /** Rows per batched forward and backward unless asked otherwise (lowered to fit SAMPLE_BATCH_MEMORY_BYTES). */
@@ -89,9 +90,7 @@ export class SampledGradients {
       largest = Math.max(largest, bytes);
     }
     const bindable = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-    const cap = Math.max(1, Math.min(asked, count, Math.floor(SAMPLE_BATCH_MEMORY_BYTES / total), Math.floor(bindable / largest)));
-    const chunks = Math.ceil(count / cap);
-    return { rows: Math.ceil(count / chunks), chunks };
+    return chunkRows(count, asked, Math.max(1, Math.min(Math.floor(SAMPLE_BATCH_MEMORY_BYTES / total), Math.floor(bindable / largest))));
   }
 
   private async batch(rows: number, score: ScoreKind): Promise<Batch> {

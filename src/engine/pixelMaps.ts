@@ -1,7 +1,7 @@
 // CPU post-processing of input gradients (a few hundred thousand floats): the maps and renderings of
 // the pixel-level methods, in the conventions their papers and pytorch-grad-cam use. Float64
 // accumulation throughout; inputs and outputs are float32 / RGBA8.
-import { IMAGENET_MEAN_BGR as MEAN_BGR } from '../kernels/preprocessImage.js';
+import { IMAGENET_MEAN_BGR as MEAN_BGR, resizeAxisTable } from '../kernels/preprocessImage.js';
 import type { RgbaImage } from './gradcam.js';
 
 /** The model's preprocessed input [H, W, 3] (B, G, R, mean-subtracted) back to RGB in 0..255 units. */
@@ -94,36 +94,17 @@ export function grayscaleMap(map: Float32Array, width: number, height: number, o
   return rgba(width, height, (p) => Math.trunc(Math.min(255, Math.max(0, map[p] * scale))));
 }
 
-export function absolute(a: Float32Array): Float32Array {
-  return a.map(Math.abs);
-}
-
-/** Source index pair and weight per output position, half-pixel centres (OpenCV's INTER_LINEAR, as the overlay). */
-function axis(src: number, dst: number): { i0: Int32Array; i1: Int32Array; t: Float64Array } {
-  const i0 = new Int32Array(dst);
-  const i1 = new Int32Array(dst);
-  const t = new Float64Array(dst);
-  const scale = src / dst;
-  for (let o = 0; o < dst; o++) {
-    const f = Math.min(Math.max((o + 0.5) * scale - 0.5, 0), src - 1);
-    i0[o] = Math.floor(f);
-    i1[o] = Math.min(i0[o] + 1, src - 1);
-    t[o] = f - i0[o];
-  }
-  return { i0, i1, t };
-}
-
-/** Bilinear resize of a [H, W, C] float array (half-pixel centres, edges clamped). */
+/** Bilinear resize of a [H, W, C] float array: cv2.resize's INTER_LINEAR positions, as the overlay's tables. */
 export function resizeBilinear(src: Float32Array, width: number, height: number, channels: number, dstW: number, dstH: number): Float32Array {
   const out = new Float32Array(dstW * dstH * channels);
-  const xs = axis(width, dstW);
-  const ys = axis(height, dstH);
+  const xs = resizeAxisTable(width, dstW, 'bilinear');
+  const ys = resizeAxisTable(height, dstH, 'bilinear');
   for (let y = 0; y < dstH; y++) {
     const r0 = ys.i0[y] * width;
     const r1 = ys.i1[y] * width;
-    const ty = ys.t[y];
+    const ty = ys.w1[y];
     for (let x = 0; x < dstW; x++) {
-      const tx = xs.t[x];
+      const tx = xs.w1[x];
       for (let c = 0; c < channels; c++) {
         const a = src[(r0 + xs.i0[x]) * channels + c] * (1 - tx) + src[(r0 + xs.i1[x]) * channels + c] * tx;
         const b = src[(r1 + xs.i0[x]) * channels + c] * (1 - tx) + src[(r1 + xs.i1[x]) * channels + c] * tx;
