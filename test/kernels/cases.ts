@@ -248,6 +248,7 @@ function preprocessCase(version: (typeof preprocessImageVersions)[number], s: Pr
 }
 
 import { backwardCases } from './backwardCases.js';
+import { faithfulnessCases } from './faithfulnessCases.js';
 
 export const kernelCases: KernelCase[] = [
   ...conv3x3BiasReluVersions.flatMap((v) => convShapes.filter((s) => v.supports(s)).map((s) => convCase(v, s))),
@@ -257,6 +258,7 @@ export const kernelCases: KernelCase[] = [
   ...softmaxVersions.flatMap((v) => softmaxShapes.filter((s) => v.supports(s)).map((s) => softmaxCase(v, s))),
   ...preprocessImageVersions.flatMap((v) => preprocessShapes.filter((s) => v.supports(s)).map((s) => preprocessCase(v, s))),
   ...backwardCases,
+  ...faithfulnessCases,
 ];
 
 /**
