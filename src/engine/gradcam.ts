@@ -17,6 +17,10 @@ import { packResizeTable } from '../kernels/preprocessImage.js';
 import { NOT_RANKED, packTargetRows, type ScoreKind, type TargetRow } from '../kernels/softmaxScoreBackward.js';
 import { checkMethod, checkTarget, formatTarget, METHOD_SPECS, parseTarget, type CamMethod, type CamTarget, type MethodSpec, type ResolvedTarget } from './camMethods.js';
 import { PerturbationCam } from './perturbationCam.js';
+import { BatchScorer } from './metrics/batchScores.js';
+import { checkEvaluateOptions, evaluateMetrics, type MetricsHost } from './metrics/evaluate.js';
+import type { EvaluateOptions, EvaluateResult } from './metrics/types.js';
+import { IMAGENET_MEAN_BGR } from '../kernels/preprocessImage.js';
 import { SampledGradients } from './pixelAttribution.js';
 import { checkPixelSampling, isPixelMethod, PIXEL_DEFAULTS, PIXEL_METHOD_SPECS, PIXEL_METHODS, smoothGradNoise, type PixelMethod, type PixelSampling } from './pixelMethods.js';
 import { deprocessGradient, grayscaleMap, maxAbsOverChannels, multiplyChannels, preprocessedFromRgb, resizeBilinear, resizeRgba, rgbFromPreprocessed, sum, sumOverChannels } from './pixelMaps.js';
@@ -427,6 +431,7 @@ export class GradCam {
   private readonly readback: Readback;
   private perturbation?: PerturbationCam;
   private sampled?: SampledGradients;
+  private scorer?: BatchScorer;
   private readonly inputPlans = new Map<string, InputPlan>();
   private kept?: KeptForward;
   private keptMap?: KeptMap;
@@ -464,7 +469,7 @@ export class GradCam {
       for (const l of p.layers) n += l.alpha.size + l.raw.size + l.heat.size + l.stats.size + (l.terms?.size ?? 0) + (l.eigen?.bytes ?? 0);
     }
     for (const p of this.inputPlans.values()) for (const b of [p.rgb, p.rowWeights, ...(p.coef ? [p.coef, p.ranks!] : [])]) n += b.size;
-    return n + (this.perturbation?.bytes ?? 0) + (this.sampled?.bytes ?? 0);
+    return n + (this.perturbation?.bytes ?? 0) + (this.sampled?.bytes ?? 0) + (this.scorer?.bytes ?? 0);
   }
 
   get defaultLayer(): string {
@@ -1247,6 +1252,59 @@ export class GradCam {
     });
   }
 
+  /**
+   * What the metrics use of this engine: the kept forward (as it was when evaluate() was called: each
+   * step checks, in call order, that no other forward ran since), batched scoring with its weights, and
+   * engines over other weights.
+   */
+  private metricsHost(): MetricsHost {
+    const scorer = () => (this.scorer ??= new BatchScorer(this.network));
+    let generation: number | undefined;
+    const current = (): KeptForward => {
+      const kept = this.requireForward('evaluate');
+      if (generation !== undefined && kept.generation !== generation) throw new Error('GradCam.evaluate(): another forward ran during the evaluation; call evaluate() again after it');
+      return kept;
+    };
+    return {
+      engine: this,
+      network: this.network,
+      keptProbabilities: () =>
+        this.exclusive(async () => {
+          const kept = current();
+          generation = kept.generation;
+          return kept.probabilities;
+        }),
+      keptInput: () =>
+        this.exclusive(async () => {
+          current();
+          return this.keptInput();
+        }),
+      scoreRows: (count, source, options) =>
+        this.exclusive(async () => {
+          current();
+          return scorer().scoreRows(count, source, options);
+        }),
+      locked: (f) =>
+        this.exclusive(() => {
+          current();
+          return f(this.network, scorer());
+        }),
+      create: (weights) => GradCam.create(this.network.device, this.model, weights, this.options),
+    };
+  }
+
+  /**
+   * Faithfulness metrics of one explanation of the kept forward's image (see metrics/evaluate.ts):
+   * deletion and insertion curves, ROAD, the confidence change, and the model-randomization sanity
+   * check. The map is computed with explain() or attribute(), so it becomes the one overlay() redraws.
+   */
+  async evaluate(options: EvaluateOptions = {}): Promise<EvaluateResult> {
+    if (this.disposed) throw new Error('GradCam: used after dispose()');
+    checkEvaluateOptions(options, this.model);
+    if (options.method !== undefined && !isPixelMethod(options.method)) checkMethod(options.method);
+    return evaluateMetrics(this.metricsHost(), options, IMAGENET_MEAN_BGR);
+  }
+
   /** Frees every GPU buffer at once; calls still in flight then fail, so await them first. */
   dispose(): void {
     if (this.disposed) return;
@@ -1258,6 +1316,7 @@ export class GradCam {
     this.timer?.destroy();
     this.readback.destroy();
     this.perturbation?.dispose();
+    this.scorer?.dispose();
     this.sampled?.dispose();
     for (const p of this.inputPlans.values()) this.destroyInputPlan(p);
     this.network.dispose();

@@ -35,3 +35,10 @@ export { colorizeHeatmap, colormap, COLORMAPS, jetColormap, type ColormapName } 
 export { BLEND_MODES, type BlendMode } from '../kernels/gradcam.js';
 export { GpuWeights, type LoadProgress, type WeightMap } from './weights/gpuWeights.js';
 export { decodeNpy, encodeNpy, type NpyArray } from './npy.js';
+export { METRIC_NAMES, DEFAULT_METRICS, type MetricName, type EvaluateOptions, type EvaluateResult, type Curve, type RoadResult, type ConfidenceResult, type SanityResult } from './metrics/types.js';
+export { EVALUATE_DEFAULTS } from './metrics/evaluate.js';
+export { ROAD_DEFAULTS } from './metrics/road.js';
+export { SANITY_SPEARMAN_BOUND } from './metrics/sanity.js';
+export { metricPlots, type MetricPlot } from './metrics/plots.js';
+export { composeGrid, type GridTile, type GridOptions } from './raster/grid.js';
+export { renderLinePlot, type LinePlotOptions, type PlotSeries } from './raster/plot.js';

@@ -228,6 +228,11 @@ export class Network {
     return this.weights.get(name);
   }
 
+  /** Whether a weight tensor is stored as packed float16 (see NetworkOptions.f16). */
+  weightIsHalf(name: string): boolean {
+    return this.weights.halves.has(name);
+  }
+
   /** GPU memory held by weights (unless borrowed), activations and the current image's upload, in bytes. */
   get memoryBytes(): number {
     let total = this.lender ? 0 : this.weights.bytes;

@@ -19,6 +19,8 @@ export class GpuWeights {
   constructor(
     readonly model: ModelSpec,
     buffers: ReadonlyMap<string, GPUBuffer>,
+    /** The buffers belong to someone else: destroy() leaves them alone (a view, e.g. for other weights mixed in). */
+    readonly borrowed = false,
   ) {
     this.map = new Map(buffers);
   }
@@ -29,6 +31,7 @@ export class GpuWeights {
 
   /** Swaps a tensor's buffer for its packed float16 copy; the float32 buffer is destroyed. */
   replaceWithHalves(name: string, packed: GPUBuffer): void {
+    if (this.borrowed) throw new Error(`${this.model.name} weights: '${name}' is borrowed; pack it where it is owned`);
     this.get(name).destroy();
     this.map.set(name, packed);
     this.halves.add(name);
@@ -62,7 +65,7 @@ export class GpuWeights {
 
   destroy(): void {
     this.destroyed = true;
-    for (const b of this.buffers.values()) b.destroy();
+    if (!this.borrowed) for (const b of this.buffers.values()) b.destroy();
   }
 }
 
