@@ -14,6 +14,7 @@ import { layoutManifest, MANIFEST_FILE } from '../src/engine/weights/format.js';
 const dir = mkdtempSync(join(tmpdir(), 'gradcam-args-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const nowhere = join(dir, 'no-weights-here');
+writeFileSync(join(dir, 'a-file'), '');
 
 async function run(args: string[]) {
   const t0 = performance.now();
@@ -61,10 +62,11 @@ describe('gradcam refuses each bad flag before reading anything', () => {
     [['--tune', 'fast'], /^error: --tune fast: choose auto .*, force .* or off/],
     [['--out', 'overlay.gif'], /^error: --out overlay\.gif: the overlay is written as \.png or \.jpg/],
     [['--out', join(dir, 'missing', 'o.png')], /^error: --out .*o\.png: directory '.*missing' does not exist$/],
-    [['--out', dir + '/'], /^error: --out .*: the overlay is written as \.png or \.jpg/],
+    // A directory for --out is folder mode, where every argument must name images that exist.
+    [['--out', dir + '/'], /^error: photo\.png: no such file or directory$/],
     [['--heatmap', 'heat.png'], /^error: --heatmap heat\.png: the heatmap is written as a NumPy \.npy file/],
     [['--colour', 'red'], /^error: unknown option --colour; see 'gradcam --help'$/],
-    [['--json', 'yes'], /^error: expected 1 argument \(the image file\), got 2: photo\.png yes; see 'gradcam --help'$/],
+    [['--json', 'yes'], /^error: expected 1 argument \(the image file\), got 2: photo\.png yes; for several images give --out <dir> \(folder mode\); see 'gradcam --help'$/],
     [['--out'], /^error: --out needs a value <file\.png\|\.jpg>; see 'gradcam --help'$/],
     [['--method', 'gradcam+'], /^error: --method gradcam\+: choose gradcam, gradcam\+\+, xgradcam, .*, scorecam, ablationcam, saliency, .*, smoothgrad or integrated-gradients$/],
     [['--method', 'saliency', '--samples', '4'], /^error: --samples applies to smoothgrad, not saliency$/],
@@ -83,8 +85,47 @@ describe('gradcam refuses each bad flag before reading anything', () => {
     [['--target', 'class:3', '--class', '3'], /^error: --class and --target both name what to explain; give one/],
     [['--layer', 'block5_conv3,fc2'], /^error: --layer fc2: not a conv layer of vgg16 or vgg19/],
     [['--layer', 'block5_conv3,block5_conv3'], /^error: --layer block5_conv3,block5_conv3: a layer is listed twice$/],
+    // Folder mode, --methods, --metrics, --force (test/cli-folder.test.ts runs them).
+    [['--out', 'cam'], /^error: photo\.png: no such file or directory$/],
+    [['--out', 'overlay.gif'], /^error: --out overlay\.gif: .*\(or give a directory, ending in \/, for folder mode\)$/],
+    [['--force'], /^error: --force applies to folder mode \(--out <dir>\); one image's outputs are always written$/],
+    [['--heatmap'], /^error: --heatmap needs a value <file\.npy>; see 'gradcam --help'$/],
+    [['--heatmap', '--json'], /^error: --heatmap needs a value <file\.npy>; see 'gradcam --help'$/],
+    [['--out', join(dir, 'outputs'), '--heatmap', 'h.npy'], /^error: --heatmap h\.npy: in folder mode each map is written next to its image \(<out>\/<name>\.npy\); give --heatmap without a file name$/],
+    [['--out', join(dir, 'a-file') + '/'], /^error: --out .*a-file\/: exists and is not a directory$/],
+    [['--methods', 'gradcam,nope'], /^error: --methods gradcam,nope: 'nope' is not a method; choose from gradcam, gradcam\+\+, .*, integrated-gradients$/],
+    [['--methods', 'gradcam,saliency,gradcam'], /^error: --methods gradcam,saliency,gradcam: a method is listed twice$/],
+    [['--method', 'saliency', '--methods', 'gradcam,saliency'], /^error: --method and --methods: give one \(--methods a,b compares several in a grid\)$/],
+    [['--methods', 'gradcam,saliency', '--heatmap', 'h.npy'], /^error: --heatmap h\.npy: --methods makes one map per method; folder mode \(--out <dir> --heatmap\) writes each as <name>\.<method>\.npy$/],
+    [['--methods', 'gradcam,saliency', '--out', 'grid.gif'], /^error: --out grid\.gif: the grid is written as \.png or \.jpg/],
+    [['--methods', 'gradcam,saliency', '--image-size'], /^error: --image-size applies to one pixel-level method; --methods' grid has every tile at the image's size$/],
+    [['--methods', 'gradcam,eigencam', '--samples', '4'], /^error: --samples applies to smoothgrad, not gradcam, eigencam$/],
+    [['--methods', 'saliency,smoothgrad', '--layer', 'block4_conv3'], /^error: --layer: saliency, smoothgrad explain the image's pixels and take no layer/],
+    [['--methods', 'gradcam,guided-gradcam', '--layer', 'block4_conv3,block5_conv3'], /^error: --layer block4_conv3,block5_conv3: guided-gradcam takes one conv layer/],
+    [['--metrics', 'deletion,auc'], /^error: --metrics deletion,auc: 'auc' is not a metric; choose from deletion, insertion, road, confidence, sanity, default or all$/],
+    [['--metrics', 'road,road'], /^error: --metrics road,road: a metric is listed twice$/],
+    [['--metrics', 'confidence', '--aug-smooth'], /^error: --metrics judges the plain map; not with --aug-smooth$/],
+    [['--metrics', 'confidence', '--target', 'counterfactual:3'], /^error: --metrics judges the map of one class; not with --target counterfactual:3$/],
+    [['--metrics', 'confidence', '--layer', 'block5_conv3,block4_conv3'], /^error: --metrics judges one layer's map; give one --layer, not block5_conv3,block4_conv3$/],
   ])('%j', async (flags, pattern) => {
     const r = await gradcam('photo.png', '--weights', nowhere, ...flags);
+    expect(oneErrorLine(r)).toMatch(pattern);
+    seconds.push(r.seconds);
+    expect(r.seconds).toBeLessThan(5);
+  });
+
+  it.each([
+    // What the arguments name is checked before anything is loaded too (folder mode: test/cli-folder.test.ts).
+    [['photo.png', 'other.png'], /^error: expected 1 argument \(the image file\), got 2: photo\.png other\.png; for several images give --out <dir> \(folder mode\)/],
+    [[dir], /^error: .*gradcam-args-\w+: is a directory; to explain every image in it give --out <dir> \(folder mode\)$/],
+    [['photos/*.jpg'], /^error: photos\/\*\.jpg: a pattern; to explain every image it matches give --out <dir> \(folder mode\)$/],
+    [['--out', join(dir, 'o') + '/', join(dir, 'nothing-*.png')], /^error: .*nothing-\*\.png: the pattern matches no \.png, \.jpg or \.jpeg file$/],
+    [['--out', join(dir, 'o') + '/', join(dir, 'empty')], /^error: .*empty: no \.png, \.jpg or \.jpeg file in this directory or below it$/],
+    [['--out', join(dir, 'o') + '/', join(dir, 'x', 'same.png'), join(dir, 'y', 'same.png')], /^error: .*x\/same\.png and .*y\/same\.png would both be written as same\.png under --out; give the directory that holds them instead/],
+  ])('%j', async (args, pattern) => {
+    for (const d of ['empty', 'x', 'y']) mkdirSync(join(dir, d), { recursive: true });
+    for (const f of ['x/same.png', 'y/same.png']) writeFileSync(join(dir, f), 'not read: the arguments are refused first');
+    const r = await gradcam(...args, '--weights', nowhere);
     expect(oneErrorLine(r)).toMatch(pattern);
     seconds.push(r.seconds);
     expect(r.seconds).toBeLessThan(5);
@@ -112,7 +153,7 @@ describe('gradcam refuses each bad flag before reading anything', () => {
 describe('--help on every command: each flag, what it does, its default', () => {
   const flagsOf = (help: string) => [...help.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]);
   it.each([
-    ['gradcam', ['--weights', '--method', '--class', '--target', '--layer', '--aug-smooth', '--eigen-smooth', '--score', '--samples', '--noise', '--seed', '--steps', '--baseline', '--batch-rows', '--image-size', '--top', '--alpha', '--blend', '--colormap', '--out', '--heatmap', '--json', '--f16', '--tune', '--verbose', '--help']],
+    ['gradcam', ['--weights', '--method', '--methods', '--class', '--target', '--layer', '--aug-smooth', '--eigen-smooth', '--score', '--samples', '--noise', '--seed', '--steps', '--baseline', '--batch-rows', '--image-size', '--top', '--alpha', '--blend', '--colormap', '--out', '--heatmap', '--force', '--metrics', '--json', '--f16', '--tune', '--verbose', '--help']],
     ['verify', ['--weights', '--reference', '--layer', '--method', '--eigen-smooth', '--class', '--score', '--save-reference', '--json', '--f16', '--tune', '--verbose', '--help']],
     ['bench', ['--quick', '--host', '--runs', '--size', '--layers', '--batch', '--methods', '--pixel', '--pixel-batch', '--weights', '--no-peer', '--all-versions', '--f16', '--out', '--tune', '--help']],
     ['weights', ['--model', '--out', '--force', '--synthetic', '--seed', '--url', '--md5', '--help']],
@@ -126,6 +167,7 @@ describe('--help on every command: each flag, what it does, its default', () => 
     // Every option line says something, and the defaults are shown where there are any.
     for (const line of r.stdout.split('\n').filter((l) => /^ {2}-/.test(l))) expect(line.replace(/^ {2}\S+( \S+)?\s*/, '').length, line).toBeGreaterThan(8);
     if (name === 'gradcam') expect(r.stdout).toMatch(/--layer <name\[,name…\]> +.*\(default: block5_conv3\)/);
+    if (name === 'gradcam') expect(r.stdout).toMatch(/^Folder mode \(--out <dir>\): .*results\.jsonl.*index\.html.*Ctrl-C/ms);
     if (name === 'bench') expect(r.stdout).toMatch(/How long: .*--quick takes about \d+ minutes/s);
   });
 
