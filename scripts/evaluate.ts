@@ -46,6 +46,7 @@ const SPEC = {
     layer: { type: 'string', value: '<name>', help: 'CAM methods (and guided-gradcam): the conv layer (default: the last one)' },
     score: { type: 'string', value: 'prob|logit', default: EVALUATE_DEFAULTS.score, help: 'the score the metrics read' },
     steps: { type: 'string', value: '<S>', default: String(EVALUATE_DEFAULTS.steps), help: 'deletion/insertion: steps (S + 1 images each)' },
+    'deletion-fill': { type: 'string', value: 'blur|mean', default: 'blur', help: "deletion: removed pixels become the blurred image (insertion's start) or the mean colour (RISE's deletion)" },
     percentiles: { type: 'string', value: '<p,…>', default: EVALUATE_DEFAULTS.percentiles.join(','), help: 'ROAD: % of pixels kept (pytorch-grad-cam\'s percentiles)' },
     seed: { type: 'string', value: '<n>', default: String(EVALUATE_DEFAULTS.seed), help: 'ROAD noise and randomized weights' },
     'batch-rows': { type: 'string', value: '<n>', help: 'perturbed images per batched forward (default 8)' },
@@ -74,6 +75,7 @@ runCli(async () => {
   const classIndex = integerFlag('class', values.class, 0, 999);
   const score = choiceFlag('score', values.score, ['prob', 'logit'] as const);
   const steps = integerFlag('steps', values.steps, 1, 1024)!;
+  const deletionSubstrate = choiceFlag('deletion-fill', values['deletion-fill'], ['blur', 'mean'] as const);
   const seed = integerFlag('seed', values.seed, 0, 2 ** 32 - 1)!;
   const batchRows = integerFlag('batch-rows', values['batch-rows'], 1, 1024);
   const percentiles = values.percentiles.split(',').map((p) => {
@@ -114,6 +116,7 @@ runCli(async () => {
         layer: isPixelMethod(method) && method !== 'guided-gradcam' ? undefined : values.layer,
         score,
         steps,
+        deletionSubstrate,
         percentiles,
         seed,
         batchRows,

@@ -158,6 +158,8 @@ describe('--help on every command: each flag, what it does, its default', () => 
     ['bench', ['--quick', '--host', '--runs', '--size', '--layers', '--batch', '--methods', '--pixel', '--pixel-batch', '--weights', '--no-peer', '--all-versions', '--f16', '--out', '--tune', '--help']],
     ['weights', ['--model', '--out', '--force', '--synthetic', '--seed', '--url', '--md5', '--help']],
     ['convert', ['--force', '--allow-nonfinite', '--help']],
+    ['evaluate', ['--weights', '--methods', '--metrics', '--class', '--layer', '--score', '--steps', '--deletion-fill', '--percentiles', '--seed', '--batch-rows', '--out', '--json', '--f16', '--tune', '--verbose', '--help']],
+    ['benchThroughput', ['--images', '--weights', '--out', '--help']],
   ] as const)('%s --help', async (name, flags) => {
     const r = name === 'gradcam' ? await gradcam('--help') : await script(name, '--help');
     expect(r.code, r.stderr).toBe(0);
