@@ -159,7 +159,7 @@ function packHalfCases(): KernelCase[] {
     packCounts.map(({ count, tag }): KernelCase => ({
       name: `packHalf.${v.name} ${tag ?? ''} count=${count}`.replace(/\s+/g, ' '),
       async run(device) {
-        const x = normal(count, count, 3);
+        const x = Float32Array.from(normal(count, count, 3));
         const specials = [0, -0, 1, -2.5, 65504, 70000, -1e6, 6e-8, 1e-9, 0.1];
         x.set(specials.slice(0, count));
         const words = Math.ceil(count / 2);
