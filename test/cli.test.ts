@@ -86,6 +86,7 @@ describe('gradcam CLI', () => {
     expect(new Set(png.data.filter((_, i) => i % 4 === 0)).size).toBeGreaterThan(10);
   }, 300_000);
 
+  let defaultRun: { code: number; stdout: string; stderr: string } | undefined;
   it("the README's Node library example runs and explains the same class as the CLI", async () => {
     // The block under "Use it as a library", as written, with the package name pointed at this checkout's
     // entry point and the paths at this test's synthetic weights and image.
@@ -103,20 +104,23 @@ describe('gradcam CLI', () => {
     const r = await run(['--import', 'tsx', '--import', './scripts/lib/registerRaw.js', script], []);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    const cli = JSON.parse((await gradcam(image, '--weights', weights, '--json')).stdout);
+    // --verbose too: the next test reads this run's log (one full-size run fewer in CI).
+    defaultRun = await gradcam(image, '--weights', weights, '--json', '--verbose');
+    const cli = JSON.parse(defaultRun.stdout);
     // The defaults: the recipe's Grad-CAM of the top-1 class at block5_conv3.
     expect(cli).toMatchObject({ method: 'gradcam', target: `class:${cli.predictions[0].index}`, class: cli.predictions[0].index, layers: ['block5_conv3'], heatmapShape: [14, 14] });
     expect(out).toEqual({ class: cli.class, label: cli.predictions[0].label, heatmap: [14, 14], weights: { model: 'vgg16', synthetic: true, seed: 3 } });
   }, 180_000);
 
-  it('tunes kernels once per GPU (the first run above), then reads the cache; --verbose prints the choices and kernels', async () => {
+  it('tunes kernels once per GPU (the first run above), then reads the cache; --verbose prints the choices and kernels', () => {
     const cache = JSON.parse(readFileSync(join(cacheDir, 'tuning.json'), 'utf8'));
     const tables = Object.values(cache.tables) as { model: string; choices: Record<string, string> }[];
     expect(tables).toHaveLength(1);
     expect(tables[0].model).toBe('vgg16');
     // Every conv shape with several candidates and every dense layer, both directions of the dense ones.
     expect(Object.keys(tables[0].choices)).toEqual(expect.arrayContaining(['conv3x3BiasRelu|14×14×512→512', 'denseBiasAct|25088→4096', 'denseBackwardInput|4096→1000']));
-    const r = await gradcam(image, '--weights', weights, '--verbose');
+    // The default run of the test above, after the first run's tuning: --json --verbose.
+    const r = defaultRun!;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/tuning kernels/);
     expect(r.stderr).toContain(`kernel choices from ${join(cacheDir, 'tuning.json')}`);
@@ -125,7 +129,7 @@ describe('gradcam CLI', () => {
     expect(kernels).toContain(`block5_conv3 ${tables[0].choices['conv3x3BiasRelu|14×14×512→512']}`);
     expect(kernels).toContain(`fc1 ${tables[0].choices['denseBiasAct|25088→4096']}`);
     expect(r.stderr).toMatch(new RegExp(`^backward kernels: .*fc1 denseBackwardInput\\.${tables[0].choices['denseBackwardInput|25088→4096']}`, 'm'));
-  }, 180_000);
+  });
 
   const failsCleanly = async (args: string[], pattern: RegExp) => {
     const out = join(dir, 'never.png');

@@ -6,8 +6,8 @@
 // Keras 2 `save_weights('x.h5')` and `save('x.h5')` (h5py 3: variable-length strings), Keras' split
 // attributes (`layer_names0`, `layer_names1`, … past HDF5_OBJECT_HEADER_LIMIT), and Keras 3
 // `.weights.h5` in its successive namings. After conversion every tensor must equal its source bit for
-// bit; a full-size VGG16 written by h5py must give the same shards and the same probabilities as the
-// same weights written by our own writer.
+// bit; a full-size VGG16 written by h5py must give the same shards (byte for byte, so the same loads and
+// probabilities) as the same weights written by our own writer.
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,14 +15,11 @@ import { join } from 'node:path';
 import h5wasm, { File as H5File, Group } from 'h5wasm/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inferShapes, VGG16, type ModelSpec } from '../src/engine/model.js';
-import { Network } from '../src/engine/network.js';
-import { heNormalWeights, syntheticPhoto } from '../src/engine/synthetic.js';
+import { heNormalWeights } from '../src/engine/synthetic.js';
 import type { WeightsManifest } from '../src/engine/weights/format.js';
-import { loadWeightsFromDir } from '../src/hosts/node/weights.js';
 import { convertKerasH5 } from '../src/hosts/node/keras/convert.js';
 import { asciiAsUtf8 } from '../src/hosts/node/keras/kerasH5.js';
 import { writeSyntheticKerasH5 } from '../src/hosts/node/keras/syntheticH5.js';
-import { testDevice } from './support/nodeDevice.js';
 import { TINY_VGG } from './support/tinyVgg.js';
 
 // Debian's python3 with python3-h5py and python3-numpy (not a pyenv shim on PATH).
@@ -400,7 +397,6 @@ describe('full-size VGG16 written by h5py in the official Keras 1 layout', () =>
   let weights: Map<string, Float32Array>;
   let h5pyDir: string;
   let oursDir: string;
-  let device: GPUDevice | undefined;
 
   beforeAll(async () => {
     const t0 = performance.now();
@@ -424,10 +420,6 @@ describe('full-size VGG16 written by h5py in the official Keras 1 layout', () =>
     );
   }, 300_000);
 
-  afterAll(() => {
-    device?.destroy();
-  });
-
   it('converts to the same shards as our writer, every tensor equal to the source bit for bit', () => {
     const a = manifestOf(h5pyDir);
     const b = manifestOf(oursDir);
@@ -437,27 +429,8 @@ describe('full-size VGG16 written by h5py in the official Keras 1 layout', () =>
     expect(a.shards).toEqual(b.shards); // sizes and sha256
     for (const s of a.shards) expect(readFileSync(join(h5pyDir, s.file)).equals(readFileSync(join(oursDir, s.file))), s.file).toBe(true);
     expect(expectTensorsBitExact(h5pyDir, weights)).toBe(32);
+    // Byte-identical shards load to identical buffers and give identical probabilities: the forward on
+    // converted weights is checked against TF.js by test/verify.test.ts.
   });
 
-  it('gives the same probabilities as our writer, bit for bit (one forward on each)', async () => {
-    device = await testDevice();
-    const forward = async (weightsDir: string) => {
-      const { weights: gpu } = await loadWeightsFromDir(device!, weightsDir);
-      const net = await Network.create(device!, VGG16, gpu);
-      try {
-        const t0 = performance.now();
-        const { probabilities } = await net.forward(syntheticPhoto(320, 240));
-        console.log(`VGG16 forward on ${weightsDir.split('/').at(-1)}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-        return probabilities;
-      } finally {
-        net.dispose();
-      }
-    };
-    const fromH5py = await forward(h5pyDir);
-    const fromOurs = await forward(oursDir);
-    expect(fromH5py.length).toBe(1000);
-    expect(Math.abs(fromH5py.reduce((s, p) => s + p, 0) - 1)).toBeLessThan(1e-5);
-    expect(Math.max(...fromH5py)).toBeLessThan(0.99); // a real distribution: every logit matters
-    expect(Buffer.from(fromH5py.buffer).equals(Buffer.from(fromOurs.buffer))).toBe(true);
-  }, 300_000);
 });
