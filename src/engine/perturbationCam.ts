@@ -72,7 +72,7 @@ const CHUNKS_IN_FLIGHT = 2;
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /** What a batched network over `model` needs per row: all its activation buffers, and the largest one. */
-function perRowBytes(model: ModelSpec): { total: number; largest: number } {
+export function perRowBytes(model: ModelSpec): { total: number; largest: number } {
   const slots = assignBuffers(forwardLifetimes(planForward(model, 1))).slotBytes;
   return { total: slots.reduce((a, b) => a + b, 0), largest: Math.max(...slots) };
 }

@@ -15,7 +15,7 @@
 //   10–98% imputed. The float32 recurrence's residual drifts from the true one: the float64 residual
 //   of the GPU's x against the system measured ≤ 5e-6 at tol 1e-6, held to 2e-5. Known pixels are
 //   copied: bit-exact. Every output element is checked (guards after it too).
-import { encodeDispatch, destroyDispatch, type Dispatch } from '../../src/kernels/kernel.js';
+import { destroyDispatch, type Dispatch } from '../../src/kernels/kernel.js';
 import { packSeededNormalParams, seededNormalGrid, seededNormalVersions, type SeededNormalParams, type SeededNormalShape } from '../../src/kernels/seededNormal.js';
 import { seededNormalAt, seededNormalRef } from '../../src/kernels/seededNormal.ref.js';
 import { imputeRoad, masksWithoutKnownPixels, prepareRoadImpute, ROAD_STATUS, type RoadImputeShape } from '../../src/kernels/roadImpute.js';
@@ -23,22 +23,12 @@ import { roadImputeRef, roadRelativeResidual } from '../../src/kernels/roadImput
 import { mulberry32 } from '../../src/engine/synthetic.js';
 import { normal, uniform, withBuffers } from '../support/data.js';
 import { assert, assertClose } from '../support/compare.js';
-import { readBack, SENTINEL, upload } from '../support/gpu.js';
+import { readBack, run, SENTINEL, upload } from '../support/gpu.js';
 import type { KernelCase } from './cases.js';
 
 const name = (kernel: string, o: object, tag = '') => `${kernel} ${tag} ${Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ')}`.replace(/\s+/g, ' ');
 
-/** Submits a dispatch and waits, keeping it (for re-runs with new parameters). */
-async function submit(device: GPUDevice, d: Dispatch): Promise<void> {
-  device.pushErrorScope('validation');
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  encodeDispatch(pass, d);
-  pass.end();
-  device.queue.submit([encoder.finish()]);
-  const error = await device.popErrorScope();
-  if (error) throw new Error(`${d.label}: validation error: ${error.message}`);
-}
+const submit = (device: GPUDevice, d: Dispatch) => run(device, d, true);
 
 // ---------------------------------------------------------------- seededNormal
 const NORMAL_RTOL = 1e-5;

@@ -34,7 +34,8 @@ export async function readBack(device: GPUDevice, buffer: GPUBuffer): Promise<Fl
   return out;
 }
 
-export async function run(device: GPUDevice, dispatch: Dispatch): Promise<void> {
+/** Submits a dispatch and waits; destroys it unless `keep` (for re-runs with new parameters). */
+export async function run(device: GPUDevice, dispatch: Dispatch, keep = false): Promise<void> {
   device.pushErrorScope('validation');
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
@@ -42,7 +43,7 @@ export async function run(device: GPUDevice, dispatch: Dispatch): Promise<void> 
   pass.end();
   device.queue.submit([encoder.finish()]);
   const error = await device.popErrorScope();
-  destroyDispatch(dispatch);
+  if (!keep) destroyDispatch(dispatch);
   if (error) throw new Error(`${dispatch.label}: validation error: ${error.message}`);
 }
 

@@ -5,10 +5,10 @@
 // written (from the CPU, or copied from a GPU buffer where a kernel made them), the batched forward
 // runs, and the output rows come back (B × classes floats).
 import { Readback } from '../gpuTimer.js';
-import { elementCount, type ModelSpec } from '../model.js';
+import { elementCount } from '../model.js';
 import { Network } from '../network.js';
-import { chunkRows } from '../perturbationCam.js';
-import { assignBuffers, forwardLifetimes, INPUT_TENSOR, logitsTensor, planForward } from '../plan.js';
+import { chunkRows, perRowBytes } from '../perturbationCam.js';
+import { INPUT_TENSOR, logitsTensor } from '../plan.js';
 
 /** Rows per batched forward unless asked otherwise (lowered to fit BATCH_SCORE_MEMORY_BYTES). */
 export const DEFAULT_SCORE_BATCH_ROWS = 8;
@@ -24,11 +24,6 @@ export type RowSource =
 export interface ScoreRowsOptions {
   batchRows?: number;
   onProgress?: (done: number, total: number) => void;
-}
-
-function perRowBytes(model: ModelSpec): { total: number; largest: number } {
-  const slots = assignBuffers(forwardLifetimes(planForward(model, 1))).slotBytes;
-  return { total: slots.reduce((a, b) => a + b, 0), largest: Math.max(...slots) };
 }
 
 export class BatchScorer {
