@@ -68,10 +68,10 @@ export async function measurePeaks(device: GPUDevice, runs = 3): Promise<Peaks> 
  * The dense backward of `op` for several Grad-CAM targets at once: `targets` rows of dy and dx, one
  * shared forward row (y). Its shape label says so ('5×4096→4096 shared'); y's buffer is one row.
  */
-export function multiTargetDenseBackward(op: Op, targets: number): OpKernel | undefined {
+export function multiTargetDenseBackward(op: Op, targets: number, features?: ReadonlySet<string>): OpKernel | undefined {
   if (op.kind !== 'dense') return undefined;
   const shape: DenseBackwardShape = { ...op.shape, n: targets, sharedForward: true };
-  const k = opKernel({ ...op, shape }, 'backward');
+  const k = opKernel({ ...op, shape }, 'backward', { features });
   return k && { ...k, shape: `${k.shape} shared`, buffers: { ...k.buffers, y: op.shape.m } };
 }
 
@@ -82,14 +82,14 @@ export function multiTargetDenseBackward(op: Op, targets: number): OpKernel | un
  */
 export function benchCases(
   model: ModelSpec,
-  options: { layers?: readonly string[]; allVersions?: boolean; choices?: Choices; f16?: boolean; targets?: number } = {},
+  options: { layers?: readonly string[]; allVersions?: boolean; choices?: Choices; f16?: boolean; targets?: number; features?: ReadonlySet<string> } = {},
 ): BenchCase[] {
   const seen = new Set<string>();
   const cases: BenchCase[] = [];
   for (const op of planForward(model, 1, { denseWeightsF16: options.f16 }).ops) {
     if (options.layers && !options.layers.includes(op.layer)) continue;
-    const kernels = (['forward', 'backward'] as Direction[]).map((direction) => opKernel(op, direction));
-    if (options.targets !== undefined && options.targets > 1) kernels.push(multiTargetDenseBackward(op, options.targets));
+    const kernels = (['forward', 'backward'] as Direction[]).map((direction) => opKernel(op, direction, { features: options.features }));
+    if (options.targets !== undefined && options.targets > 1) kernels.push(multiTargetDenseBackward(op, options.targets, options.features));
     for (const k of kernels) {
       if (!k) continue;
       // Without allVersions: the version the engine runs (tuned, else default).

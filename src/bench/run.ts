@@ -512,7 +512,7 @@ export async function runBench(device: GPUDevice, host: BenchHost, config: Bench
   // batch; per peer backend: forward, Grad-CAM, and for WebGPU the per-layer profile and each batch).
   const batchesAbove1 = config.batches.filter((b) => b > 1).length;
   const seriesSteps = 3 + methodSteps(config.methods) + pixelSteps(config.pixel) + batchesAbove1 + (config.peer ? 2 + 2 + 1 + batchesAbove1 : 0);
-  const caseOptions = { layers: config.layers, allVersions: config.allVersions, f16: config.f16 };
+  const caseOptions = { layers: config.layers, allVersions: config.allVersions, f16: config.f16, features: device.features };
   let total = 2 + benchCases(model, caseOptions).length + seriesSteps;
   let done = 0;
   let stage: BenchProgress['stage'] = 'peaks';

@@ -85,7 +85,7 @@ export async function prepareBackward(ctx: BackwardContext, request: BackwardReq
       sink.backward.push(sink.scoreDispatch);
       continue;
     }
-    const k = opKernel(backwardOp(op, rows, shared, rule), 'backward')!;
+    const k = opKernel(backwardOp(op, rows, shared, rule), 'backward', { features: device.features })!;
     // A forced version applies to the single-row path it was chosen for, on the shapes it supports (a
     // conv version forced for the CAMs' layers may not take block1_conv1's 3 input channels); several
     // shared rows, and other shapes, take the tuned or default choice.

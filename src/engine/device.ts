@@ -67,13 +67,17 @@ export interface EngineDeviceOptions {
   onUncapturedError?: (error: GPUError) => void;
 }
 
+export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];
+
 export async function requestEngineDevice(
   adapter: GPUAdapter,
   model: ModelSpec,
   options: EngineDeviceOptions = {},
 ): Promise<GPUDevice> {
   const requiredLimits = checkAdapterLimits(adapter.limits, model);
-  const features: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  // Optional features, asked for when the adapter has them: per-pass timings, and the kernel versions
+  // that need f16 arithmetic or subgroup operations (opKernels offers those only on such devices).
+  const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ label: `gradcam-webgpu ${model.name}`, requiredLimits, requiredFeatures: features });
   const onLost = options.onLost ?? ((info: GPUDeviceLostInfo) => console.error(`WebGPU device lost (${info.reason}): ${info.message}`));
   void device.lost.then((info) => {

@@ -198,7 +198,7 @@ export class Network {
       const tensor = (name: string) => slots[bufferPlan.slotOf.get(name)!];
       const versions: string[] = [];
       for (const op of plan.ops) {
-        const k = opKernel(op, 'forward')!;
+        const k = opKernel(op, 'forward', { features: device.features })!;
         const c = chooseCandidate(k, options.versions?.[k.kernel], options.choices);
         versions.push(c.version);
         const x = tensor(op.input);

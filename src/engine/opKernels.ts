@@ -8,7 +8,7 @@ import { conv3x3BackwardInputVersions } from '../kernels/conv3x3BackwardInput.js
 import { conv3x3BiasReluVersions, type Conv3x3Shape } from '../kernels/conv3x3BiasRelu.js';
 import { denseBackwardInputVersions } from '../kernels/denseBackwardInput.js';
 import { denseBiasActVersions, type DenseShape } from '../kernels/denseBiasAct.js';
-import type { Dispatch, KernelVersion } from '../kernels/kernel.js';
+import { hasFeatures, type Dispatch, type KernelVersion } from '../kernels/kernel.js';
 import { maxPool2x2Versions, type MaxPool2x2Shape } from '../kernels/maxPool2x2.js';
 import { maxPool2x2BackwardVersions } from '../kernels/maxPool2x2Backward.js';
 import { softmaxVersions } from '../kernels/softmax.js';
@@ -20,6 +20,8 @@ export type Direction = 'forward' | 'backward';
 export interface KernelCandidate {
   version: string;
   reference: boolean;
+  /** Device features it needs (already present on the device the op kernel was made for). */
+  features: readonly GPUFeatureName[];
   prepare(device: GPUDevice, buffers: Record<string, GPUBuffer>, label?: string): Promise<Dispatch>;
 }
 
@@ -65,12 +67,13 @@ export function scratchBuffers(device: GPUDevice, k: OpKernel, label: string): {
   return { buffers, bytes, destroy: () => Object.values(buffers).forEach((b) => b.destroy()) };
 }
 
-function candidates<S, B>(versions: readonly KernelVersion<S, B>[], shape: S): KernelCandidate[] {
+function candidates<S, B>(versions: readonly KernelVersion<S, B>[], shape: S, features: ReadonlySet<string> | undefined): KernelCandidate[] {
   return versions
-    .filter((v) => v.supports(shape))
+    .filter((v) => v.supports(shape) && hasFeatures(features, v.features))
     .map((v) => ({
       version: v.name,
       reference: v.reference,
+      features: v.features,
       // The buffers object is built from `buffers` below, whose names are the kernel's own.
       prepare: (device, buffers, label) => v.prepare(device, shape, buffers as unknown as B, label),
     }));
@@ -88,9 +91,17 @@ export const denseShapeLabel = (s: DenseShape) => `${s.n > 1 ? `${s.n}×` : ''}$
 const reducedConv = (s: Conv3x3Shape): Conv3x3Shape => ({ ...s, n: 1, h: Math.min(s.h, 2) });
 const reducedDense = (s: DenseShape): DenseShape => ({ ...s, n: 1, k: Math.min(s.k, 2048) });
 
+export interface OpKernelOptions {
+  /** The tuner's reduced problem (see reducedConv). */
+  reduce?: boolean;
+  /** The device's features (device.features): versions needing others are not candidates. Without it, no feature-dependent version is. */
+  features?: ReadonlySet<string>;
+}
+
 /** The kernel of an op in one direction; undefined where that direction has no kernel (softmax backward is the score's). */
-export function opKernel(op: Op, direction: Direction, options: { reduce?: boolean } = {}): OpKernel | undefined {
+export function opKernel(op: Op, direction: Direction, options: OpKernelOptions = {}): OpKernel | undefined {
   const base = { direction, layer: op.layer };
+  const f = options.features;
   switch (op.kind) {
     case 'conv3x3': {
       const s = options.reduce ? reducedConv(op.shape) : op.shape;
@@ -98,8 +109,8 @@ export function opKernel(op: Op, direction: Direction, options: { reduce?: boole
       const flops = 2 * pixels * s.cIn * s.cOut * 9;
       const common = { ...base, shape: convShapeLabel(op.shape), flops, bound: 'compute' as const };
       return direction === 'forward'
-        ? { ...common, kernel: 'conv3x3BiasRelu', buffers: { x: pixels * s.cIn, weights: 9 * s.cIn * s.cOut, bias: s.cOut, y: pixels * s.cOut }, candidates: candidates(conv3x3BiasReluVersions, s) }
-        : { ...common, kernel: 'conv3x3BackwardInput', buffers: { dy: pixels * s.cOut, y: pixels * s.cOut, weights: 9 * s.cIn * s.cOut, dx: pixels * s.cIn }, candidates: candidates(conv3x3BackwardInputVersions, s) };
+        ? { ...common, kernel: 'conv3x3BiasRelu', buffers: { x: pixels * s.cIn, weights: 9 * s.cIn * s.cOut, bias: s.cOut, y: pixels * s.cOut }, candidates: candidates(conv3x3BiasReluVersions, s, f) }
+        : { ...common, kernel: 'conv3x3BackwardInput', buffers: { dy: pixels * s.cOut, y: pixels * s.cOut, weights: 9 * s.cIn * s.cOut, dx: pixels * s.cIn }, candidates: candidates(conv3x3BackwardInputVersions, s, f) };
     }
     case 'maxpool2x2': {
       const s = op.shape;
@@ -107,8 +118,8 @@ export function opKernel(op: Op, direction: Direction, options: { reduce?: boole
       const out = s.n * Math.floor(s.h / 2) * Math.floor(s.w / 2) * s.c;
       const common = { ...base, shape: poolShapeLabel(s), flops: 0, bound: 'memory' as const };
       return direction === 'forward'
-        ? { ...common, kernel: 'maxPool2x2', buffers: { x: n, y: out }, candidates: candidates(maxPool2x2Versions, s) }
-        : { ...common, kernel: 'maxPool2x2Backward', buffers: { dy: out, x: n, dx: n }, candidates: candidates(maxPool2x2BackwardVersions, s) };
+        ? { ...common, kernel: 'maxPool2x2', buffers: { x: n, y: out }, candidates: candidates(maxPool2x2Versions, s, f) }
+        : { ...common, kernel: 'maxPool2x2Backward', buffers: { dy: out, x: n, dx: n }, candidates: candidates(maxPool2x2BackwardVersions, s, f) };
     }
     case 'dense': {
       const s = options.reduce ? reducedDense(op.shape) : op.shape;
@@ -116,12 +127,12 @@ export function opKernel(op: Op, direction: Direction, options: { reduce?: boole
       // Buffer sizes are in float32 units; packed float16 weights take half.
       const weights = s.weightsF16 ? Math.ceil((s.k * s.m) / 2) : s.k * s.m;
       return direction === 'forward'
-        ? { ...common, kernel: 'denseBiasAct', buffers: { x: s.n * s.k, weights, bias: s.m, y: s.n * s.m }, candidates: candidates(denseBiasActVersions, s) }
-        : { ...common, kernel: 'denseBackwardInput', buffers: { dy: s.n * s.m, y: s.n * s.m, weights, dx: s.n * s.k }, candidates: candidates(denseBackwardInputVersions, s) };
+        ? { ...common, kernel: 'denseBiasAct', buffers: { x: s.n * s.k, weights, bias: s.m, y: s.n * s.m }, candidates: candidates(denseBiasActVersions, s, f) }
+        : { ...common, kernel: 'denseBackwardInput', buffers: { dy: s.n * s.m, y: s.n * s.m, weights, dx: s.n * s.k }, candidates: candidates(denseBackwardInputVersions, s, f) };
     }
     case 'softmax':
       if (direction === 'backward') return undefined;
-      return { ...base, kernel: 'softmax', shape: `${op.shape.n > 1 ? `${op.shape.n}×` : ''}${op.shape.c}`, flops: 0, bound: 'memory', buffers: { x: op.shape.n * op.shape.c, y: op.shape.n * op.shape.c }, candidates: candidates(softmaxVersions, op.shape) };
+      return { ...base, kernel: 'softmax', shape: `${op.shape.n > 1 ? `${op.shape.n}×` : ''}${op.shape.c}`, flops: 0, bound: 'memory', buffers: { x: op.shape.n * op.shape.c, y: op.shape.n * op.shape.c }, candidates: candidates(softmaxVersions, op.shape, f) };
   }
 }
 

@@ -63,7 +63,7 @@ export async function tune(device: GPUDevice, model: ModelSpec, options: TuneOpt
   const jobs: { key: string; k: NonNullable<ReturnType<typeof opKernel>>; candidates: NonNullable<ReturnType<typeof opKernel>>['candidates'] }[] = [];
   for (const op of planForward(model).ops) {
     for (const direction of ['forward', 'backward'] as Direction[]) {
-      const k = opKernel(op, direction, { reduce: true });
+      const k = opKernel(op, direction, { reduce: true, features: device.features });
       const candidates = k?.candidates.filter((c) => !c.reference) ?? [];
       if (!k || candidates.length < 2) continue;
       const key = choiceKey(k.kernel, k.shape);

@@ -184,6 +184,8 @@ export interface KernelVersion<Shape, Buffers> {
   source: KernelSource;
   /** The straightforward version others are checked against; never picked by tuning. */
   reference: boolean;
+  /** Device features its shader needs ('shader-f16', 'subgroups'); it is a candidate only on devices that have them. */
+  features: readonly GPUFeatureName[];
   supports(shape: Shape): boolean;
   workgroups(shape: Shape): [number, number, number];
   prepare(device: GPUDevice, shape: Shape, buffers: Buffers, label?: string): Promise<Dispatch>;
@@ -192,6 +194,7 @@ export interface KernelVersion<Shape, Buffers> {
 export interface VersionSpec<Shape, Buffers> {
   name: string;
   reference?: boolean;
+  features?: readonly GPUFeatureName[];
   source: KernelSource;
   supports(shape: Shape): boolean;
   workgroups(shape: Shape): [number, number, number];
@@ -207,11 +210,19 @@ export function kernelVersion<Shape, Buffers>(spec: VersionSpec<Shape, Buffers>)
     name: spec.name,
     source: spec.source,
     reference: spec.reference ?? false,
+    features: spec.features ?? [],
     supports: spec.supports,
     workgroups: spec.workgroups,
     async prepare(device, shape, buffers, label = spec.source.label) {
+      const missing = (spec.features ?? []).filter((f) => !device.features.has(f));
+      if (missing.length) throw new Error(`${spec.source.label} needs the device feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which this device was not created with`);
       const compiled = await compileKernel(device, spec.source, spec.constants(shape));
       return createDispatch(device, compiled, label, spec.params(shape), spec.bind(buffers), spec.workgroups(shape));
     },
   };
+}
+
+/** Whether a device has every feature a version needs. */
+export function hasFeatures(features: ReadonlySet<string> | undefined, needed: readonly GPUFeatureName[]): boolean {
+  return needed.every((f) => features?.has(f) === true);
 }
