@@ -123,15 +123,15 @@ describe('kernel modules vs their WGSL', () => {
   const versions = allKernelVersions();
 
   it('every .wgsl in src/kernels is the shader of some kernel version', () => {
-    const codes = new Set(versions.map(({ version }) => version.source.code));
+    const codes = new Set(versions.flatMap(({ version }) => [version.source, ...(version.also ?? [])].map((source) => source.code)));
     expect(wgslFiles.filter((f) => !codes.has(readKernel(f)))).toEqual([]);
     expect(versions.length).toBeGreaterThanOrEqual(wgslFiles.length);
   });
 
-  it.each(versions.map(({ module, version }) => [`${module} ${version.name} (${version.source.label})`, version] as const))(
+  it.each(versions.flatMap(({ module, version }) => [version.source, ...(version.also ?? [])].map((source) => [`${module} ${version.name} (${source.label})`, source] as const)))(
     '%s: bindings and entry point match the shader',
-    (_name, version) => {
-      const { code, bindings, entryPoint } = version.source;
+    (_name, source) => {
+      const { code, bindings, entryPoint } = source;
       const declared = declaredBindings(code);
       expect(declared.map((d) => d.group).filter((g) => g !== 0), 'every binding is in @group(0)').toEqual([]);
       const byIndex = [...declared].sort((a, b) => a.binding - b.binding);

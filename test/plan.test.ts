@@ -123,7 +123,7 @@ describe('dispatch math and parameter blocks', () => {
     const conv5 = opKernel(ops.find((o) => o.layer === 'block5_conv3')!, 'forward')!;
     // Cin = 3: no vec4 input loads, so 'blocked' is not a candidate there.
     expect(conv1.candidates.map((c) => c.version)).toEqual(['unrolled', 'tiled', 'naive']);
-    expect(conv5.candidates.map((c) => c.version)).toEqual(['blocked', 'blocked16', 'unrolled', 'tiled', 'naive']);
+    expect(conv5.candidates.map((c) => c.version)).toEqual(['blocked', 'blocked16', 'unrolled', 'tiled', 'gemm32', 'gemm64', 'gemm64t8', 'splitK', 'naive']);
     expect(chooseCandidate(conv5).version).toBe('blocked');
     expect(chooseCandidate(conv5, undefined, { [choiceKey('conv3x3BiasRelu', '14×14×512→512')]: 'tiled' }).version).toBe('tiled');
     // A stale table naming a version that no longer exists falls back to the default.

@@ -67,6 +67,11 @@ export interface EngineDeviceOptions {
   onUncapturedError?: (error: GPUError) => void;
 }
 
+/** A CPU rasteriser (SwiftShader, llvmpipe, lavapipe, WARP): minutes where a GPU takes seconds. */
+export function isSoftwareAdapter(info: Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'description'> | undefined): boolean {
+  return info !== undefined && /swiftshader|llvmpipe|lavapipe|warp/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
+}
+
 export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];
 
 export async function requestEngineDevice(

@@ -22,6 +22,8 @@ export interface KernelCandidate {
   reference: boolean;
   /** Device features it needs (already present on the device the op kernel was made for). */
   features: readonly GPUFeatureName[];
+  /** Staged in workgroup memory (KernelVersion.workgroupTiled): not tuned on a software adapter. */
+  workgroupTiled: boolean;
   prepare(device: GPUDevice, buffers: Record<string, GPUBuffer>, label?: string): Promise<Dispatch>;
 }
 
@@ -74,6 +76,7 @@ function candidates<S, B>(versions: readonly KernelVersion<S, B>[], shape: S, fe
       version: v.name,
       reference: v.reference,
       features: v.features,
+      workgroupTiled: v.workgroupTiled,
       // The buffers object is built from `buffers` below, whose names are the kernel's own.
       prepare: (device, buffers, label) => v.prepare(device, shape, buffers as unknown as B, label),
     }));

@@ -3,7 +3,8 @@ import blockedCode from './conv3x3BackwardInput.blocked.wgsl?raw';
 import blocked16Code from './conv3x3BackwardInput.blocked16.wgsl?raw';
 import cIn3Code from './conv3x3BackwardInput.cIn3.wgsl?raw';
 import unrolledCode from './conv3x3BackwardInput.unrolled.wgsl?raw';
-import { packConv3x3Params, type Conv3x3Shape } from './conv3x3BiasRelu.js';
+import gemmCode from './conv3x3BackwardInput.gemm.wgsl?raw';
+import { GEMM_TILES, gemmTilePixels, packConv3x3Params, type Conv3x3Shape, type GemmTile } from './conv3x3BiasRelu.js';
 import { ceilDiv, checkedWorkgroups, kernelVersion, wgslConstU32, type KernelSource } from './kernel.js';
 import { reluRuleConstant, type ReluRule } from './reluRule.js';
 
@@ -75,6 +76,25 @@ function blockedVersion(name: keyof typeof BACKWARD_BLOCKED_TILES, code: string,
   });
 }
 
+/**
+ * The implicit-GEMM versions (conv3x3BackwardInput.gemm.wgsl), with the forward GEMM's tiles by name:
+ * the tile's columns are input channels here.
+ */
+function gemmVersion(name: keyof typeof GEMM_TILES) {
+  const tile: GemmTile = GEMM_TILES[name];
+  const label = `conv3x3BackwardInput.${name}`;
+  return kernelVersion<Conv3x3BackwardShape, Conv3x3BackwardBuffers>({
+    name,
+    source: { label, code: gemmCode, entryPoint: 'conv3x3BackwardInputGemm', bindings: BINDINGS },
+    workgroupTiled: true,
+    supports: (s) => s.cIn % 4 === 0 && s.cOut % 4 === 0,
+    workgroups: (s) => checkedWorkgroups(label, [ceilDiv(s.cIn / 4, tile.wgN), ceilDiv(s.n * s.h * s.w, gemmTilePixels(tile)), 1]),
+    constants: (s) => ({ WG_M: tile.wgM, WG_N: tile.wgN, THREAD_M: tile.threadM, TILE_K: tile.tileK, ...shapeConstants(s) }),
+    params: packConv3x3Params,
+    bind,
+  });
+}
+
 /** Input pixels per invocation of the cIn3 version (× all 3 input channels), from its shader. */
 export const BACKWARD_CIN3_PIXELS = wgslConstU32(cIn3Code, 'PIXELS');
 const CIN3_WORKGROUP: readonly [number, number] = [8, 8];
@@ -119,6 +139,9 @@ export const conv3x3BackwardInputVersions = [
     params: packConv3x3Params,
     bind,
   }),
+  gemmVersion('gemm32'),
+  gemmVersion('gemm64'),
+  gemmVersion('gemm64t8'),
   kernelVersion<Conv3x3BackwardShape, Conv3x3BackwardBuffers>({
     name: 'naive',
     reference: true,

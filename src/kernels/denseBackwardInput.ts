@@ -1,4 +1,7 @@
 import code from './denseBackwardInput.wgsl?raw';
+import gemmCode from './denseBackwardInput.gemm.wgsl?raw';
+import gemvCode from './denseBackwardInput.gemv.wgsl?raw';
+import gemvF16Code from './denseBackwardInput.gemvf16.wgsl?raw';
 import f16Code from './denseBackwardInput.vec4f16.wgsl?raw';
 import rowsCode from './denseBackwardInput.rows.wgsl?raw';
 import splitMCode from './denseBackwardInput.splitM.wgsl?raw';
@@ -106,9 +109,48 @@ const rows = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
   bind,
 });
 
+/** Rows of W per workgroup and invocations per workgroup of the GPU-shaped batch-1 version. */
+export const GEMV_BACKWARD = { rows: 8, threads: 64 } as const;
+const gemvVersion = (name: 'gemv' | 'gemvf16') =>
+  kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
+    name,
+    features: name === 'gemvf16' ? ['shader-f16'] : [],
+    workgroupTiled: true,
+    source: {
+      label: `denseBackwardInput.${name}`,
+      code: name === 'gemvf16' ? gemvF16Code : gemvCode,
+      entryPoint: name === 'gemvf16' ? 'denseBackwardInputGemvF16' : 'denseBackwardInputGemv',
+      bindings: BINDINGS,
+    },
+    supports: (s) => s.m % 4 === 0 && (s.weightsF16 === true) === (name === 'gemvf16'),
+    workgroups: (s) => checkedWorkgroups(`denseBackwardInput.${name}`, [ceilDiv(s.k, GEMV_BACKWARD.rows), 1, s.n]),
+    constants: (s) => ({ ROWS: GEMV_BACKWARD.rows, THREADS: GEMV_BACKWARD.threads, ...shapeConstants(s) }),
+    params: packDenseBackwardParams,
+    bind,
+  });
+
+/** Rows of W per workgroup of the batched version (its vec4 of dot products), from its shader. */
+export const GEMM_BACKWARD_ROWS = wgslConstU32(gemmCode, 'ROWS');
+/** The most rows of dy one workgroup of the batched version takes (its accumulators), from its shader. */
+export const GEMM_BACKWARD_MAX_BATCH = wgslConstU32(gemmCode, 'MAX_BATCH');
+const GEMM_BACKWARD_THREADS = 64;
+const gemmBatch = (s: DenseBackwardShape) => Math.min(s.n, GEMM_BACKWARD_MAX_BATCH);
+/** Batches only (n > 1, sharedForward or not): W read once per GEMM_BACKWARD_MAX_BATCH rows of dy. Float32 weights. */
+const gemm = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
+  name: 'gemm',
+  workgroupTiled: true,
+  source: { label: 'denseBackwardInput.gemm', code: gemmCode, entryPoint: 'denseBackwardInputGemm', bindings: BINDINGS },
+  supports: (s) => s.n > 1 && s.m % 4 === 0 && !s.weightsF16,
+  workgroups: (s) => checkedWorkgroups('denseBackwardInput.gemm', [ceilDiv(s.k, GEMM_BACKWARD_ROWS), 1, ceilDiv(s.n, gemmBatch(s))]),
+  constants: (s) => ({ BATCH: gemmBatch(s), THREADS: GEMM_BACKWARD_THREADS, ...shapeConstants(s) }),
+  params: packDenseBackwardParams,
+  bind,
+});
+
 /**
  * Without a tuning table the engine takes the first that supports a shape; 'naive' is the reference.
- * Float16 weights have one version, float32 weights the others; 'rows' supports 2..ROWS_MAX rows only,
- * and is first for them.
+ * 'rows' supports 2..ROWS_MAX rows only, and is first for them. The GPU-shaped versions ('gemv', and
+ * 'gemm' for batches) come after those SwiftShader runs fastest; the tuner picks per device.
+ * Float16 weights: 'vec4f16', and 'gemvf16' where the device has 'shader-f16'.
  */
-export const denseBackwardInputVersions = [rows, vec4, splitM, naive, vec4F16] as const;
+export const denseBackwardInputVersions = [rows, vec4, splitM, naive, vec4F16, gemvVersion('gemv'), gemm, gemvVersion('gemvf16')] as const;

@@ -1,8 +1,11 @@
 import code from './denseBiasAct.wgsl?raw';
+import gemmCode from './denseBiasAct.gemm.wgsl?raw';
+import gemvCode from './denseBiasAct.gemv.wgsl?raw';
+import gemvF16Code from './denseBiasAct.gemvf16.wgsl?raw';
 import f16Code from './denseBiasAct.vec4f16.wgsl?raw';
 import splitKCode from './denseBiasAct.splitK.wgsl?raw';
 import vec4Code from './denseBiasAct.vec4.wgsl?raw';
-import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, type KernelSource } from './kernel.js';
+import { ceilDiv, checkedWorkgroups, kernelVersion, packU32Params, wgslConstU32, type KernelSource } from './kernel.js';
 
 /** x: [n, k] · w: [k, m] + b: [m] → y: [n, m]. */
 export interface DenseShape {
@@ -81,7 +84,62 @@ const vec4F16 = kernelVersion<DenseShape, DenseBuffers>({
 });
 
 /**
- * Without a tuning table the network takes the first that supports a shape; 'naive' is the reference.
- * Float16 weights have one version, float32 weights the others.
+ * The GPU-shaped versions' tiles: THREADS invocations per workgroup, COLS vec4 columns × THREADS/COLS
+ * k-slices, COLS halved from MAX_COLS (down to MIN_COLS: 32-byte runs of a weight row, whole sectors)
+ * until the layer has at least WORKGROUPS workgroups: several per multiprocessor of a large GPU, so
+ * enough loads are in flight to stream W at full bandwidth (fc1, fc2 at batch 1: 2 columns × 64
+ * slices, 512 workgroups). Workgroups of 128, not 256: SwiftShader's cost per workgroup with barriers
+ * grows faster than its size (256 invocations: 5 ms, 128: 1.2 ms, 64: 0.5 ms), and a GPU runs either.
  */
-export const denseBiasActVersions = [vec4, splitK, naive, vec4F16] as const;
+export const GEMV = { threads: 128, minCols: 2, maxCols: 64, workgroups: 512 } as const;
+/** The batched version's: 64 invocations, since its partial sums take ROWS times the memory (8 KiB). */
+export const GEMM = { threads: 64, minCols: 2, maxCols: 64, workgroups: 512 } as const;
+
+/** vec4 columns and k-slices per workgroup for `blocks` workgroups per column tile (rows of x or row blocks). */
+export function denseTile(t: typeof GEMV | typeof GEMM, m: number, blocks = 1): { cols: number; slices: number } {
+  let cols: number = t.maxCols;
+  while (cols > t.minCols && ceilDiv(m / 4, cols) * blocks < t.workgroups) cols /= 2;
+  return { cols, slices: t.threads / cols };
+}
+const gemvTile = (s: DenseShape) => denseTile(GEMV, s.m);
+
+const gemvVersion = (name: 'gemv' | 'gemvf16') =>
+  kernelVersion<DenseShape, DenseBuffers>({
+    name,
+    features: name === 'gemvf16' ? ['shader-f16'] : [],
+    workgroupTiled: true,
+    source: {
+      label: `denseBiasAct.${name}`,
+      code: name === 'gemvf16' ? gemvF16Code : gemvCode,
+      entryPoint: name === 'gemvf16' ? 'denseBiasActGemvF16' : 'denseBiasActGemv',
+      bindings: BINDINGS,
+    },
+    supports: (s) => s.m % 4 === 0 && (s.weightsF16 === true) === (name === 'gemvf16'),
+    workgroups: (s) => checkedWorkgroups(`denseBiasAct.${name}`, [ceilDiv(s.m / 4, gemvTile(s).cols), 1, s.n]),
+    constants: (s) => ({ COLS: gemvTile(s).cols, SLICES: gemvTile(s).slices, RELU: s.relu }),
+    params: packDenseParams,
+    bind,
+  });
+
+/** The most rows of x the batched version applies a weight to (its accumulators), from its shader. */
+export const GEMM_MAX_ROWS = wgslConstU32(gemmCode, 'MAX_ROWS');
+const gemmRows = (s: DenseShape) => Math.min(s.n, GEMM_MAX_ROWS);
+const gemmTile = (s: DenseShape) => denseTile(GEMM, s.m, ceilDiv(s.n, gemmRows(s)));
+/** Batches only (n > 1): W read once per GEMM_MAX_ROWS rows. Float32 weights; K and M multiples of 4 (VGG's are). */
+const gemm = kernelVersion<DenseShape, DenseBuffers>({
+  name: 'gemm',
+  workgroupTiled: true,
+  source: { label: 'denseBiasAct.gemm', code: gemmCode, entryPoint: 'denseBiasActGemm', bindings: BINDINGS },
+  supports: (s) => s.n > 1 && s.k % 4 === 0 && s.m % 4 === 0 && !s.weightsF16,
+  workgroups: (s) => checkedWorkgroups('denseBiasAct.gemm', [ceilDiv(s.m / 4, gemmTile(s).cols), 1, ceilDiv(s.n, gemmRows(s))]),
+  constants: (s) => ({ COLS: gemmTile(s).cols, SLICES: gemmTile(s).slices, ROWS: gemmRows(s), RELU: s.relu }),
+  params: packDenseParams,
+  bind,
+});
+
+/**
+ * Without a tuning table the network takes the first that supports a shape; 'naive' is the reference.
+ * The GPU-shaped versions come after the versions SwiftShader runs fastest; the tuner picks per device.
+ * Float16 weights: 'vec4f16', and 'gemvf16' where the device has 'shader-f16'.
+ */
+export const denseBiasActVersions = [vec4, splitK, naive, vec4F16, gemvVersion('gemv'), gemm, gemvVersion('gemvf16')] as const;

@@ -30,6 +30,8 @@ export interface Dispatch {
   params: GPUBuffer;
   /** Buffers this dispatch created (its uniform block); destroyed with the dispatch. */
   owned: GPUBuffer[];
+  /** Dispatches that complete this one (a split-K reduction), encoded right after it in the same pass. */
+  then?: Dispatch[];
 }
 
 const cache = new WeakMap<GPUDevice, Map<string, Promise<CompiledKernel>>>();
@@ -137,11 +139,13 @@ export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
   pass.setPipeline(d.pipeline);
   pass.setBindGroup(0, d.bindGroup);
   pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+  for (const next of d.then ?? []) encodeDispatch(pass, next);
 }
 
 export function destroyDispatch(d: Dispatch): void {
   for (const b of d.owned) b.destroy();
   d.owned.length = 0;
+  for (const next of d.then ?? []) destroyDispatch(next);
 }
 
 /** WebGPU's default, and what every adapter we target supports. */
@@ -182,10 +186,18 @@ export interface KernelVersion<Shape, Buffers> {
   name: string;
   /** Its shader, entry point and binding list (what test/kernel-sources.test.ts checks against the WGSL). */
   source: KernelSource;
+  /** Other shaders it dispatches after its own (a split-K reduction). */
+  also?: readonly KernelSource[];
   /** The straightforward version others are checked against; never picked by tuning. */
   reference: boolean;
   /** Device features its shader needs ('shader-f16', 'subgroups'); it is a candidate only on devices that have them. */
   features: readonly GPUFeatureName[];
+  /**
+   * Shaped for GPUs: operands staged in workgroup memory between barriers. A CPU rasteriser runs such
+   * versions several times slower than register-blocked ones and compiles them for seconds, so the
+   * tuner does not try them on a software adapter (the benchmark still times them).
+   */
+  workgroupTiled: boolean;
   supports(shape: Shape): boolean;
   workgroups(shape: Shape): [number, number, number];
   prepare(device: GPUDevice, shape: Shape, buffers: Buffers, label?: string): Promise<Dispatch>;
@@ -195,6 +207,7 @@ export interface VersionSpec<Shape, Buffers> {
   name: string;
   reference?: boolean;
   features?: readonly GPUFeatureName[];
+  workgroupTiled?: boolean;
   source: KernelSource;
   supports(shape: Shape): boolean;
   workgroups(shape: Shape): [number, number, number];
@@ -211,6 +224,7 @@ export function kernelVersion<Shape, Buffers>(spec: VersionSpec<Shape, Buffers>)
     source: spec.source,
     reference: spec.reference ?? false,
     features: spec.features ?? [],
+    workgroupTiled: spec.workgroupTiled ?? false,
     supports: spec.supports,
     workgroups: spec.workgroups,
     async prepare(device, shape, buffers, label = spec.source.label) {

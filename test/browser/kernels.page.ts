@@ -1,12 +1,14 @@
 // Runs the same kernel cases as test/kernels.test.ts on the browser's WebGPU device and reports
 // the outcome on window.__kernelResults (read by test/chrome.test.ts) and on the page.
 import { requestBrowserDevice } from '../../src/hosts/browser/device.js';
-import { browserKernelCases as kernelCases } from '../kernels/cases.js';
+import { browserKernelCases as kernelCases, missingFeatures } from '../kernels/cases.js';
 
 export interface BrowserResults {
   done: boolean;
   total: number;
   passed: string[];
+  /** Cases of versions that need a device feature the adapter lacks. */
+  skipped: string[];
   failures: { name: string; message: string }[];
   fatal?: string;
   adapter?: string;
@@ -18,7 +20,7 @@ declare global {
   }
 }
 
-const results: BrowserResults = { done: false, total: kernelCases.length, passed: [], failures: [] };
+const results: BrowserResults = { done: false, total: kernelCases.length, passed: [], skipped: [], failures: [] };
 window.__kernelResults = results;
 const log = document.getElementById('log')!;
 const summary = document.getElementById('summary')!;
@@ -37,6 +39,12 @@ try {
   results.adapter = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.description ?? ''}`.trim();
   for (const c of kernelCases) {
     if (filter && !c.name.includes(filter)) continue;
+    const missing = missingFeatures(c, device);
+    if (missing.length) {
+      results.skipped.push(c.name);
+      line(`- ${c.name}: skipped, the device lacks ${missing.join(', ')}`, 'skip');
+      continue;
+    }
     const t0 = performance.now();
     try {
       await c.run(device);
@@ -53,6 +61,6 @@ try {
   results.fatal = e instanceof Error ? e.message : String(e);
   line(`fatal: ${results.fatal}`, 'fail');
 } finally {
-  summary.textContent = `${results.passed.length} passed, ${results.failures.length} failed${results.fatal ? ' (fatal error)' : ''}`;
+  summary.textContent = `${results.passed.length} passed, ${results.skipped.length} skipped, ${results.failures.length} failed${results.fatal ? ' (fatal error)' : ''}`;
   results.done = true;
 }

@@ -8,7 +8,7 @@
 import { conv3x3BackwardInputVersions, type Conv3x3BackwardShape } from '../../src/kernels/conv3x3BackwardInput.js';
 import type { Conv3x3Shape } from '../../src/kernels/conv3x3BiasRelu.js';
 import { conv3x3BiasReluRef } from '../../src/kernels/conv3x3BiasRelu.ref.js';
-import { denseBackwardInputVersions, ROWS_MAX, type DenseBackwardShape } from '../../src/kernels/denseBackwardInput.js';
+import { denseBackwardInputVersions, GEMM_BACKWARD_MAX_BATCH, ROWS_MAX, type DenseBackwardShape } from '../../src/kernels/denseBackwardInput.js';
 import { denseBiasActRef } from '../../src/kernels/denseBiasAct.ref.js';
 import type { MaxPool2x2Shape } from '../../src/kernels/maxPool2x2.js';
 import { maxPool2x2Ref } from '../../src/kernels/maxPool2x2.ref.js';
@@ -24,6 +24,7 @@ import { GUARD, guardedOutput, packHalvesOnGpu, readBack, readGuarded, run, SENT
 import { preprocessImageBackwardVersions, type PreprocessBackwardShape } from '../../src/kernels/preprocessImageBackward.js';
 import { caffePreprocessRef, preprocessImageBackwardRef } from '../../src/kernels/preprocessImageBackward.ref.js';
 import type { KernelCase } from './cases.js';
+import { runsShape } from './tiles.js';
 
 const name = (kernel: string, o: object, tag = '') => `${kernel} ${tag} ${Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ')}`.replace(/\s+/g, ' ');
 const RTOL = 2e-5;
@@ -58,7 +59,8 @@ function finiteDifferences(x: Float32Array, r: ArrayLike<number>, f: (x: Float64
 // only: the versions that run the shape, where the others would repeat a check at a price (naive takes
 // ~10 s at the VGG-sized input gradient; blocked16 compiles for seconds, and its shader is blocked's
 // template at another width, so blocked alone runs the template's path without ReLU).
-type ConvCaseShape = Conv3x3Shape & { tag?: string; fd?: boolean; rules?: readonly ReluRule[]; only?: readonly string[] };
+// tiles: the shapes the GEMM's other tiles run (cases.ts runsShape).
+type ConvCaseShape = Conv3x3Shape & { tag?: string; fd?: boolean; rules?: readonly ReluRule[]; only?: readonly string[]; tiles?: boolean };
 const convShapes: ConvCaseShape[] = [
   { n: 1, h: 1, w: 1, cIn: 1, cOut: 1, relu: false, fd: true },
   { n: 1, h: 3, w: 5, cIn: 7, cOut: 5, relu: true, fd: true },
@@ -66,7 +68,7 @@ const convShapes: ConvCaseShape[] = [
   { n: 1, h: 9, w: 13, cIn: 66, cOut: 10, relu: true },
   { n: 1, h: 5, w: 8, cIn: 8, cOut: 12, relu: true, fd: true, rules: RELU_RULES },
   { n: 2, h: 3, w: 7, cIn: 4, cOut: 4, relu: false, fd: true, rules: RELU_RULES },
-  { n: 1, h: 6, w: 6, cIn: 36, cOut: 20, relu: true },
+  { n: 1, h: 6, w: 6, cIn: 36, cOut: 20, relu: true, tiles: true },
   // Widths past one and two blocks of the blocked version's 8 pixels, past one of blocked16's.
   { n: 1, h: 3, w: 17, cIn: 8, cOut: 8, relu: true, fd: true },
   // Batch 2, two groups of 8 input channels, a width past two blocks of 16; and without ReLU.
@@ -108,11 +110,12 @@ function convFixture(s: Conv3x3BackwardShape): ConvFixture {
   return lastConvFixture;
 }
 
-function convCases(): KernelCase[] {
+/** The cases the test suite runs (suite), or the GEMM tile variants' others (the device kit's --check adds them). */
+function convCases(suite = true): KernelCase[] {
   return convShapes.flatMap((shape) =>
     (shape.rules ?? ['plain']).flatMap((reluRule) =>
       conv3x3BackwardInputVersions
-        .filter((v) => v.supports(shape) && (!shape.only || shape.only.includes(v.name)))
+        .filter((v) => v.supports(shape) && (!shape.only || shape.only.includes(v.name)) && runsShape(v.name, shape) === suite)
         .map((v): KernelCase => {
           const s: Conv3x3BackwardShape = { ...shape, reluRule };
           const caseName = name(`conv3x3BackwardInput.${v.name}`, { n: s.n, h: s.h, w: s.w, cIn: s.cIn, cOut: s.cOut, relu: s.relu, ...ruleField(reluRule) }, shape.tag);
@@ -181,7 +184,10 @@ function poolCases(): KernelCase[] {
 
 // ---------------------------------------------------------------- denseBackwardInput
 // rules: as for the conv cases (every version runs every rule with and without a ReLU).
-const denseShapes: (DenseBackwardShape & { tag?: string; fd?: boolean; rules?: readonly ReluRule[] })[] = [
+// except: versions the suite skips the shape for, where it would repeat a cheaper shape's check at a
+// price (the GPU-shaped 'gemv' runs the same tile at every size, predictions included; on SwiftShader
+// its fc1 is twice 'vec4's time); the device kit's --check runs them (backwardGpuCases).
+const denseShapes: (DenseBackwardShape & { tag?: string; fd?: boolean; rules?: readonly ReluRule[]; except?: readonly string[] })[] = [
   { n: 1, k: 1, m: 1, relu: false, fd: true },
   { n: 1, k: 7, m: 5, relu: true, fd: true, rules: RELU_RULES },
   { n: 3, k: 70, m: 13, relu: true, fd: true },
@@ -191,32 +197,43 @@ const denseShapes: (DenseBackwardShape & { tag?: string; fd?: boolean; rules?: r
   { n: 3, k: 70, m: 12, relu: true, fd: true, rules: RELU_RULES },
   { n: 2, k: 9, m: 260, relu: false, rules: RELU_RULES },
   { n: 1, k: 4096, m: 1000, relu: false, tag: 'predictions' },
-  { n: 1, k: 25088, m: 4096, relu: true, tag: 'fc1' },
+  { n: 1, k: 25088, m: 4096, relu: true, tag: 'fc1', except: ['gemv'] },
 ];
 
-function denseCases(): KernelCase[] {
+/** Inputs, forward output and float64 reference per shape, rule and weight format, made once for every version that runs it (fc1's take seconds). */
+const denseFixtures = new Map<string, { x: Float32Array; b: Float32Array; y: Float32Array; dy: Float32Array; ref: Float64Array }>();
+
+/** The cases the suite runs (suite), or the shapes it leaves to a GPU (except; the device kit's --check adds them). */
+function denseCases(suite = true): KernelCase[] {
   const withRules = denseShapes.flatMap((s) => (s.rules ?? ['plain']).map((reluRule) => ({ ...s, reluRule })));
   return denseBackwardInputVersions.flatMap((v) =>
-    withRules.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s)).map((s): KernelCase => {
+    withRules.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s) && (s.except?.includes(v.name) !== true) === suite).map((s): KernelCase => {
       const caseName = name(`denseBackwardInput.${v.name}`, { n: s.n, k: s.k, m: s.m, relu: s.relu, ...ruleField(s.reluRule) }, `${s.tag ?? ''}${s.weightsF16 ? ' f16' : ''}`);
       return {
         name: caseName,
+        features: v.features,
         async run(device) {
           const seed = s.k * 3 + s.m + s.n;
-          const x = uniform(s.n * s.k, seed);
           const w = normal(s.k * s.m, seed + 1, Math.sqrt(2 / s.k));
-          const b = uniform(s.m, seed + 2, -0.3, 0.3);
           // f16 version: the weights packed on the GPU; reference and finite differences from the halves stored.
           const packed = s.weightsF16 ? await packHalvesOnGpu(device, w) : undefined;
           const wRef = packed?.values ?? w;
           const fwd = { n: s.n, k: s.k, m: s.m, relu: s.relu };
-          const y = Float32Array.from(denseBiasActRef(fwd, x, wRef, b));
-          const dy = uniform(y.length, seed + 3);
+          const key = JSON.stringify([s.n, s.k, s.m, s.relu, s.reluRule, s.weightsF16 === true]);
+          let fixture = denseFixtures.get(key);
+          if (!fixture) {
+            const x = uniform(s.n * s.k, seed);
+            const b = uniform(s.m, seed + 2, -0.3, 0.3);
+            const y = Float32Array.from(denseBiasActRef(fwd, x, wRef, b));
+            const dy = uniform(y.length, seed + 3);
+            fixture = { x, b, y, dy, ref: denseBackwardInputRef(s, dy, y, wRef) };
+            denseFixtures.set(key, fixture);
+          }
+          const { x, b, y, dy, ref } = fixture;
           const bufs = { dy: upload(device, dy), y: upload(device, y), weights: packed?.buffer ?? upload(device, w), dx: guardedOutput(device, x.length) };
           await withBuffers(Object.values(bufs), async () => {
             await run(device, await v.prepare(device, s, bufs));
             const got = await readGuarded(device, bufs.dx, x.length, caseName);
-            const ref = denseBackwardInputRef(s, dy, y, wRef);
             assertClose(caseName, got, ref, { atol: RTOL * rms(ref), rtol: RTOL });
             if (s.fd && s.reluRule === 'plain') {
               const fd = finiteDifferences(x, dy, (xx) => denseBiasActRef(fwd, xx, wRef, b));
@@ -271,7 +288,7 @@ const invertedRelu = (v: number) => (v > 0 ? 0 : 0.5);
 
 // Guided backpropagation masks by the shared y and by each row's own dy: on the versions that compile
 // fast (the blocked ones read the shared y with the same gradient() as unrolled, at another tile).
-const sharedConvShapes: (Conv3x3BackwardShape & { only?: readonly string[] })[] = [
+const sharedConvShapes: (Conv3x3BackwardShape & { only?: readonly string[]; tiles?: boolean })[] = [
   { n: 3, h: 3, w: 5, cIn: 7, cOut: 5, relu: true },
   { n: 3, h: 3, w: 6, cIn: 8, cOut: 8, relu: true },
   { n: 3, h: 3, w: 6, cIn: 8, cOut: 8, relu: true, reluRule: 'guided' as const, only: ['unrolled', 'naive'] },
@@ -282,9 +299,9 @@ const sharedConvShapes: (Conv3x3BackwardShape & { only?: readonly string[] })[] 
 /** The rule as a name field, for the cases that are not the plain gradient. */
 const ruleField = (rule: ReluRule | undefined) => (rule && rule !== 'plain' ? { rule } : {});
 
-function sharedConvCases(): KernelCase[] {
+function sharedConvCases(suite = true): KernelCase[] {
   return conv3x3BackwardInputVersions.flatMap((v) =>
-    sharedConvShapes.filter((s) => v.supports(s) && (!s.only || s.only.includes(v.name))).map((s): KernelCase => {
+    sharedConvShapes.filter((s) => v.supports(s) && (!s.only || s.only.includes(v.name)) && runsShape(v.name, s) === suite).map((s): KernelCase => {
       const caseName = sharedName(`conv3x3BackwardInput.${v.name}`, { n: s.n, h: s.h, w: s.w, cIn: s.cIn, cOut: s.cOut, relu: s.relu, ...ruleField(s.reluRule) });
       return {
         name: caseName,
@@ -361,8 +378,10 @@ const sharedDenseShapes: DenseBackwardShape[] = [
   { n: 2, k: 7, m: 12, relu: true },
   { n: 3, k: 70, m: 12, relu: true },
   { n: 5, k: 300, m: 128, relu: true },
-  // The rows version's most rows per invocation.
+  // The rows version's most rows per invocation; gemm's blocks of 8 rows, a full one and a block of 1
+  // (its only case past 8 rows: each row count compiles a pipeline, seconds on SwiftShader).
   { n: ROWS_MAX, k: 33, m: 16, relu: true },
+  { n: GEMM_BACKWARD_MAX_BATCH + 1, k: 13, m: 20, relu: true },
   // Guided: the shared y's mask and each row's dy; deconvnet: dy alone (rows skips the shared mask).
   { n: 3, k: 70, m: 12, relu: true, reluRule: 'guided' as const },
   { n: 2, k: 7, m: 12, relu: true, reluRule: 'deconvnet' as const },
@@ -374,6 +393,7 @@ function sharedDenseCases(): KernelCase[] {
       const caseName = sharedName(`denseBackwardInput.${v.name}`, { n: s.n, k: s.k, m: s.m, relu: s.relu, ...ruleField(s.reluRule) }, s.weightsF16 ? ' f16' : '');
       return {
         name: caseName,
+        features: v.features,
         async run(device) {
           const seed = s.k * 5 + s.m + s.n * 17;
           const x = uniform(s.k, seed);
@@ -550,6 +570,9 @@ function preprocessBackwardCases(): KernelCase[] {
     }),
   );
 }
+
+/** Backward cases the suite leaves to a GPU: the GEMM tile variants' (tiles.ts), the dense shapes' except. */
+export const backwardGpuCases = (): KernelCase[] => [...convCases(false), ...sharedConvCases(false), ...denseCases(false)];
 
 export const backwardCases: KernelCase[] = [
   ...convCases(),

@@ -11,8 +11,9 @@
 // - preprocess nearest: exact (the same pixel, one float32 rounding). Bilinear: float32 interpolation of
 //   0..255 values, |Δ| ≤ 5e-4 (≈ 2e-6 of a level's range).
 import { conv3x3BiasReluVersions, type Conv3x3Shape } from '../../src/kernels/conv3x3BiasRelu.js';
+import { runsShape } from './tiles.js';
 import { conv3x3BiasReluRef } from '../../src/kernels/conv3x3BiasRelu.ref.js';
-import { denseBiasActVersions, type DenseShape } from '../../src/kernels/denseBiasAct.js';
+import { denseBiasActVersions, GEMM_MAX_ROWS, type DenseShape } from '../../src/kernels/denseBiasAct.js';
 import { denseBiasActRef } from '../../src/kernels/denseBiasAct.ref.js';
 import { maxPool2x2Versions, type MaxPool2x2Shape } from '../../src/kernels/maxPool2x2.js';
 import { maxPool2x2Ref } from '../../src/kernels/maxPool2x2.ref.js';
@@ -29,8 +30,13 @@ import { halfNeighbours, unpackHalves } from '../../src/kernels/packHalf.ref.js'
 
 export interface KernelCase {
   name: string;
+  /** Device features the version needs: where the device lacks one, the case is skipped, not run. */
+  features?: readonly GPUFeatureName[];
   run(device: GPUDevice): Promise<void>;
 }
+
+/** The features of `c` that `device` lacks (empty: the case can run). */
+export const missingFeatures = (c: KernelCase, device: GPUDevice): GPUFeatureName[] => (c.features ?? []).filter((f) => !device.features.has(f));
 
 const ACCUMULATION_RTOL = 2e-5;
 
@@ -41,7 +47,7 @@ function shapeName(o: object): string {
 }
 
 // ---------------------------------------------------------------- conv3x3BiasRelu
-const convShapes: (Conv3x3Shape & { tag?: string })[] = [
+const convShapes: (Conv3x3Shape & { tag?: string; tiles?: boolean })[] = [
   { n: 1, h: 1, w: 1, cIn: 1, cOut: 1, relu: true },
   { n: 1, h: 1, w: 1, cIn: 1, cOut: 4, relu: true },
   { n: 1, h: 3, w: 5, cIn: 7, cOut: 5, relu: true },
@@ -57,25 +63,40 @@ const convShapes: (Conv3x3Shape & { tag?: string })[] = [
   { n: 1, h: 1, w: 1, cIn: 4, cOut: 8, relu: true },
   { n: 2, h: 5, w: 11, cIn: 4, cOut: 8, relu: true },
   { n: 1, h: 3, w: 17, cIn: 12, cOut: 24, relu: false },
-  { n: 1, h: 4, w: 9, cIn: 8, cOut: 136, relu: true },
+  { n: 1, h: 4, w: 9, cIn: 8, cOut: 136, relu: true, tiles: true },
   { n: 1, h: 224, w: 224, cIn: 3, cOut: 64, relu: true, tag: 'block1_conv1' },
   { n: 1, h: 14, w: 14, cIn: 512, cOut: 512, relu: true, tag: 'block5_conv3' },
+  // K = 1152 in two splits of split-K, the second one short; channels past one 32-wide tile, batch 2.
+  { n: 2, h: 3, w: 5, cIn: 128, cOut: 36, relu: true, tiles: true },
 ];
+
+
+/** Inputs and float64 reference per shape, made once for the nine versions that run it (block5_conv3's reference takes a second). */
+const convFixtures = new Map<string, { x: Float32Array; w: Float32Array; b: Float32Array; ref: Float64Array }>();
+function convFixture(s: Conv3x3Shape) {
+  const key = JSON.stringify([s.n, s.h, s.w, s.cIn, s.cOut, s.relu]);
+  let f = convFixtures.get(key);
+  if (!f) {
+    const seed = s.h * 7919 + s.w * 31 + s.cIn * 17 + s.cOut;
+    const x = uniform(s.n * s.h * s.w * s.cIn, seed);
+    const w = normal(9 * s.cIn * s.cOut, seed + 1, Math.sqrt(2 / (9 * s.cIn)));
+    const b = uniform(s.cOut, seed + 2, -0.1, 0.1);
+    f = { x, w, b, ref: conv3x3BiasReluRef(s, x, w, b) };
+    convFixtures.set(key, f);
+  }
+  return f;
+}
 
 function convCase(version: (typeof conv3x3BiasReluVersions)[number], s: Conv3x3Shape & { tag?: string }): KernelCase {
   return {
     name: `conv3x3BiasRelu.${version.name} ${s.tag ?? ''} ${shapeName({ n: s.n, h: s.h, w: s.w, cIn: s.cIn, cOut: s.cOut, relu: s.relu })}`.replace(/\s+/g, ' '),
     async run(device) {
-      const seed = s.h * 7919 + s.w * 31 + s.cIn * 17 + s.cOut;
-      const x = uniform(s.n * s.h * s.w * s.cIn, seed);
-      const w = normal(9 * s.cIn * s.cOut, seed + 1, Math.sqrt(2 / (9 * s.cIn)));
-      const b = uniform(s.cOut, seed + 2, -0.1, 0.1);
+      const { x, w, b, ref } = convFixture(s);
       const count = s.n * s.h * s.w * s.cOut;
       const bufs = { x: upload(device, x), weights: upload(device, w), bias: upload(device, b), y: guardedOutput(device, count) };
       await withBuffers(Object.values(bufs), async () => {
         await run(device, await version.prepare(device, s, bufs));
         const got = await readGuarded(device, bufs.y, count, this.name);
-        const ref = conv3x3BiasReluRef(s, x, w, b);
         const scale = rms(ref);
         assertClose(this.name, got, ref, { atol: ACCUMULATION_RTOL * scale, rtol: ACCUMULATION_RTOL });
       });
@@ -112,7 +133,11 @@ function poolCase(version: (typeof maxPool2x2Versions)[number], s: (typeof poolS
 }
 
 // ---------------------------------------------------------------- denseBiasAct
-const denseShapes: (DenseShape & { tag?: string })[] = [
+// except: versions the suite skips the shape for, where it would repeat a cheaper shape's check at a
+// price (the GPU-shaped 'gemv' runs its fc1 and fc2 tile, 2 columns × 64 slices, on predictions too, and
+// on SwiftShader its workgroups of 128 cost a millisecond each, whatever they compute); the device
+// kit's --check runs them (gpuKernelCases).
+const denseShapes: (DenseShape & { tag?: string; except?: readonly string[] })[] = [
   { n: 1, k: 1, m: 1, relu: false },
   { n: 1, k: 7, m: 5, relu: true },
   { n: 3, k: 13, m: 70, relu: false },
@@ -122,19 +147,29 @@ const denseShapes: (DenseShape & { tag?: string })[] = [
   { n: 1, k: 3, m: 4, relu: true },
   { n: 3, k: 13, m: 72, relu: false },
   { n: 2, k: 131, m: 260, relu: true },
+  // K % 4 == 0 (gemm): 3 rows; its blocks of 8 rows, a full one and a block of 1, at the wider tile
+  // more than 8 rows take at fc's width (4 columns), with a partial last tile.
+  { n: 3, k: 20, m: 36, relu: true },
+  { n: GEMM_MAX_ROWS + 1, k: 20, m: 4100, relu: false, except: ['gemv'] },
   { n: 1, k: 4096, m: 1000, relu: false, tag: 'predictions' },
-  { n: 1, k: 4096, m: 4096, relu: true, tag: 'fc2' },
-  { n: 1, k: 25088, m: 4096, relu: true, tag: 'fc1' },
+  { n: 1, k: 4096, m: 4096, relu: true, tag: 'fc2', except: ['gemv'] },
+  { n: 1, k: 25088, m: 4096, relu: true, tag: 'fc1', except: ['gemv'] },
 ];
+
+/** Inputs and float64 reference per shape (and weight format), made once for every version that runs it (fc1's takes a second). */
+const denseFixtures = new Map<string, { x: Float32Array; b: Float32Array; ref: Float64Array }>();
 
 function denseCase(version: (typeof denseBiasActVersions)[number], s: (typeof denseShapes)[number]): KernelCase {
   return {
     name: `denseBiasAct.${version.name} ${s.tag ?? ''} ${shapeName({ n: s.n, k: s.k, m: s.m, relu: s.relu })}${s.weightsF16 ? ' f16' : ''}`.replace(/\s+/g, ' '),
+    features: version.features,
     async run(device) {
       const seed = s.n * 1009 + s.k * 13 + s.m;
-      const x = uniform(s.n * s.k, seed, 0, 2);
+      const key = JSON.stringify([s.n, s.k, s.m, s.relu, s.weightsF16 === true]);
+      const fixture = denseFixtures.get(key);
+      const x = fixture?.x ?? uniform(s.n * s.k, seed, 0, 2);
       const w = normal(s.k * s.m, seed + 1, Math.sqrt(2 / s.k));
-      const b = uniform(s.m, seed + 2, -0.1, 0.1);
+      const b = fixture?.b ?? uniform(s.m, seed + 2, -0.1, 0.1);
       const count = s.n * s.m;
       // f16 versions: the weights packed on the GPU, the reference from the very halves stored.
       const packed = s.weightsF16 ? await packHalvesOnGpu(device, w) : undefined;
@@ -142,11 +177,22 @@ function denseCase(version: (typeof denseBiasActVersions)[number], s: (typeof de
       await withBuffers(Object.values(bufs), async () => {
         await run(device, await version.prepare(device, s, bufs));
         const got = await readGuarded(device, bufs.y, count, this.name);
-        const ref = denseBiasActRef(s, x, packed?.values ?? w, b);
+        const ref = fixture?.ref ?? denseBiasActRef(s, x, packed?.values ?? w, b);
+        if (!fixture) denseFixtures.set(key, { x, b, ref });
         assertClose(this.name, got, ref, { atol: ACCUMULATION_RTOL * rms(ref), rtol: ACCUMULATION_RTOL });
       });
     },
   };
+}
+
+/** The cases the suite runs (suite), or the shapes it leaves to a GPU (except; the device kit's --check adds them). */
+function denseCases(suite = true): KernelCase[] {
+  return denseBiasActVersions.flatMap((v) =>
+    denseShapes
+      .map((s) => withWeightFormat(v.name, s))
+      .filter((s) => v.supports(s) && (s.except?.includes(v.name) !== true) === suite)
+      .map((s) => denseCase(v, s)),
+  );
 }
 
 // ---------------------------------------------------------------- packHalf
@@ -247,18 +293,28 @@ function preprocessCase(version: (typeof preprocessImageVersions)[number], s: Pr
   };
 }
 
-import { backwardCases } from './backwardCases.js';
+import { backwardCases, backwardGpuCases } from './backwardCases.js';
 import { faithfulnessCases } from './faithfulnessCases.js';
 
 export const kernelCases: KernelCase[] = [
-  ...conv3x3BiasReluVersions.flatMap((v) => convShapes.filter((s) => v.supports(s)).map((s) => convCase(v, s))),
+  ...conv3x3BiasReluVersions.flatMap((v) => convShapes.filter((s) => v.supports(s) && runsShape(v.name, s)).map((s) => convCase(v, s))),
   ...maxPool2x2Versions.flatMap((v) => poolShapes.filter((s) => v.supports(s)).map((s) => poolCase(v, s))),
-  ...denseBiasActVersions.flatMap((v) => denseShapes.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s)).map((s) => denseCase(v, s))),
+  ...denseCases(),
   ...packHalfCases(),
   ...softmaxVersions.flatMap((v) => softmaxShapes.filter((s) => v.supports(s)).map((s) => softmaxCase(v, s))),
   ...preprocessImageVersions.flatMap((v) => preprocessShapes.filter((s) => v.supports(s)).map((s) => preprocessCase(v, s))),
   ...backwardCases,
   ...faithfulnessCases,
+];
+
+/**
+ * The GEMM tile variants' remaining shapes (tiles.ts), which the suite leaves out for SwiftShader's sake:
+ * the device kit's `--check` runs them after kernelCases, so on a GPU every version runs every shape.
+ */
+export const gpuKernelCases = (): KernelCase[] => [
+  ...conv3x3BiasReluVersions.flatMap((v) => convShapes.filter((s) => v.supports(s) && !runsShape(v.name, s)).map((s) => convCase(v, s))),
+  ...denseCases(false),
+  ...backwardGpuCases(),
 ];
 
 /**
