@@ -90,6 +90,25 @@ describe('kept forward: each change reruns only what it needs', () => {
     expect(explained.overlay!.data).toEqual(full.overlay!.data);
   });
 
+  it('one compute pass per stage gives exactly what one pass per kernel (profile) gives; only profiling times every kernel', async () => {
+    const asked = { ...options, readGradient: true, read: ['block1_pool', 'block2_conv1'] };
+    const staged = await cam.run(image, asked);
+    const profiled = await cam.run(image, { ...asked, profile: true });
+    for (const k of ['probabilities', 'gradient'] as const) expect(profiled[k], k).toEqual(staged[k]);
+    expect(profiled.heatmap.data).toEqual(staged.heatmap.data);
+    expect(profiled.rawHeatmap.data).toEqual(staged.rawHeatmap.data);
+    expect(profiled.overlay!.data).toEqual(staged.overlay!.data);
+    expect(profiled.tensors).toEqual(staged.tensors);
+    // Network.forward splits its pass where a tensor is copied out before its buffer is reused.
+    const read = await cam.network.forward(image, { read: asked.read });
+    expect(read.tensors).toEqual(staged.tensors);
+    expect(read.probabilities).toEqual(staged.probabilities);
+    if (!device.features.has('timestamp-query')) return;
+    expect(staged.passTimings.map((p) => p.stage)).toEqual(['preprocess', 'forward', 'backward', 'cam', 'overlay']);
+    const forwardKernels = new Set(profiled.passTimings.filter((p) => p.stage === 'forward').map((p) => p.label.split(' ')[0]));
+    expect([...forwardKernels]).toEqual(TINY_VGG.layers.filter((l) => l.kind !== 'flatten').map((l) => l.name));
+  });
+
   it('buffers for one image size are made once: repeated runs, explains, layer switches and overlays allocate none', async () => {
     await cam.run(image, options);
     await cam.explain({ ...options, classIndex: 2 });

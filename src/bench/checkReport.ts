@@ -4,9 +4,10 @@
 // returns the problems found, one line each; an empty list is a valid report. What a particular run
 // was asked for (which layers, how many batches, whether the peer ran) is for the caller to check;
 // what follows from the report itself is checked here: the peer's fields are required when a peer
-// ran, every kernel row names a real version of a real kernel at that layer's shape, the per-layer
-// times cover the model when the device has timestamp queries, the CAM methods' percentages and
-// ratios follow from their times, and so do the pixel-level methods' ratios to the forward.
+// ran, every kernel row names a real version of a real kernel at that layer's shape (one that needs a
+// device feature only where the report's device.features lists it), the per-layer times cover the
+// model when the device has timestamp queries, the CAM methods' percentages and ratios follow from
+// their times, and so do the pixel-level methods' ratios to the forward.
 import { CAM_METHODS, METHOD_SPECS } from '../engine/camMethods.js';
 import { MODELS, type ModelSpec } from '../engine/model.js';
 import { benchCases } from './kernelBench.js';
@@ -144,11 +145,15 @@ export function checkBenchReport(report: unknown): string[] {
     if (JSON.stringify(layerNames) !== JSON.stringify(expected)) problem('layers', `expected ${expected.join(', ')}; got ${layerNames.join(', ')}`);
   }
 
-  // Per kernel: every row one version of one kernel at one of the model's layers and shapes.
+  // Per kernel: every row one version of one kernel at one of the model's layers and shapes, on the
+  // report's device: versions that need a feature (shader-f16, subgroups) only where device.features has it.
   // Layer by layer: benchCases keeps only the first layer of each shape among the layers it is given.
+  const deviceFeatures = new Set(features ?? []);
   const known = new Set(
     (model?.layers ?? []).flatMap((l) =>
-      benchCases(model!, { layers: [l.name], allVersions: true, f16: r.f16 === true }).map((c) => `${c.op.kernel}.${c.version}|${c.op.layer}|${c.op.direction}|${c.op.shape}`),
+      benchCases(model!, { layers: [l.name], allVersions: true, f16: r.f16 === true, features: deviceFeatures }).map(
+        (c) => `${c.op.kernel}.${c.version}|${c.op.layer}|${c.op.direction}|${c.op.shape}`,
+      ),
     ),
   );
   const kernels = Array.isArray(r.kernels) ? r.kernels : (problem('kernels', 'expected a list'), []);
@@ -165,7 +170,7 @@ export function checkBenchReport(report: unknown): string[] {
     if (isFiniteNumber(row.p10Ms) && isFiniteNumber(row.medianMs) && isFiniteNumber(row.p90Ms) && !(row.p10Ms <= row.medianMs && row.medianMs <= row.p90Ms))
       problem(what, `expected p10 ≤ median ≤ p90, got ${row.p10Ms}, ${row.medianMs}, ${row.p90Ms}`);
     const key = `${String(row.name)}.${String(row.version)}|${String(row.layer)}|${String(row.direction)}|${String(row.shape)}`;
-    if (model && !known.has(key)) problem(what, `no such kernel version at that layer and shape in ${model.name} (${key})`);
+    if (model && !known.has(key)) problem(what, `no such kernel version at that layer and shape in ${model.name} on a device with ${features?.length ? features.join(', ') : 'no features'} (${key})`);
   });
   if (kernels.length === 0) problem('kernels', 'no kernel was measured');
 

@@ -1,6 +1,7 @@
 // A benchmark report in words and pictures, for every host: the markdown `npm run bench` prints and
 // writes to bench-results/latest.md, which the bench page also copies; and the per-layer chart as SVG
 // (rasterised to PNG by scripts/lib/benchReport.ts, drawn inline by the page). Browser-safe: no Node.
+import type { KernelRow } from './kernelBench.js';
 import type { BenchReport, Latency } from './run.js';
 
 const ratio = (l: Latency) => (l.ratio === undefined ? '–' : `${l.ratio.toFixed(2)}×`);
@@ -119,6 +120,94 @@ export function pixelMarkdown(r: BenchReport): string[] {
   return lines;
 }
 
+const dir = (d: KernelRow['direction']) => (d === 'forward' ? 'fwd' : 'bwd');
+const peakText = (k: KernelRow) => `${k.pctOfPeak.toFixed(0)}% ${k.bound === 'compute' ? 'compute' : 'bw'}`;
+
+/** One kernel of one layer in one direction (and shape: a dense backward for several targets is its own), every version measured. */
+export interface LayerKernel {
+  layer: string;
+  direction: KernelRow['direction'];
+  kernel: string;
+  shape: string;
+  /** Its rows, fastest first. */
+  versions: KernelRow[];
+  best: KernelRow;
+}
+
+/** The report's kernel rows grouped by layer, direction, kernel and shape, in the order they were measured (the model's). */
+export function layerKernels(kernels: readonly KernelRow[]): LayerKernel[] {
+  const groups = new Map<string, KernelRow[]>();
+  for (const k of kernels) {
+    const key = `${k.layer}|${k.direction}|${k.name}|${k.shape}`;
+    groups.set(key, [...(groups.get(key) ?? []), k]);
+  }
+  return [...groups.values()].map((rows) => {
+    const versions = [...rows].sort((a, b) => a.medianMs - b.medianMs);
+    const [first] = rows;
+    return { layer: first.layer, direction: first.direction, kernel: first.name, shape: first.shape, versions, best: versions[0] };
+  });
+}
+
+/**
+ * Per layer and direction, the fastest version measured, its share of the measured peak, and TF.js
+ * WebGPU's time for that layer over ours: the peer's forward profile (tf.time per Keras layer, by
+ * name) against the sum of our layer's fastest kernels (the predictions layer is a dense kernel and a
+ * softmax). '–' where the peer has no time for it: it profiles the forward only.
+ */
+export function bestPerLayerMarkdown(r: BenchReport): string[] {
+  const groups = layerKernels(r.kernels);
+  if (!groups.length) return [];
+  const peer = new Map(r.layers.filter((l) => l.peerMs !== undefined).map((l) => [l.layer, l.peerMs!]));
+  // Ours per layer and direction: the sum of each kernel's best (the several-target variants aside).
+  const ours = new Map<string, number>();
+  for (const g of groups) if (!g.shape.endsWith(' shared')) ours.set(`${g.layer}|${g.direction}`, (ours.get(`${g.layer}|${g.direction}`) ?? 0) + g.best.medianMs);
+  const vsPeer = (g: LayerKernel) => {
+    const p = g.direction === 'forward' && !g.shape.endsWith(' shared') ? peer.get(g.layer) : undefined;
+    if (p === undefined) return ['–', '–'];
+    const o = ours.get(`${g.layer}|${g.direction}`)!;
+    return [ms(p, 2), `${(p / o).toFixed(2)}×`];
+  };
+  return [
+    '| layer | kernel | shape | best version | median ms | % of peak | versions measured | TF.js WebGPU layer (ms) | TF.js / ours |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...groups.map((g) => `| ${g.layer} ${dir(g.direction)} | ${g.kernel} | ${g.shape} | ${g.best.version} | ${ms(g.best.medianMs, 2)} | ${peakText(g.best)} | ${g.versions.length} | ${vsPeer(g).join(' | ')} |`),
+    '',
+  ];
+}
+
+/**
+ * Versions × layers, one table per kernel: a row per layer (and shape) it ran on, a column per version
+ * that any of its rows measured (the columns come from the rows, so a new version is a new column),
+ * median ms in the cells, the fastest of each row in bold, '' where a version does not support the shape
+ * or was not measured. Only kernels with a row of two or more versions (`--all-versions`).
+ */
+export function versionTablesMarkdown(r: BenchReport): string[] {
+  const byKernel = new Map<string, LayerKernel[]>();
+  for (const g of layerKernels(r.kernels)) byKernel.set(g.kernel, [...(byKernel.get(g.kernel) ?? []), g]);
+  const lines: string[] = [];
+  for (const [kernel, groups] of byKernel) {
+    if (!groups.some((g) => g.versions.length > 1)) continue;
+    // Columns in the order first measured, which follows the kernel's own version order.
+    const columns = [...new Set(r.kernels.filter((k) => k.name === kernel).map((k) => k.version))];
+    lines.push(
+      `${kernel} (${groups[0].direction}), median ms per version, the fastest in bold:`,
+      '',
+      `| layer | shape | ${columns.join(' | ')} |`,
+      `| --- | --- | ${columns.map(() => '---:').join(' | ')} |`,
+      ...groups.map((g) => {
+        const cells = columns.map((c) => {
+          const row = g.versions.find((v) => v.version === c);
+          if (!row) return '';
+          return row === g.best && g.versions.length > 1 ? `**${ms(row.medianMs, 2)}**` : ms(row.medianMs, 2);
+        });
+        return `| ${g.layer} ${dir(g.direction)} | ${g.shape} | ${cells.join(' | ')} |`;
+      }),
+      '',
+    );
+  }
+  return lines;
+}
+
 /** One host's section. `ranBy` says how the run was started, e.g. "Command: `npm run bench -- --quick`". */
 export function reportMarkdown(r: BenchReport, ranBy: string): string {
   const e = r.endToEnd;
@@ -146,12 +235,13 @@ export function reportMarkdown(r: BenchReport, ranBy: string): string {
     for (const l of r.layers) lines.push(`| ${l.layer} | ${ms(l.oursMs, 2)} | ${ms(l.peerMs, 2)} | ${l.peerMs ? `${(l.peerMs / l.oursMs).toFixed(2)}×` : '–'} |`);
     lines.push('');
   }
+  lines.push(...bestPerLayerMarkdown(r), ...versionTablesMarkdown(r));
   lines.push(
     '| layer | kernel | shape | median ms | GFLOP/s | GB/s | % of peak |',
     '| --- | --- | --- | ---: | ---: | ---: | ---: |',
     ...r.kernels.map(
       (k) =>
-        `| ${k.layer} ${k.direction === 'forward' ? 'fwd' : 'bwd'} | ${k.name}.${k.version} | ${k.shape} | ${k.medianMs.toFixed(2)} | ${k.gflops.toFixed(2)} | ${k.gbps.toFixed(2)} | ${k.pctOfPeak.toFixed(0)}% ${k.bound === 'compute' ? 'compute' : 'bw'} |`,
+        `| ${k.layer} ${dir(k.direction)} | ${k.name}.${k.version} | ${k.shape} | ${k.medianMs.toFixed(2)} | ${k.gflops.toFixed(2)} | ${k.gbps.toFixed(2)} | ${peakText(k)} |`,
     ),
   );
   return lines.join('\n');

@@ -1,6 +1,7 @@
 // GPU timings per compute pass from timestamp queries (when the device has 'timestamp-query'),
 // summed per stage (preprocess, forward, backward, cam, overlay). Every pass writes its own begin and
-// end timestamps, so gaps between passes are not counted and per-pass times are available too.
+// end timestamps, so gaps between passes are not counted. A stage is normally one pass (encodePasses);
+// profiling gives each dispatch a pass of its own, so per-kernel times are available too.
 
 import { encodeDispatch, type Dispatch } from '../kernels/kernel.js';
 
@@ -91,6 +92,28 @@ export class PassTimer {
 }
 
 /**
+ * Records `dispatches` (one stage's, in order) as compute passes. Normally one pass for them all: WebGPU
+ * orders the dispatches of a pass, so what one writes to a storage buffer the next reads, and a pass
+ * costs a GPU far more than a dispatch; `timer` then times that pass as a whole. With `profile` and a
+ * timer, one timed pass per dispatch, labelled by the dispatch, for every kernel's own GPU time.
+ */
+export function encodePasses(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[], stage: string, timer?: PassTimer, profile = false): void {
+  if (!dispatches.length) return;
+  if (timer && profile) {
+    for (const d of dispatches) {
+      const pass = encoder.beginComputePass(timer.pass(d.label, stage));
+      encodeDispatch(pass, d);
+      pass.end();
+    }
+    return;
+  }
+  const label = dispatches.length === 1 ? dispatches[0].label : `${stage}: ${dispatches.length} dispatches, ${dispatches[0].label} … ${dispatches[dispatches.length - 1].label}`;
+  const pass = encoder.beginComputePass(timer?.pass(label, stage) ?? { label });
+  for (const d of dispatches) encodeDispatch(pass, d);
+  pass.end();
+}
+
+/**
  * Copies buffers out in the same command encoder and maps them once after the submit. One staging
  * buffer per name stays for the next round, grown to the largest size asked, so repeated runs (other
  * layers, other image sizes) allocate nothing new once the largest has been seen.
@@ -151,12 +174,29 @@ export class Readback {
   }
 }
 
-/** Times one dispatch `runs` times after `warmup` runs; each run is its own submit. */
-export async function timeDispatch(device: GPUDevice, dispatch: Dispatch, runs: number, warmup = 1): Promise<{ ms: number[]; timing: TimingSource }> {
-  const ms: number[] = [];
-  let timing: TimingSource = 'gpu-timestamp';
-  for (let i = 0; i < warmup + runs; i++) {
-    const timer = PassTimer.create(device, 1);
+/**
+ * Times single dispatches, each in its own pass and submit, reusing one query set and its buffers:
+ * GPU timestamps when the device has them, else the wall clock around submit → onSubmittedWorkDone
+ * (`timing` says which).
+ */
+export class DispatchTimer {
+  private constructor(
+    private readonly device: GPUDevice,
+    private readonly timer: PassTimer | undefined,
+  ) {}
+
+  static create(device: GPUDevice): DispatchTimer {
+    return new DispatchTimer(device, PassTimer.create(device, 1));
+  }
+
+  get timing(): TimingSource {
+    return this.timer ? 'gpu-timestamp' : 'wall-clock';
+  }
+
+  /** One run of `dispatch`, in ms. */
+  async time(dispatch: Dispatch): Promise<number> {
+    const { device, timer } = this;
+    timer?.reset();
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass(timer?.pass(dispatch.label, 'kernel') ?? { label: dispatch.label });
     encodeDispatch(pass, dispatch);
@@ -166,14 +206,25 @@ export async function timeDispatch(device: GPUDevice, dispatch: Dispatch, runs: 
     device.queue.submit([encoder.finish()]);
     await device.queue.onSubmittedWorkDone();
     const wall = performance.now() - t0;
-    let t = wall;
-    if (timer) {
-      t = (await timer.read()).passes[0]?.ms ?? wall;
-      timer.destroy();
-    } else {
-      timing = 'wall-clock';
-    }
-    if (i >= warmup) ms.push(t);
+    return timer ? ((await timer.read()).passes[0]?.ms ?? wall) : wall;
   }
-  return { ms, timing };
+
+  destroy(): void {
+    this.timer?.destroy();
+  }
+}
+
+/** Times one dispatch `runs` times after `warmup` runs; each run is its own submit. */
+export async function timeDispatch(device: GPUDevice, dispatch: Dispatch, runs: number, warmup = 1): Promise<{ ms: number[]; timing: TimingSource }> {
+  const timer = DispatchTimer.create(device);
+  try {
+    const ms: number[] = [];
+    for (let i = 0; i < warmup + runs; i++) {
+      const t = await timer.time(dispatch);
+      if (i >= warmup) ms.push(t);
+    }
+    return { ms, timing: timer.timing };
+  } finally {
+    timer.destroy();
+  }
 }

@@ -11,7 +11,7 @@ import { COLORMAPS, packColormapLut, type ColormapName } from '../kernels/colorm
 import { augmentInputVersions, camAccumulateVersions, camNormalizeVersions, camTermsVersions } from '../kernels/camMaps.js';
 import { prepareEigenProjection, unpackEigenStats, type EigenProjection } from '../kernels/eigenProjection.js';
 import { BLEND_MODES, gradcamChannelWeightsVersions, gradcamHeatmapVersions, overlayHeatmapVersions, packOverlayParams, type BlendMode } from '../kernels/gradcam.js';
-import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
+import { destroyDispatch, type Dispatch } from '../kernels/kernel.js';
 import { prepareBackward, type BackwardContext, type BackwardSink } from './backward.js';
 import { packResizeTable } from '../kernels/preprocessImage.js';
 import { NOT_RANKED, packTargetRows, type ScoreKind, type TargetRow } from '../kernels/softmaxScoreBackward.js';
@@ -28,7 +28,7 @@ import { preprocessImageBackwardVersions } from '../kernels/preprocessImageBackw
 import type { ReluRule } from '../kernels/reluRule.js';
 import { INPUT_TENSOR } from './plan.js';
 import { MAX_IMAGE_PIXELS } from './device.js';
-import { PassTimer, Readback, type PassTiming } from './gpuTimer.js';
+import { encodePasses, PassTimer, Readback, type PassTiming } from './gpuTimer.js';
 import { decodePredictions, topK, type Prediction } from './imagenet.js';
 import { classCount, convLayerNames, elementCount, type ModelSpec } from './model.js';
 import { Network, type ImageInput, type NetworkOptions, type StagedInput } from './network.js';
@@ -87,6 +87,12 @@ export interface ExplainOptions extends OverlayOptions {
   readGradient?: boolean;
   /** Also read back these forward tensors (Keras layer names, 'input', 'predictions/logits'). */
   read?: readonly string[];
+  /**
+   * Profiling: each kernel in a timed compute pass of its own, so passTimings has every kernel's GPU
+   * time (with timestamp queries). Otherwise each stage is one pass, which costs a GPU less; the
+   * results are the same either way.
+   */
+  profile?: boolean;
 }
 
 export interface GradCamOptions extends ExplainOptions {
@@ -99,6 +105,8 @@ export interface GradCamForwardOptions {
   top?: number;
   /** Also read back these forward tensors. */
   read?: readonly string[];
+  /** Profiling: one timed pass per kernel (see ExplainOptions.profile). */
+  profile?: boolean;
 }
 
 export interface Map2D {
@@ -155,7 +163,10 @@ export interface GradCamResult {
    * the wall-clock time from recording the commands to the results on the CPU.
    */
   timingsMs: Record<string, number>;
-  /** GPU time of every pass (labelled '<layer> <kind>'), empty when the device has no timestamp queries. */
+  /**
+   * GPU time of every pass, empty when the device has no timestamp queries: one per stage recorded, or
+   * with `profile` one per kernel (labelled '<layer> <kind>').
+   */
   passTimings: PassTiming[];
 }
 
@@ -174,6 +185,8 @@ export interface PixelOptions extends PixelSampling {
   onProgress?: (done: number, total: number) => void;
   /** The rendering's size: 'model' (default, the model's input) or 'image' (resized to the kept image). */
   size?: 'model' | 'image';
+  /** Profiling: one timed pass per kernel of the backward (see ExplainOptions.profile). */
+  profile?: boolean;
   /** How many predictions to decode (default 5). */
   top?: number;
 }
@@ -206,7 +219,7 @@ export interface PixelResult {
   warnings: string[];
   /** 'total' wall clock; GPU 'backward' of the kept-forward gradient where timestamp queries exist; 'sampling' wall clock. */
   timingsMs: Record<string, number>;
-  /** GPU time of each pass of the kept-forward gradient's backward (empty for the sampled methods or without timestamp queries). */
+  /** GPU time of the kept-forward gradient's backward pass, or with `profile` of each of its kernels (empty for the sampled methods or without timestamp queries). */
   passTimings: PassTiming[];
 }
 
@@ -713,11 +726,14 @@ export class GradCam {
 
   /**
    * Records one command buffer, submits it and reads back what `record` asked for. `forwardGeneration`
-   * is the network's forward count right after this submission's forward, if it has one.
+   * is the network's forward count right after this submission's forward, if it has one. Each stage
+   * recorded is one compute pass; with `profile` (and timestamp queries) each dispatch is a timed pass
+   * of its own (see encodePasses).
    */
   private async execute(
     label: string,
     record: (r: Recorder) => void,
+    profile = false,
   ): Promise<{ out: Map<string, ArrayBuffer>; timingsMs: Record<string, number>; passTimings: PassTiming[]; forwardGeneration?: number }> {
     const { device } = this.network;
     const timer = this.timer;
@@ -733,16 +749,12 @@ export class GradCam {
       const copies: [string, GPUBuffer, number | undefined][] = [];
       record({
         stage: (dispatches, stage) => {
-          for (const d of dispatches) {
-            const pass = encoder.beginComputePass(timer?.pass(d.label, stage) ?? { label: d.label });
-            encodeDispatch(pass, d);
-            pass.end();
-          }
+          encodePasses(encoder, dispatches, stage, timer, profile);
           if (dispatches.length) count(stage);
         },
         copy: (src, dst, bytes) => encoder.copyBufferToBuffer(src, 0, dst, 0, bytes),
         forward: (staged) => {
-          this.network.encodeForward(encoder, staged, undefined, timer);
+          this.network.encodeForward(encoder, staged, { timer, profile });
           forwardGeneration = this.network.forwardCount;
           if (staged.preprocess) count('preprocess');
           count('forward');
@@ -943,13 +955,17 @@ export class GradCam {
       if (group.plan.spec.perturbation) perturbationMs += performance.now() - tp;
       const overlay = i === 0 && image ? await this.overlayPlan(group.plan, image, request.options) : undefined;
       const label = `${request.method} ${request.layers.join('+')}${fused ? '' : ' (kept forward)'}`;
-      const r = await this.execute(label, (rec) => {
-        if (fused) {
-          rec.forward(fused.staged);
-          rec.read('probabilities', output);
-        }
-        this.recordGroup(rec, group, overlay, request.options, i === 0);
-      });
+      const r = await this.execute(
+        label,
+        (rec) => {
+          if (fused) {
+            rec.forward(fused.staged);
+            rec.read('probabilities', output);
+          }
+          this.recordGroup(rec, group, overlay, request.options, i === 0);
+        },
+        request.options.profile,
+      );
       if (fused) {
         probabilities = new Float32Array(r.out.get('probabilities')!);
         this.keep(fused.image, probabilities, r.forwardGeneration!);
@@ -1018,18 +1034,22 @@ export class GradCam {
       const plan = request.groups[0].plan;
       if (request.groups.length === 1 && plan.spec.gradients && !plan.aug) return this.explainRequest(request, { staged, image: kept });
       const t0 = performance.now();
-      const forward = await this.forwardNow(image, staged, {});
+      const forward = await this.forwardNow(image, staged, { profile: options.profile });
       const r = await this.explainRequest(request);
       return { ...r, timingsMs: { ...forward.timingsMs, ...r.timingsMs, total: performance.now() - t0 } };
     });
   }
 
   private async forwardNow(image: ImageInput | Float32Array<ArrayBuffer>, staged: StagedInput, options: GradCamForwardOptions): Promise<ForwardView> {
-    const r = await this.execute(`${this.model.name} forward`, (rec) => {
-      rec.forward(staged);
-      rec.read('probabilities', this.network.tensorBuffer(this.network.plan.output));
-      this.recordTensorReads(rec, options.read);
-    });
+    const r = await this.execute(
+      `${this.model.name} forward`,
+      (rec) => {
+        rec.forward(staged);
+        rec.read('probabilities', this.network.tensorBuffer(this.network.plan.output));
+        this.recordTensorReads(rec, options.read);
+      },
+      options.profile,
+    );
     const probabilities = new Float32Array(r.out.get('probabilities')!);
     this.keep(keptImage(image, staged), probabilities, r.forwardGeneration!);
     return {
@@ -1114,15 +1134,19 @@ export class GradCam {
   }
 
   /** ∂s/∂(RGB image) of one target row over the kept forward, through ReLUs that follow `rule`. */
-  private async keptInputGradient(rule: ReluRule, score: ScoreKind, row: TargetRow): Promise<{ gradient: Float32Array; timingsMs: Record<string, number>; passTimings: PassTiming[] }> {
+  private async keptInputGradient(rule: ReluRule, score: ScoreKind, row: TargetRow, profile?: boolean): Promise<{ gradient: Float32Array; timingsMs: Record<string, number>; passTimings: PassTiming[] }> {
     const plan = await this.inputPlan(rule, score);
     const packed = packTargetRows(classCount(this.model), [row]);
     this.network.device.queue.writeBuffer(plan.coef!, 0, packed.coef);
     this.network.device.queue.writeBuffer(plan.ranks!, 0, packed.ranks);
-    const r = await this.execute(`input gradient (${rule})`, (rec) => {
-      rec.stage([...plan.backward, plan.toRgb!], 'backward');
-      rec.read('gradient', plan.rgb);
-    });
+    const r = await this.execute(
+      `input gradient (${rule})`,
+      (rec) => {
+        rec.stage([...plan.backward, plan.toRgb!], 'backward');
+        rec.read('gradient', plan.rgb);
+      },
+      profile,
+    );
     return { gradient: new Float32Array(r.out.get('gradient')!), timingsMs: r.timingsMs, passTimings: r.passTimings };
   }
 
@@ -1164,7 +1188,7 @@ export class GradCam {
       let sampling: PixelResult['sampling'];
       let completeness: PixelResult['completeness'];
       if (!spec.sampled) {
-        const g = await this.keptInputGradient(spec.rule, score, row);
+        const g = await this.keptInputGradient(spec.rule, score, row, options.profile);
         if (g.timingsMs.backward !== undefined) timingsMs.backward = g.timingsMs.backward;
         passTimings = g.passTimings;
         attribution = g.gradient;

@@ -8,7 +8,7 @@ import { chooseCandidate, opKernel, type Choices } from './opKernels.js';
 import { elementCount, weightSpecs, type ModelSpec } from './model.js';
 import { assignBuffers, forwardLifetimes, INPUT_TENSOR, planForward, type BufferPlan, type ForwardPlan, type Op } from './plan.js';
 import { GpuWeights, uploadWeights, type WeightMap } from './weights/gpuWeights.js';
-import { Readback, type PassTimer } from './gpuTimer.js';
+import { encodePasses, Readback, type PassTimer } from './gpuTimer.js';
 
 export type { WeightMap } from './weights/gpuWeights.js';
 
@@ -101,6 +101,15 @@ interface ImageStage {
 interface Lender {
   readonly model: ModelSpec;
   readonly isDisposed: boolean;
+}
+
+export interface EncodeForwardOptions {
+  /** Encoder work to record after op i (-1: after the input is ready), outside the compute passes. */
+  after?: ReadonlyMap<number, () => void>;
+  /** Times the passes. */
+  timer?: PassTimer;
+  /** With a timer: one timed pass per kernel instead of one per stage (profiling). */
+  profile?: boolean;
 }
 
 export class Network {
@@ -325,25 +334,26 @@ export class Network {
   }
 
   /**
-   * Records the forward passes (after the input's preprocessing, if any). `afterStep(i)` runs after op
-   * i's pass (-1: after the input is ready), e.g. to copy a tensor out before its buffer is reused.
-   * With `staged` = {} the input is whatever `tensorBuffer('input')` holds when the passes run: a
-   * caller's kernel or copy recorded earlier in the same encoder can write it on the GPU.
+   * Records the forward (after the input's preprocessing, if any): one compute pass for the preprocessing
+   * and one for the layers, or with `profile` and a timer one timed pass per kernel (see encodePasses).
+   * `after.get(i)` records encoder work (a copy out before a buffer is reused) after op i (-1: after the
+   * input is ready), outside any pass: the layers' pass is split there. With `staged` = {} the input is
+   * whatever `tensorBuffer('input')` holds when the passes run: a caller's kernel or copy recorded
+   * earlier in the same encoder can write it on the GPU.
    */
-  encodeForward(encoder: GPUCommandEncoder, staged: StagedInput, afterStep?: (step: number) => void, timer?: PassTimer): void {
+  encodeForward(encoder: GPUCommandEncoder, staged: StagedInput, options: EncodeForwardOptions = {}): void {
     if (this.lender?.isDisposed) this.checkUsable();
+    const { after, timer, profile } = options;
     this.forwards++;
-    if (staged.preprocess) {
-      const pass = encoder.beginComputePass(timer?.pass('preprocessImage', 'preprocess') ?? { label: 'preprocessImage' });
-      encodeDispatch(pass, staged.preprocess);
-      pass.end();
-    }
-    afterStep?.(-1);
-    this.dispatches.forEach((d, i) => {
-      const pass = encoder.beginComputePass(timer?.pass(d.label, 'forward') ?? { label: d.label });
-      encodeDispatch(pass, d);
-      pass.end();
-      afterStep?.(i);
+    if (staged.preprocess) encodePasses(encoder, [staged.preprocess], 'preprocess', timer, profile);
+    after?.get(-1)?.();
+    let start = 0;
+    this.dispatches.forEach((_, i) => {
+      const then = after?.get(i);
+      if (!then && i < this.dispatches.length - 1) return;
+      encodePasses(encoder, this.dispatches.slice(start, i + 1), 'forward', timer, profile);
+      then?.();
+      start = i + 1;
     });
   }
 
@@ -369,9 +379,15 @@ export class Network {
     try {
       device.pushErrorScope('validation');
       const encoder = device.createCommandEncoder({ label: `${this.model.name} forward` });
-      this.encodeForward(encoder, staged, (step) => {
-        for (const name of copiesAfter.get(step) ?? []) readback.copy(encoder, name, this.tensorBuffer(name), 4 * plan.batch * elementCount(plan.tensors.get(name)!.shape));
-      });
+      const after = new Map(
+        [...copiesAfter].map(([step, names]) => [
+          step,
+          () => {
+            for (const name of names) readback.copy(encoder, name, this.tensorBuffer(name), 4 * plan.batch * elementCount(plan.tensors.get(name)!.shape));
+          },
+        ]),
+      );
+      this.encodeForward(encoder, staged, { after });
       device.queue.submit([encoder.finish()]);
       const error = await device.popErrorScope();
       if (error) throw new Error(`${this.model.name} forward: WebGPU validation error: ${error.message}`);

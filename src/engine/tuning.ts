@@ -1,19 +1,43 @@
 // Per-device kernel choice: a short run on first use times every (non-reference) version of each
-// kernel that has more than one, on a reduced copy of each distinct layer shape, and keeps the fastest.
-// The table is cached per adapter and kernel set (on disk in Node, localStorage in the browser), so
-// later runs start at once. Which version wins differs between devices: on SwiftShader the vec4 dense
-// kernels beat split-K, whose workgroup barriers are costly on a CPU; a GPU needs split-K's parallelism.
-import { destroyDispatch } from '../kernels/kernel.js';
-import { median, timeDispatch, type TimingSource } from './gpuTimer.js';
+// kernel that has more than one on each distinct layer shape (a reduced copy of it on a CPU
+// rasteriser, see tune()), and keeps the fastest.
+// The table is cached per adapter, feature set and kernel set (on disk in Node, localStorage in the
+// browser), so later runs start at once. Which version wins differs between devices: on SwiftShader the
+// vec4 dense kernels beat split-K, whose workgroup barriers are costly on a CPU; a GPU needs split-K's
+// parallelism.
+//
+// A busy machine must not decide the choice. The versions of a kernel are timed in interleaved rounds
+// (timeInRounds): each round runs every version still in once, in an order rotated per round, so a slow
+// phase of the machine lands on all of them instead of on whichever ran then. A version more than twice
+// as slow as the best in the first round (the faster of its warm-up and first run) is out; the rest are
+// compared by their fastest run (load only ever adds time to a kernel, so the minimum is the estimate a
+// busy machine disturbs least, where a median of three is taken over by two slow runs). Unless the best
+// is more than 10% ahead of the next by both its fastest run and its median (when they disagree, the
+// load varied too much for three rounds to settle it: one version caught an idle moment), those two get
+// extra rounds of their own before the fastest run decides.
+import { destroyDispatch, type Dispatch } from '../kernels/kernel.js';
+import { isSoftwareAdapter, OPTIONAL_FEATURES } from './device.js';
+import { DispatchTimer, median, type TimingSource } from './gpuTimer.js';
 import type { ModelSpec } from './model.js';
 import { choiceKey, kernelSetSignature, opKernel, scratchBuffers, type Choices, type Direction } from './opKernels.js';
 import { planForward } from './plan.js';
 
-/** Bump when a kernel changes enough that old tables should be remade. */
-const TUNING_REVISION = 1;
+/**
+ * Bump when a kernel or the way of choosing changes enough that old tables should be remade.
+ * 2: interleaved rounds, the fastest run decides, the spread is recorded; the device's features in the key.
+ */
+const TUNING_REVISION = 2;
+
+/** The timed runs of one version on one kernel shape (the warm-up run is not among them). */
+export interface RunSpread {
+  minMs: number;
+  medianMs: number;
+  maxMs: number;
+  runs: number;
+}
 
 export interface TuningTable {
-  /** The adapter and kernel set it was made for (see tuningKey). */
+  /** The adapter, its features and the kernel set it was made for (see tuningKey). */
   key: string;
   model: string;
   created: string;
@@ -21,8 +45,10 @@ export interface TuningTable {
   timing: TimingSource;
   /** `${kernel}|${shape}` → version. */
   choices: Record<string, string>;
-  /** `${kernel}|${shape}` → median ms per version on the reduced shape. */
+  /** `${kernel}|${shape}` → the fastest run in ms per version on the reduced shape: what the choice is made on. */
   timings: Record<string, Record<string, number>>;
+  /** `${kernel}|${shape}` → per version the runs' min, median, max and count (1 for a version cut after the first round). */
+  spread: Record<string, Record<string, RunSpread>>;
 }
 
 /** Where tables live between runs. */
@@ -33,15 +59,30 @@ export interface TuningStore {
   write(table: TuningTable): Promise<void>;
 }
 
-/** Adapter identity + kernel set: a table made for another GPU, driver or set of versions is not reused. */
+/**
+ * The device features that change what is tuned or how: kernel versions need shader-f16 or subgroups,
+ * and timestamp-query decides GPU time against wall clock. Sorted, '+'-joined; 'no features' when none.
+ */
+export function tuningFeatures(features: ReadonlySet<string>): string {
+  return (
+    OPTIONAL_FEATURES.filter((f) => features.has(f))
+      .sort()
+      .join('+') || 'no features'
+  );
+}
+
+/**
+ * Adapter identity + the device's features + kernel set: a table made for another GPU, driver, feature
+ * set or set of versions is not reused.
+ */
 export function tuningKey(device: GPUDevice): string {
   const info = device.adapterInfo as GPUAdapterInfo | undefined;
   const adapter = info ? [info.vendor, info.architecture, info.device, info.description].join('/') : 'unknown adapter';
-  return `${adapter}|r${TUNING_REVISION}|${kernelSetSignature()}`;
+  return `${adapter}|${tuningFeatures(device.features)}|r${TUNING_REVISION}|${kernelSetSignature()}`;
 }
 
 export interface TuneOptions {
-  /** Timed runs per version after one warm-up (median taken). */
+  /** Rounds every version not cut takes part in, after one warm-up run (default 3). */
   runs?: number;
   /** After each kernel shape is measured: a line for logs and the count done of the total. */
   onProgress?: (line: string, step: TuningStep) => void;
@@ -52,51 +93,153 @@ export interface TuningStep {
   total: number;
 }
 
+export interface RoundsOptions {
+  /** Rounds for every version not cut (default 3). */
+  rounds?: number;
+  /** After the first round, a version slower than `cut` × the best is out (default 2). */
+  cut?: number;
+  /**
+   * Unless the best is more than `close` (0.1: 10%) ahead of the next by its fastest run and by its
+   * median, the two run extra rounds (default 0.1).
+   */
+  close?: number;
+  /** At most this many extra rounds (default 4). */
+  extraRounds?: number;
+}
+
+export interface RoundsResult {
+  choice: string;
+  /** Every timed run per version, in the order run. */
+  ms: Record<string, number[]>;
+  /** Versions cut after the first round. */
+  cut: string[];
+  /** Extra rounds the best two ran. */
+  extraRounds: number;
+}
+
+/** The order of round `round`: `versions` rotated left by round (mod their count). */
+export function roundOrder<T>(versions: readonly T[], round: number): T[] {
+  const k = versions.length ? round % versions.length : 0;
+  return [...versions.slice(k), ...versions.slice(0, k)];
+}
+
+const fastest = (ms: readonly number[]) => Math.min(...ms);
+
+/** The versions by `stat` of their runs, best first (ties: the earlier in `versions`, the kernel's default order). */
+function ranked(versions: readonly string[], ms: Record<string, number[]>, stat: (ms: readonly number[]) => number = fastest): string[] {
+  return [...versions].sort((a, b) => stat(ms[a]) - stat(ms[b]) || versions.indexOf(a) - versions.indexOf(b));
+}
+
+/**
+ * The tuner's schedule, apart from the GPU: `time(version)` runs one version once and gives its ms.
+ * One warm-up run each, then interleaved rounds (see the comment at the top); `versions` in the
+ * kernel's default order, which also breaks ties. The cut after the first round compares the faster
+ * of each version's warm-up and first run.
+ */
+export async function timeInRounds(versions: readonly string[], time: (version: string) => Promise<number>, options: RoundsOptions = {}): Promise<RoundsResult> {
+  const { rounds = 3, cut = 2, close = 0.1, extraRounds = 4 } = options;
+  if (versions.length === 0) throw new Error('timeInRounds: no version to time');
+  const ms: Record<string, number[]> = Object.fromEntries(versions.map((v) => [v, []]));
+  // The warm-up runs count for the cut only: load and first-use costs only ever add time, so the
+  // faster of a version's two first runs is the safer estimate to cut on (one run, slowed tenfold by
+  // a busy spell, would throw out the best).
+  const warm: Record<string, number> = {};
+  for (const v of versions) warm[v] = await time(v);
+  let alive = [...versions];
+  const cutOut: string[] = [];
+  for (let round = 0; round < Math.max(1, rounds); round++) {
+    for (const v of roundOrder(alive, round)) ms[v].push(await time(v));
+    if (round === 0) {
+      const first = (v: string) => Math.min(warm[v], ms[v][0]);
+      const best = Math.min(...alive.map(first));
+      cutOut.push(...alive.filter((v) => first(v) > cut * best));
+      alive = alive.filter((v) => first(v) <= cut * best);
+    }
+  }
+  let extra = 0;
+  for (; extra < extraRounds && alive.length > 1; extra++) {
+    const [a, second] = ranked(alive, ms);
+    const [byMedian] = ranked(alive, ms, median);
+    const b = byMedian === a ? second : byMedian;
+    // Settled when both statistics put the leader first and more than `close` ahead.
+    if (byMedian === a && fastest(ms[b]) > (1 + close) * fastest(ms[a]) && median(ms[b]) > (1 + close) * median(ms[a])) break;
+    for (const v of roundOrder([a, b], extra)) ms[v].push(await time(v));
+  }
+  return { choice: ranked(alive, ms)[0], ms, cut: cutOut, extraRounds: extra };
+}
+
+export function runSpread(ms: readonly number[]): RunSpread {
+  return { minMs: Math.min(...ms), medianMs: median(ms), maxMs: Math.max(...ms), runs: ms.length };
+}
+
+/** How far the choice is ahead: the next fastest version and its fastest run over the choice's, less 1 (0.12: 12% slower). */
+export function tuningMargin(timings: Record<string, number>, choice: string): { next: string; margin: number } | undefined {
+  const others = Object.entries(timings).filter(([v]) => v !== choice);
+  if (!others.length || timings[choice] === undefined) return undefined;
+  const [next, ms] = others.reduce((a, b) => (b[1] < a[1] ? b : a));
+  return { next, margin: ms / timings[choice] - 1 };
+}
+
 /** Times the candidates of every multi-version kernel the model uses, forward and backward. */
 export async function tune(device: GPUDevice, model: ModelSpec, options: TuneOptions = {}): Promise<TuningTable> {
-  const runs = options.runs ?? 3;
   const t0 = performance.now();
   const choices: Record<string, string> = {};
   const timings: Record<string, Record<string, number>> = {};
-  let timing: TimingSource = 'gpu-timestamp';
+  const spread: Record<string, Record<string, RunSpread>> = {};
   // The distinct (kernel, shape) pairs first, so progress can say how many are left.
   const jobs: { key: string; k: NonNullable<ReturnType<typeof opKernel>>; candidates: NonNullable<ReturnType<typeof opKernel>>['candidates'] }[] = [];
-  for (const op of planForward(model).ops) {
+  // On a CPU rasteriser: reduced shapes (a full VGG layer takes seconds per run there), and no
+  // workgroup-tiled version (several times slower there, and seconds to compile each). On a GPU the full
+  // shapes: a reduced problem fills too few of its cores to rank versions that differ in parallelism.
+  const software = isSoftwareAdapter(device.adapterInfo);
+  // On a GPU also the dense layers of a batch of 8 (SmoothGrad's and Integrated Gradients' default rows,
+  // the benchmark's batch) and with float16 weights, whose shapes key their own choices: without them a
+  // batched or f16 network would run the default version (bandwidth-bound there, the choice matters most).
+  const extra = software ? [] : [...planForward(model, 8).ops, ...planForward(model, 1, { denseWeightsF16: true }).ops].filter((op) => op.kind === 'dense');
+  for (const op of [...planForward(model).ops, ...extra]) {
     for (const direction of ['forward', 'backward'] as Direction[]) {
-      const k = opKernel(op, direction, { reduce: true, features: device.features });
-      const candidates = k?.candidates.filter((c) => !c.reference) ?? [];
+      const k = opKernel(op, direction, { reduce: software, features: device.features });
+      const candidates = k?.candidates.filter((c) => !c.reference && !(software && c.workgroupTiled)) ?? [];
       if (!k || candidates.length < 2) continue;
       const key = choiceKey(k.kernel, k.shape);
       if (!jobs.some((j) => j.key === key)) jobs.push({ key, k, candidates });
     }
   }
-  for (const [i, { key, k, candidates }] of jobs.entries()) {
-    const scratch = scratchBuffers(device, k, 'tuning');
-    try {
-      const ms: Record<string, number> = {};
-      for (const c of candidates) {
-        const dispatch = await c.prepare(device, scratch.buffers, `tuning ${k.layer} ${k.kernel}.${c.version}`);
-        try {
-          // One run decides whether the rest are worth it: a version twice as slow as the best so
-          // far is out (SwiftShader spends seconds on the slow ones otherwise).
-          const first = await timeDispatch(device, dispatch, 1, 1);
-          if (first.timing === 'wall-clock') timing = 'wall-clock';
-          const best = Math.min(...Object.values(ms));
-          const t = first.ms[0] > 2 * best ? first.ms : [...first.ms, ...(await timeDispatch(device, dispatch, runs - 1, 0)).ms];
-          ms[c.version] = median(t);
-        } finally {
-          destroyDispatch(dispatch);
-        }
+  const timer = DispatchTimer.create(device);
+  try {
+    for (const [i, { key, k, candidates }] of jobs.entries()) {
+      const scratch = scratchBuffers(device, k, 'tuning');
+      const dispatches = new Map<string, Dispatch>();
+      try {
+        // Every version's pipeline at once (compiled in parallel where the implementation can).
+        const prepared = await Promise.allSettled(candidates.map((c) => c.prepare(device, scratch.buffers, `tuning ${k.layer} ${k.kernel}.${c.version}`)));
+        prepared.forEach((p, j) => p.status === 'fulfilled' && dispatches.set(candidates[j].version, p.value));
+        const failed = prepared.find((p) => p.status === 'rejected');
+        if (failed) throw failed.reason;
+        const r = await timeInRounds(
+          candidates.map((c) => c.version),
+          (v) => timer.time(dispatches.get(v)!),
+          { rounds: options.runs },
+        );
+        choices[key] = r.choice;
+        timings[key] = Object.fromEntries(Object.entries(r.ms).map(([v, ms]) => [v, Math.min(...ms)]));
+        spread[key] = Object.fromEntries(Object.entries(r.ms).map(([v, ms]) => [v, runSpread(ms)]));
+        const m = tuningMargin(timings[key], r.choice);
+        options.onProgress?.(
+          `tuning ${key}: ${Object.entries(spread[key])
+            .map(([v, s]) => `${v} ${s.minMs.toFixed(2)} ms${s.runs > 1 ? ` (median ${s.medianMs.toFixed(2)}, ${s.runs} runs)` : ' (cut)'}`)
+            .join(', ')} → ${r.choice}${m ? `, ${(100 * m.margin).toFixed(0)}% ahead of ${m.next}` : ''}`,
+          { done: i + 1, total: jobs.length },
+        );
+      } finally {
+        dispatches.forEach(destroyDispatch);
+        scratch.destroy();
       }
-      const best = Object.entries(ms).reduce((a, b) => (b[1] < a[1] ? b : a));
-      choices[key] = best[0];
-      timings[key] = ms;
-      options.onProgress?.(`tuning ${key}: ${Object.entries(ms).map(([v, t]) => `${v} ${t.toFixed(2)} ms`).join(', ')} → ${best[0]}`, { done: i + 1, total: jobs.length });
-    } finally {
-      scratch.destroy();
     }
+  } finally {
+    timer.destroy();
   }
-  return { key: tuningKey(device), model: model.name, created: new Date().toISOString(), tookMs: performance.now() - t0, timing, choices, timings };
+  return { key: tuningKey(device), model: model.name, created: new Date().toISOString(), tookMs: performance.now() - t0, timing: timer.timing, choices, timings, spread };
 }
 
 export type TuningMode = 'auto' | 'force' | 'off';
@@ -121,9 +264,21 @@ export async function loadOrTune(device: GPUDevice, model: ModelSpec, store: Tun
   return { choices: table.choices, source: 'tuned', table };
 }
 
-/** One line per tuned choice, for `--verbose` and the benchmark. */
+/**
+ * One line per tuned choice, for `--verbose` and the benchmark: the version, how far ahead of the next
+ * fastest it was, and the runs that say so.
+ */
 export function describeTuning(t: Tuning, where?: string): string[] {
   if (t.source === 'off') return ['kernel tuning off: each kernel runs its default version'];
-  const head = t.source === 'cache' ? `kernel choices from ${where ?? 'the tuning cache'} (tuned ${t.table!.created})` : `kernel choices tuned now in ${(t.table!.tookMs / 1000).toFixed(1)} s${where ? `, saved to ${where}` : ''}`;
-  return [head, ...Object.entries(t.choices).map(([k, v]) => `  ${k} → ${v}`)];
+  const table = t.table!;
+  const head = t.source === 'cache' ? `kernel choices from ${where ?? 'the tuning cache'} (tuned ${table.created})` : `kernel choices tuned now in ${(table.tookMs / 1000).toFixed(1)} s${where ? `, saved to ${where}` : ''}`;
+  return [
+    head,
+    ...Object.entries(t.choices).map(([k, v]) => {
+      const m = table.timings?.[k] ? tuningMargin(table.timings[k], v) : undefined;
+      const s = table.spread?.[k]?.[v];
+      const detail = [m && `${(100 * m.margin).toFixed(0)}% ahead of ${m.next}`, s && `${s.minMs.toFixed(2)}–${s.maxMs.toFixed(2)} ms in ${s.runs} runs`].filter(Boolean);
+      return `  ${k} → ${v}${detail.length ? ` (${detail.join('; ')})` : ''}`;
+    }),
+  ];
 }

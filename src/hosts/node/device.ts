@@ -52,7 +52,9 @@ function ensureRuntimeDir(): void {
 // is in use aborts the process. There are one or two per process, so they are simply kept.
 const liveInstances = new Set<GPU>();
 function dawnInstance(): GPU {
-  const gpu = create([]);
+  // Dawn rounds timestamp queries to ~65 µs by default (a browser's defence against timing attacks);
+  // kernels on a GPU take tens of µs, so the benchmark and the tuner need them unrounded.
+  const gpu = create(['disable-dawn-features=timestamp_quantization']);
   liveInstances.add(gpu);
   return gpu;
 }
