@@ -2,7 +2,7 @@
 // clearly slow versions, extra rounds for a close pair, and a choice a busy phase of the machine does
 // not decide; the cache key's feature set and the lines describeTuning prints.
 import { describe, expect, it } from 'vitest';
-import { describeTuning, roundOrder, runSpread, timeInRounds, tuningFeatures, tuningMargin, type TuningTable } from '../src/engine/tuning.js';
+import { decisionText, describeTuning, roundOrder, runSpread, timeInRounds, tuningFeatures, tuningMargin, type TuningTable } from '../src/engine/tuning.js';
 
 /** A clock of made-up kernel times: `cost[v]` per run, times the machine's load at that moment. */
 function fakeClock(cost: Record<string, number>, load: (call: number) => number = () => 1) {
@@ -37,14 +37,15 @@ describe('timeInRounds', () => {
   });
 
   it('when the fastest run and the median disagree on the best, those two run extra rounds', async () => {
-    // a's runs: 10, 30, 30 (one quiet moment); b's: 12 each. By min a leads by 20%, by median b.
+    // a's timed runs: 10, then 30 (one quiet moment); b's: 12 each. By min a leads by 20%, by median b,
+    // and b is faster in four of the five rounds.
     const aRuns = [10, 10, 30, 30];
-    const clock = fakeClock({ a: 1, b: 12 }, () => 1);
     let aCall = 0;
-    const r = await timeInRounds(['a', 'b'], async (v) => (v === 'a' ? (aRuns[aCall++] ?? 30) : clock.time(v)), { extraRounds: 2 });
+    const r = await timeInRounds(['a', 'b'], async (v) => (v === 'a' ? (aRuns[aCall++] ?? 30) : 12), { extraRounds: 2 });
     expect(r.extraRounds).toBe(2);
     expect(r.ms.a).toHaveLength(5);
-    expect(r.choice).toBe('a');
+    expect(r.choice).toBe('b');
+    expect(r.decision).toEqual({ by: 'rounds', against: 'a', won: 4, of: 5 });
   });
 
   it('a slow phase of the machine does not decide: the version that ran then still wins', async () => {
@@ -73,6 +74,17 @@ describe('timeInRounds', () => {
     const r = await timeInRounds(['a', 'b'], async (v) => (v === 'a' ? (aCall++ === 2 ? 5 : 14) : 13), { extraRounds: 3 });
     expect(r.extraRounds).toBe(3);
     expect(r.ms.b).toHaveLength(6);
+    expect(r.choice).toBe('b');
+  });
+
+  it('unsettled by the fastest runs and the medians, the rounds decide head to head', async () => {
+    // The machine is busy (×3) but for one idle moment (×1); a is 10% faster than b in every round, but
+    // b alone caught the idle moment (its run in the second round, call 4 after two warm-ups and a round).
+    let call = 0;
+    const idle = new Set([4]);
+    const r = await timeInRounds(['a', 'b'], async (v) => (v === 'a' ? 10 : 11) * (idle.has(call++) ? 1 : 3), { extraRounds: 2 });
+    expect(r.choice).toBe('a');
+    expect(r.decision).toEqual({ by: 'rounds', against: 'b', won: 4, of: 5 });
   });
 
   it('ties go to the earlier version (the kernel default order)', async () => {
@@ -87,6 +99,8 @@ describe('tuning helpers', () => {
     expect(roundOrder(['a', 'b', 'c'], 4)).toEqual(['b', 'c', 'a']);
     expect(runSpread([3, 1, 2, 5])).toEqual({ minMs: 1, medianMs: 2, maxMs: 5, runs: 4 });
     expect(tuningMargin({ a: 2, b: 2.5, c: 4 }, 'a')).toEqual({ next: 'b', margin: 0.25 });
+    expect(decisionText({ a: 2, b: 2.5 }, 'a', { by: 'fastest' })).toBe('25% ahead of b');
+    expect(decisionText({ a: 2, b: 1.9 }, 'a', { by: 'rounds', against: 'b', won: 5, of: 7 })).toBe('faster in 5 of 7 rounds against b');
   });
 
   it('the key names the features that change tuning, sorted, and no others', () => {
@@ -103,6 +117,7 @@ describe('tuning helpers', () => {
       timing: 'gpu-timestamp',
       choices: { 'conv3x3BiasRelu|14×14×512→512': 'blocked16' },
       timings: { 'conv3x3BiasRelu|14×14×512→512': { blocked: 1.2, blocked16: 1, tiled: 3 } },
+      decisions: { 'conv3x3BiasRelu|14×14×512→512': { by: 'fastest' } },
       spread: {
         'conv3x3BiasRelu|14×14×512→512': {
           blocked: { minMs: 1.2, medianMs: 1.3, maxMs: 1.5, runs: 3 },

@@ -12,9 +12,10 @@
 // as slow as the best in the first round (the faster of its warm-up and first run) is out; the rest are
 // compared by their fastest run (load only ever adds time to a kernel, so the minimum is the estimate a
 // busy machine disturbs least, where a median of three is taken over by two slow runs). Unless the best
-// is more than 10% ahead of the next by both its fastest run and its median (when they disagree, the
-// load varied too much for three rounds to settle it: one version caught an idle moment), those two get
-// extra rounds of their own before the fastest run decides.
+// is more than 10% ahead of the next by both its fastest run and its median, those two get extra rounds
+// of their own. If that does not settle it either (the fastest runs and the medians disagree: one
+// version caught an idle moment of a machine whose load comes and goes), the rounds decide head to
+// head: the one faster in more of the rounds both ran wins, as each round's two runs were close in time.
 import { destroyDispatch, type Dispatch } from '../kernels/kernel.js';
 import { isSoftwareAdapter, OPTIONAL_FEATURES } from './device.js';
 import { DispatchTimer, median, type TimingSource } from './gpuTimer.js';
@@ -25,8 +26,9 @@ import { planForward } from './plan.js';
 /**
  * Bump when a kernel or the way of choosing changes enough that old tables should be remade.
  * 2: interleaved rounds, the fastest run decides, the spread is recorded; the device's features in the key.
+ * 3: close calls the extra rounds do not settle are decided head to head, and how is recorded (decisions).
  */
-const TUNING_REVISION = 2;
+const TUNING_REVISION = 3;
 
 /** The timed runs of one version on one kernel shape (the warm-up run is not among them). */
 export interface RunSpread {
@@ -45,11 +47,19 @@ export interface TuningTable {
   timing: TimingSource;
   /** `${kernel}|${shape}` → version. */
   choices: Record<string, string>;
-  /** `${kernel}|${shape}` → the fastest run in ms per version on the reduced shape: what the choice is made on. */
+  /** `${kernel}|${shape}` → the fastest run in ms per version on the shape tuned: what the choice is made on. */
   timings: Record<string, Record<string, number>>;
   /** `${kernel}|${shape}` → per version the runs' min, median, max and count (1 for a version cut after the first round). */
   spread: Record<string, Record<string, RunSpread>>;
+  /** `${kernel}|${shape}` → how the choice was made (see RoundsResult.decision). */
+  decisions: Record<string, Decision>;
 }
+
+/**
+ * How timeInRounds chose: 'fastest', the fastest run (and the median agreeing, or the others far
+ * behind); 'rounds', head to head over the rounds the best two both ran, `won` of `of` against `against`.
+ */
+export type Decision = { by: 'fastest' } | { by: 'rounds'; against: string; won: number; of: number };
 
 /** Where tables live between runs. */
 export interface TuningStore {
@@ -109,6 +119,7 @@ export interface RoundsOptions {
 
 export interface RoundsResult {
   choice: string;
+  decision: Decision;
   /** Every timed run per version, in the order run. */
   ms: Record<string, number[]>;
   /** Versions cut after the first round. */
@@ -140,6 +151,12 @@ export async function timeInRounds(versions: readonly string[], time: (version: 
   const { rounds = 3, cut = 2, close = 0.1, extraRounds = 4 } = options;
   if (versions.length === 0) throw new Error('timeInRounds: no version to time');
   const ms: Record<string, number[]> = Object.fromEntries(versions.map((v) => [v, []]));
+  // The round of each run, to pair two versions' runs round by round.
+  const roundOf: Record<string, number[]> = Object.fromEntries(versions.map((v) => [v, []]));
+  const run = async (v: string, round: number) => {
+    ms[v].push(await time(v));
+    roundOf[v].push(round);
+  };
   // The warm-up runs count for the cut only: load and first-use costs only ever add time, so the
   // faster of a version's two first runs is the safer estimate to cut on (one run, slowed tenfold by
   // a busy spell, would throw out the best).
@@ -147,8 +164,9 @@ export async function timeInRounds(versions: readonly string[], time: (version: 
   for (const v of versions) warm[v] = await time(v);
   let alive = [...versions];
   const cutOut: string[] = [];
-  for (let round = 0; round < Math.max(1, rounds); round++) {
-    for (const v of roundOrder(alive, round)) ms[v].push(await time(v));
+  const mainRounds = Math.max(1, rounds);
+  for (let round = 0; round < mainRounds; round++) {
+    for (const v of roundOrder(alive, round)) await run(v, round);
     if (round === 0) {
       const first = (v: string) => Math.min(warm[v], ms[v][0]);
       const best = Math.min(...alive.map(first));
@@ -156,20 +174,45 @@ export async function timeInRounds(versions: readonly string[], time: (version: 
       alive = alive.filter((v) => first(v) <= cut * best);
     }
   }
-  let extra = 0;
-  for (; extra < extraRounds && alive.length > 1; extra++) {
+  // The leader by its fastest run, its closest rival (the medians' leader if that is another), and
+  // whether both statistics put the leader first.
+  const contest = () => {
     const [a, second] = ranked(alive, ms);
     const [byMedian] = ranked(alive, ms, median);
-    const b = byMedian === a ? second : byMedian;
-    // Settled when both statistics put the leader first and more than `close` ahead.
-    if (byMedian === a && fastest(ms[b]) > (1 + close) * fastest(ms[a]) && median(ms[b]) > (1 + close) * median(ms[a])) break;
-    for (const v of roundOrder([a, b], extra)) ms[v].push(await time(v));
+    return { a, b: byMedian === a ? second : byMedian, agree: byMedian === a };
+  };
+  let extra = 0;
+  for (; extra < extraRounds && alive.length > 1; extra++) {
+    const { a, b, agree } = contest();
+    // Settled when both statistics put the leader more than `close` ahead.
+    if (agree && fastest(ms[b]) > (1 + close) * fastest(ms[a]) && median(ms[b]) > (1 + close) * median(ms[a])) break;
+    for (const v of roundOrder([a, b], extra)) await run(v, mainRounds + extra);
   }
-  return { choice: ranked(alive, ms)[0], ms, cut: cutOut, extraRounds: extra };
+  const result = { ms, cut: cutOut, extraRounds: extra };
+  if (alive.length === 1) return { ...result, choice: alive[0], decision: { by: 'fastest' } };
+  const { a, b, agree } = contest();
+  if (agree) return { ...result, choice: a, decision: { by: 'fastest' } };
+  // The rounds a and b both ran, pair by pair.
+  let [won, of] = [0, 0];
+  roundOf[a].forEach((round, i) => {
+    const j = roundOf[b].indexOf(round);
+    if (j < 0) return;
+    of++;
+    if (ms[a][i] < ms[b][j]) won++;
+  });
+  const [choice, other, wins] = 2 * won >= of ? [a, b, won] : [b, a, of - won];
+  return { ...result, choice, decision: { by: 'rounds', against: other, won: wins, of } };
 }
 
 export function runSpread(ms: readonly number[]): RunSpread {
   return { minMs: Math.min(...ms), medianMs: median(ms), maxMs: Math.max(...ms), runs: ms.length };
+}
+
+/** In words: by how much the choice's fastest run beat the next version's, or the rounds it won head to head. */
+export function decisionText(timings: Record<string, number>, choice: string, decision: Decision | undefined): string {
+  if (decision?.by === 'rounds') return `faster in ${decision.won} of ${decision.of} rounds against ${decision.against}`;
+  const m = tuningMargin(timings, choice);
+  return m ? `${(100 * m.margin).toFixed(0)}% ahead of ${m.next}` : 'the only version';
 }
 
 /** How far the choice is ahead: the next fastest version and its fastest run over the choice's, less 1 (0.12: 12% slower). */
@@ -186,6 +229,7 @@ export async function tune(device: GPUDevice, model: ModelSpec, options: TuneOpt
   const choices: Record<string, string> = {};
   const timings: Record<string, Record<string, number>> = {};
   const spread: Record<string, Record<string, RunSpread>> = {};
+  const decisions: Record<string, Decision> = {};
   // The distinct (kernel, shape) pairs first, so progress can say how many are left.
   const jobs: { key: string; k: NonNullable<ReturnType<typeof opKernel>>; candidates: NonNullable<ReturnType<typeof opKernel>>['candidates'] }[] = [];
   // On a CPU rasteriser: reduced shapes (a full VGG layer takes seconds per run there), and no
@@ -224,11 +268,11 @@ export async function tune(device: GPUDevice, model: ModelSpec, options: TuneOpt
         choices[key] = r.choice;
         timings[key] = Object.fromEntries(Object.entries(r.ms).map(([v, ms]) => [v, Math.min(...ms)]));
         spread[key] = Object.fromEntries(Object.entries(r.ms).map(([v, ms]) => [v, runSpread(ms)]));
-        const m = tuningMargin(timings[key], r.choice);
+        decisions[key] = r.decision;
         options.onProgress?.(
           `tuning ${key}: ${Object.entries(spread[key])
             .map(([v, s]) => `${v} ${s.minMs.toFixed(2)} ms${s.runs > 1 ? ` (median ${s.medianMs.toFixed(2)}, ${s.runs} runs)` : ' (cut)'}`)
-            .join(', ')} → ${r.choice}${m ? `, ${(100 * m.margin).toFixed(0)}% ahead of ${m.next}` : ''}`,
+            .join(', ')} → ${r.choice}, ${decisionText(timings[key], r.choice, r.decision)}`,
           { done: i + 1, total: jobs.length },
         );
       } finally {
@@ -239,7 +283,7 @@ export async function tune(device: GPUDevice, model: ModelSpec, options: TuneOpt
   } finally {
     timer.destroy();
   }
-  return { key: tuningKey(device), model: model.name, created: new Date().toISOString(), tookMs: performance.now() - t0, timing: timer.timing, choices, timings, spread };
+  return { key: tuningKey(device), model: model.name, created: new Date().toISOString(), tookMs: performance.now() - t0, timing: timer.timing, choices, timings, spread, decisions };
 }
 
 export type TuningMode = 'auto' | 'force' | 'off';
@@ -275,9 +319,8 @@ export function describeTuning(t: Tuning, where?: string): string[] {
   return [
     head,
     ...Object.entries(t.choices).map(([k, v]) => {
-      const m = table.timings?.[k] ? tuningMargin(table.timings[k], v) : undefined;
       const s = table.spread?.[k]?.[v];
-      const detail = [m && `${(100 * m.margin).toFixed(0)}% ahead of ${m.next}`, s && `${s.minMs.toFixed(2)}–${s.maxMs.toFixed(2)} ms in ${s.runs} runs`].filter(Boolean);
+      const detail = [table.timings?.[k] && decisionText(table.timings[k], v, table.decisions?.[k]), s && `${s.minMs.toFixed(2)}–${s.maxMs.toFixed(2)} ms in ${s.runs} runs`].filter(Boolean);
       return `  ${k} → ${v}${detail.length ? ` (${detail.join('; ')})` : ''}`;
     }),
   ];

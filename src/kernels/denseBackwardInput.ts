@@ -2,6 +2,7 @@ import code from './denseBackwardInput.wgsl?raw';
 import gemmCode from './denseBackwardInput.gemm.wgsl?raw';
 import gemvCode from './denseBackwardInput.gemv.wgsl?raw';
 import gemvF16Code from './denseBackwardInput.gemvf16.wgsl?raw';
+import gemvSubgroupsCode from './denseBackwardInput.gemvSubgroups.wgsl?raw';
 import f16Code from './denseBackwardInput.vec4f16.wgsl?raw';
 import rowsCode from './denseBackwardInput.rows.wgsl?raw';
 import splitMCode from './denseBackwardInput.splitM.wgsl?raw';
@@ -111,15 +112,22 @@ const rows = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
 
 /** Rows of W per workgroup and invocations per workgroup of the GPU-shaped batch-1 version. */
 export const GEMV_BACKWARD = { rows: 8, threads: 64 } as const;
-const gemvVersion = (name: 'gemv' | 'gemvf16') =>
+const GEMV_VARIANTS = {
+  gemv: { code: gemvCode, entryPoint: 'denseBackwardInputGemv', features: [] },
+  gemvf16: { code: gemvF16Code, entryPoint: 'denseBackwardInputGemvF16', features: ['shader-f16'] },
+  // The partial sums reduced by subgroupAdd: one barrier instead of log2(THREADS).
+  gemvSubgroups: { code: gemvSubgroupsCode, entryPoint: 'denseBackwardInputGemvSubgroups', features: ['subgroups'] },
+} as const satisfies Record<string, { code: string; entryPoint: string; features: readonly GPUFeatureName[] }>;
+
+const gemvVersion = (name: keyof typeof GEMV_VARIANTS) =>
   kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
     name,
-    features: name === 'gemvf16' ? ['shader-f16'] : [],
+    features: GEMV_VARIANTS[name].features,
     workgroupTiled: true,
     source: {
       label: `denseBackwardInput.${name}`,
-      code: name === 'gemvf16' ? gemvF16Code : gemvCode,
-      entryPoint: name === 'gemvf16' ? 'denseBackwardInputGemvF16' : 'denseBackwardInputGemv',
+      code: GEMV_VARIANTS[name].code,
+      entryPoint: GEMV_VARIANTS[name].entryPoint,
       bindings: BINDINGS,
     },
     supports: (s) => s.m % 4 === 0 && (s.weightsF16 === true) === (name === 'gemvf16'),
@@ -151,6 +159,7 @@ const gemm = kernelVersion<DenseBackwardShape, DenseBackwardBuffers>({
  * Without a tuning table the engine takes the first that supports a shape; 'naive' is the reference.
  * 'rows' supports 2..ROWS_MAX rows only, and is first for them. The GPU-shaped versions ('gemv', and
  * 'gemm' for batches) come after those SwiftShader runs fastest; the tuner picks per device.
- * Float16 weights: 'vec4f16', and 'gemvf16' where the device has 'shader-f16'.
+ * Float16 weights: 'vec4f16', and 'gemvf16' where the device has 'shader-f16'; 'gemvSubgroups' where it
+ * has 'subgroups'.
  */
-export const denseBackwardInputVersions = [rows, vec4, splitM, naive, vec4F16, gemvVersion('gemv'), gemm, gemvVersion('gemvf16')] as const;
+export const denseBackwardInputVersions = [rows, vec4, splitM, naive, vec4F16, gemvVersion('gemv'), gemm, gemvVersion('gemvf16'), gemvVersion('gemvSubgroups')] as const;

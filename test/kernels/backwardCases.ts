@@ -187,14 +187,19 @@ function poolCases(): KernelCase[] {
 // except: versions the suite skips the shape for, where it would repeat a cheaper shape's check at a
 // price (the GPU-shaped 'gemv' runs the same tile at every size, predictions included; on SwiftShader
 // its fc1 is twice 'vec4's time); the device kit's --check runs them (backwardGpuCases).
-const denseShapes: (DenseBackwardShape & { tag?: string; fd?: boolean; rules?: readonly ReluRule[]; except?: readonly string[] })[] = [
+// subgroups: the shapes 'gemvSubgroups' runs in the suite ('gemv' with another reduction, whose every
+// pipeline compiles for seconds on SwiftShader); its other shapes run in the device kit's --check.
+type SuiteFlags = { except?: readonly string[]; subgroups?: boolean };
+/** Whether the suite runs version `v` on a shape (else the device kit's --check does). */
+const inSuite = (v: string, s: SuiteFlags) => s.except?.includes(v) !== true && (v !== 'gemvSubgroups' || s.subgroups === true);
+const denseShapes: (DenseBackwardShape & SuiteFlags & { tag?: string; fd?: boolean; rules?: readonly ReluRule[] })[] = [
   { n: 1, k: 1, m: 1, relu: false, fd: true },
   { n: 1, k: 7, m: 5, relu: true, fd: true, rules: RELU_RULES },
   { n: 3, k: 70, m: 13, relu: true, fd: true },
   // M % 4 == 0 (the vec4 and split-M versions): K not a multiple of split-M's 4 rows, odd M/4, M/4
   // beyond one workgroup's 64 invocations, batch > 1.
   { n: 1, k: 1, m: 4, relu: true, fd: true },
-  { n: 3, k: 70, m: 12, relu: true, fd: true, rules: RELU_RULES },
+  { n: 3, k: 70, m: 12, relu: true, fd: true, rules: RELU_RULES, subgroups: true },
   { n: 2, k: 9, m: 260, relu: false, rules: RELU_RULES },
   { n: 1, k: 4096, m: 1000, relu: false, tag: 'predictions' },
   { n: 1, k: 25088, m: 4096, relu: true, tag: 'fc1', except: ['gemv'] },
@@ -207,7 +212,7 @@ const denseFixtures = new Map<string, { x: Float32Array; b: Float32Array; y: Flo
 function denseCases(suite = true): KernelCase[] {
   const withRules = denseShapes.flatMap((s) => (s.rules ?? ['plain']).map((reluRule) => ({ ...s, reluRule })));
   return denseBackwardInputVersions.flatMap((v) =>
-    withRules.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s) && (s.except?.includes(v.name) !== true) === suite).map((s): KernelCase => {
+    withRules.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s) && inSuite(v.name, s) === suite).map((s): KernelCase => {
       const caseName = name(`denseBackwardInput.${v.name}`, { n: s.n, k: s.k, m: s.m, relu: s.relu, ...ruleField(s.reluRule) }, `${s.tag ?? ''}${s.weightsF16 ? ' f16' : ''}`);
       return {
         name: caseName,
@@ -373,10 +378,10 @@ function sharedPoolCases(): KernelCase[] {
   );
 }
 
-const sharedDenseShapes: DenseBackwardShape[] = [
+const sharedDenseShapes: (DenseBackwardShape & SuiteFlags)[] = [
   { n: 3, k: 9, m: 13, relu: true },
   { n: 2, k: 7, m: 12, relu: true },
-  { n: 3, k: 70, m: 12, relu: true },
+  { n: 3, k: 70, m: 12, relu: true, subgroups: true },
   { n: 5, k: 300, m: 128, relu: true },
   // The rows version's most rows per invocation; gemm's blocks of 8 rows, a full one and a block of 1
   // (its only case past 8 rows: each row count compiles a pipeline, seconds on SwiftShader).
@@ -387,9 +392,9 @@ const sharedDenseShapes: DenseBackwardShape[] = [
   { n: 2, k: 7, m: 12, relu: true, reluRule: 'deconvnet' as const },
 ].map((s) => ({ ...s, sharedForward: true }));
 
-function sharedDenseCases(): KernelCase[] {
+function sharedDenseCases(suite = true): KernelCase[] {
   return denseBackwardInputVersions.flatMap((v) =>
-    sharedDenseShapes.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s)).map((s): KernelCase => {
+    sharedDenseShapes.map((s) => withWeightFormat(v.name, s)).filter((s) => v.supports(s) && inSuite(v.name, s) === suite).map((s): KernelCase => {
       const caseName = sharedName(`denseBackwardInput.${v.name}`, { n: s.n, k: s.k, m: s.m, relu: s.relu, ...ruleField(s.reluRule) }, s.weightsF16 ? ' f16' : '');
       return {
         name: caseName,
@@ -571,8 +576,8 @@ function preprocessBackwardCases(): KernelCase[] {
   );
 }
 
-/** Backward cases the suite leaves to a GPU: the GEMM tile variants' (tiles.ts), the dense shapes' except. */
-export const backwardGpuCases = (): KernelCase[] => [...convCases(false), ...sharedConvCases(false), ...denseCases(false)];
+/** Backward cases the suite leaves to a GPU: the GEMM tile variants' (tiles.ts), the dense shapes' except and gemvSubgroups' others. */
+export const backwardGpuCases = (): KernelCase[] => [...convCases(false), ...sharedConvCases(false), ...denseCases(false), ...sharedDenseCases(false)];
 
 export const backwardCases: KernelCase[] = [
   ...convCases(),
