@@ -7,7 +7,7 @@
 // has no Chromium to rasterise it).
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gpuKernelCases, kernelCases, type KernelCase } from '../../test/kernels/cases.js';
+import { gpuKernelCases, kernelCases, missingFeatures, type KernelCase } from '../../test/kernels/cases.js';
 import { VGG16 } from '../engine/model.js';
 import { fillNormal, mulberry32 } from '../engine/synthetic.js';
 import { conv3x3BiasReluRef } from '../kernels/conv3x3BiasRelu.ref.js';
@@ -83,7 +83,7 @@ export async function runKernelChecks(options: CheckOptions = {}): Promise<Check
   try {
     for (const [i, c] of cases.entries()) {
       options.onCase?.(c, i, cases.length);
-      const missing = (c.features ?? []).filter((f) => !device.features.has(f));
+      const missing = missingFeatures(c, device);
       if (missing.length) {
         summary.skipped.push({ name: c.name, reason: `needs ${missing.join(', ')}` });
         continue;

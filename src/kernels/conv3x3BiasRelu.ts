@@ -156,7 +156,6 @@ export const GEMM_TILES = {
 } as const satisfies Record<string, GemmTile>;
 
 export const gemmTilePixels = (t: GemmTile) => t.wgM * t.threadM;
-export const gemmTileChannels = (t: GemmTile) => 4 * t.wgN;
 
 /** The GEMM's uniform block: the conv's shape and the K elements per split (all of K without split-K). */
 export function packConv3x3GemmParams(s: Conv3x3Shape, kPerSplit = 9 * s.cIn): Uint32Array<ArrayBuffer> {
