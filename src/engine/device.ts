@@ -1,5 +1,6 @@
 // Host-independent device set-up: which limits a model needs, asking the adapter for them, and
 // saying plainly which one is missing.
+import { trackGpuMemory } from './gpuMemory.js';
 import { elementCount, inferShapes, type ModelSpec } from './model.js';
 
 /**
@@ -84,6 +85,7 @@ export async function requestEngineDevice(
   // that need f16 arithmetic or subgroup operations (opKernels offers those only on such devices).
   const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ label: `gradcam-webgpu ${model.name}`, requiredLimits, requiredFeatures: features });
+  trackGpuMemory(device);
   const onLost = options.onLost ?? ((info: GPUDeviceLostInfo) => console.error(`WebGPU device lost (${info.reason}): ${info.message}`));
   void device.lost.then((info) => {
     if (info.reason !== 'destroyed') onLost(info);

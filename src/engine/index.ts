@@ -33,6 +33,7 @@ export { describeTuning, loadOrTune, type Tuning, type TuningMode, type TuningSt
 export { MANIFEST_FILE, randomWeightsNotice, weightsInfo, type WeightsInfo, type WeightsManifest } from './weights/format.js';
 export { colorizeHeatmap, colormap, COLORMAPS, jetColormap, type ColormapName } from '../kernels/colormaps.js';
 export { BLEND_MODES, type BlendMode } from '../kernels/gradcam.js';
+export { gpuMemory, trackGpuMemory, type GpuMemoryLedger } from './gpuMemory.js';
 export { GpuWeights, type LoadProgress, type WeightMap } from './weights/gpuWeights.js';
 export { decodeNpy, encodeNpy, type NpyArray } from './npy.js';
 export { METRIC_NAMES, DEFAULT_METRICS, type MetricName, type EvaluateOptions, type EvaluateResult, type Curve, type RoadResult, type ConfidenceResult, type SanityResult } from './metrics/types.js';

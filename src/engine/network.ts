@@ -1,6 +1,7 @@
 // A model spec + weights on a GPUDevice: buffers planned once, one dispatch per pass prepared once,
 // one command buffer per forward, and readbacks of any tensor copied out right after the pass that
 // writes it (so buffer sharing never hides a layer from the caller).
+import { trackGpuMemory } from './gpuMemory.js';
 import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
 import { packHalfVersions, packedHalfBytes } from '../kernels/packHalf.js';
 import { packResizeTable, preprocessImageVersions, type ResizeMethod } from '../kernels/preprocessImage.js';
@@ -140,6 +141,7 @@ export class Network {
   static async create(device: GPUDevice, model: ModelSpec, weights: WeightMap | GpuWeights, options: NetworkOptions = {}): Promise<Network> {
     if (weights instanceof GpuWeights && weights.model.name !== model.name)
       throw new Error(`weights are for ${weights.model.name}, not ${model.name}`);
+    trackGpuMemory(device);
     const plan = planForward(model, options.batch ?? 1, { denseWeightsF16: options.f16 });
     const bufferPlan = assignBuffers(forwardLifetimes(plan), new Set(options.keep ?? []));
     const gpuWeights = weights instanceof GpuWeights ? weights : uploadWeights(device, model, weights);

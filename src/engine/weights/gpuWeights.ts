@@ -2,6 +2,7 @@
 // shards of the converted format straight into buffers mapped at creation (Node: never more than one
 // chunk of the file in JS memory), or from whole shards in any order with queue.writeBuffer (browser:
 // a shard is held once anyway, to hash it, and Chromium's mapped-at-creation buffers are slow there).
+import { trackGpuMemory } from '../gpuMemory.js';
 import { elementCount, weightSpecs, type ModelSpec } from '../model.js';
 import type { ShardEntry, WeightsManifest } from './format.js';
 import { Readback } from '../gpuTimer.js';
@@ -88,6 +89,7 @@ export function validateWeights(model: ModelSpec, weights: WeightMap): void {
 
 export function uploadWeights(device: GPUDevice, model: ModelSpec, weights: WeightMap): GpuWeights {
   validateWeights(model, weights);
+  trackGpuMemory(device);
   const buffers = new Map<string, GPUBuffer>();
   for (const s of weightSpecs(model)) {
     const data = weights.get(s.name)!;
@@ -131,6 +133,7 @@ export async function streamShardsToGpu(
   createHasher: () => ShardHasher,
   options: ShardStreamOptions = {},
 ): Promise<GpuWeights> {
+  trackGpuMemory(device);
   const verify = options.verify ?? true;
   const tensors = [...manifest.tensors].sort((a, b) => a.offset - b.offset);
   const buffers = new Map<string, GPUBuffer>();
