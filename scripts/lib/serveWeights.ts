@@ -2,7 +2,7 @@
 // `npm run weights`) at /weights/… from the dev and preview servers, without copying 528 MB into the
 // build, plus /weights/index.json: which models are there, so that a page can learn that a model is
 // missing without requesting its manifest (a 404 is logged as a console error by every browser).
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { join, resolve, sep } from 'node:path';
 import type { Connect, Plugin } from 'vite';
@@ -27,8 +27,9 @@ export function weightsIndex(dir: string): WeightsIndex {
   const models: Record<string, ServedModel> = {};
   if (!existsSync(dir)) return { models };
   for (const name of readdirSync(dir).sort()) {
-    const manifestPath = join(dir, name, 'manifest.json');
-    if (!/^[\w.-]+$/.test(name) || !existsSync(manifestPath) || !statSync(manifestPath).isFile()) continue;
+    // A model whose manifest the server would refuse (see weightsFile) is not listed either.
+    const manifestPath = /^[\w.-]+$/.test(name) ? weightsFile(dir, `${name}/manifest.json`) : undefined;
+    if (!manifestPath) continue;
     const entry: ServedModel = { manifest: `${name}/manifest.json` };
     try {
       const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as ManifestLike;
@@ -46,6 +47,23 @@ export function weightsIndex(dir: string): WeightsIndex {
   return { models };
 }
 
+/**
+ * The file that `relative` (a decoded path below /weights/, '/'-separated) names under `root`, or
+ * undefined: every segment a plain name (no '', '.', '..' or other leading dot, no backslash or NUL),
+ * and the real path, symlinks followed, a regular file inside root's real path. A symlink inside the
+ * weights directory may point to another file there, never outside it.
+ */
+export function weightsFile(root: string, relative: string): string | undefined {
+  const segments = relative.split('/');
+  if (segments.some((s) => s === '' || s.startsWith('.') || /[\\\0]/.test(s))) return undefined;
+  try {
+    const real = realpathSync(join(root, ...segments));
+    return real.startsWith(realpathSync(root) + sep) && statSync(real).isFile() ? real : undefined;
+  } catch {
+    return undefined; // missing, a dangling link, or removed meanwhile
+  }
+}
+
 function send(res: ServerResponse, status: number, type: string, body: string): void {
   res.statusCode = status;
   res.setHeader('Content-Type', type);
@@ -55,7 +73,7 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 
 /**
  * `dir` holds one directory per model (default: $GRADCAM_WEIGHTS_DIR or ./weights). Only files inside
- * it are served; anything else under /weights/ is a 404.
+ * it are served (see weightsFile); anything else under /weights/ is a 404, whatever the encoding.
  */
 export function serveWeights(dir: string = process.env.GRADCAM_WEIGHTS_DIR ?? 'weights'): Plugin {
   const root = resolve(dir);
@@ -71,10 +89,10 @@ export function serveWeights(dir: string = process.env.GRADCAM_WEIGHTS_DIR ?? 'w
     // Always 200, listing what is there now (a directory converted while the server runs shows up).
     if (path === WEIGHTS_ROUTE + WEIGHTS_INDEX) return send(res, 200, 'application/json', JSON.stringify(weightsIndex(root)));
     // /weights/vgg16/manifest.json → <root>/vgg16/manifest.json
-    const file = resolve(root, `.${path.slice(WEIGHTS_ROUTE.length - 1)}`);
-    const stat = file.startsWith(root + sep) && existsSync(file) ? statSync(file) : undefined;
-    if (!stat?.isFile()) return send(res, 404, 'text/plain', 'not found');
-    const json = file.endsWith('.json');
+    const file = weightsFile(root, path.slice(WEIGHTS_ROUTE.length));
+    if (!file) return send(res, 404, 'text/plain', 'not found');
+    const stat = statSync(file);
+    const json = path.endsWith('.json');
     res.setHeader('Content-Type', json ? 'application/json' : 'application/octet-stream');
     res.setHeader('Content-Length', stat.size);
     // The manifest must be revalidated (a re-conversion changes it); shards are cached by the page

@@ -1,9 +1,11 @@
 // Resumable HTTP download with a progress callback and an md5 check, for the official Keras files.
-// A partial download lives in `<dest>.part`; a cut connection resumes with a Range request; the file
-// is renamed to `dest` only once its md5 matches.
+// A partial download lives in `<dest>.part`; a cut connection, a stall (no byte for `idleTimeoutMs`)
+// or a 5xx answer resumes with a Range request; the file is renamed to `dest` only once its md5
+// matches, so `dest` is never a partial or damaged file whatever the server does.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 
 export interface DownloadProgress {
   bytes: number;
@@ -19,8 +21,16 @@ export interface DownloadOptions {
   onProgress?: (p: DownloadProgress) => void;
   /** Messages such as "connection lost, resuming". */
   onNote?: (line: string) => void;
-  /** Resumptions after a cut connection (default 5). */
+  /**
+   * Tries after a cut connection, a stall or a 5xx answer, counted since the last byte received: a
+   * server that keeps cutting the connection but sends something each time is followed to the end
+   * (default 5).
+   */
   retries?: number;
+  /** No byte for this long, waiting for the answer or inside the body, aborts the request (default 30 000 ms). */
+  idleTimeoutMs?: number;
+  /** Wait before the first retry that follows a try with no byte received; doubles each time (default 500 ms). */
+  retryDelayMs?: number;
 }
 
 export class OfflineError extends Error {
@@ -32,9 +42,19 @@ export class OfflineError extends Error {
 
 const NETWORK_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
+/** undici's error for a chain of redirects longer than fetch's limit (20). */
+const REDIRECT_LOOP = /redirect count exceeded/;
+
 function networkCode(e: unknown): string | undefined {
   const cause = (e as { cause?: { code?: string } })?.cause;
   return cause?.code && NETWORK_CODES.has(cause.code) ? cause.code : undefined;
+}
+
+/** fetch says "fetch failed" or "terminated"; what happened is in its cause. */
+function reason(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+  if (cause?.message) return cause.code ? `${cause.message}, ${cause.code}` : cause.message;
+  return e instanceof Error ? e.message : String(e);
 }
 
 export async function md5File(path: string): Promise<string> {
@@ -43,58 +63,134 @@ export async function md5File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** An AbortSignal that fires once `ms` pass without a call to `poke`. */
+function idleSignal(ms: number): { signal: AbortSignal; poke(): void; pause(): void } {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const pause = () => clearTimeout(timer);
+  const poke = () => {
+    pause();
+    timer = setTimeout(() => controller.abort(new Error(`no data for ${ms / 1000} s`)), ms);
+  };
+  poke();
+  return { signal: controller.signal, poke, pause };
+}
+
+/** `bytes 100-199/1000` → { first: 100, total: 1000 }; total undefined for `*`. */
+function contentRange(header: string | null): { first: number; total?: number } | undefined {
+  const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header?.trim() ?? '');
+  return m ? { first: Number(m[1]), total: m[2] === '*' ? undefined : Number(m[2]) } : undefined;
+}
+
+const sizeOf = (path: string) => (existsSync(path) ? statSync(path).size : 0);
+
 export async function downloadWithResume(url: string, dest: string, options: DownloadOptions): Promise<{ bytes: number; seconds: number }> {
   const part = `${dest}.part`;
   const retries = options.retries ?? 5;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+  const retryDelayMs = options.retryDelayMs ?? 500;
   const t0 = performance.now();
-  let resumedFrom = existsSync(part) ? statSync(part).size : 0;
+  let resumedFrom = sizeOf(part);
   if (resumedFrom > 0) options.onNote?.(`resuming ${part} at ${resumedFrom} bytes`);
+  // Ends every message of a failure that leaves bytes on disk: they are not lost.
+  const kept = () => {
+    const n = sizeOf(part);
+    return n > 0 ? `; ${n} bytes are kept in ${part}: run the same command again to resume` : '';
+  };
+  // Tries in a row that received nothing; a try that received bytes starts the count again at 1.
+  let failures = 0;
+  const retryOrThrow = async (what: string, progressed: boolean) => {
+    failures = progressed ? 1 : failures + 1;
+    if (failures > retries) throw new Error(`download of ${url} failed: ${what}${retries > 0 ? ` (${retries} ${retries === 1 ? 'retry' : 'retries'} without progress)` : ''}${kept()}`);
+    const delay = progressed ? 0 : retryDelayMs * 2 ** (failures - 1);
+    options.onNote?.(`${what}; ${delay ? `retrying in ${(delay / 1000).toFixed(1)} s` : 'resuming'}`);
+    if (delay) await new Promise((r) => setTimeout(r, delay));
+  };
+
   for (let attempt = 0; ; attempt++) {
-    const start = existsSync(part) ? statSync(part).size : 0;
+    const start = sizeOf(part);
+    const idle = idleSignal(idleTimeoutMs);
     let response: Response;
     try {
-      response = await fetch(url, { headers: start > 0 ? { Range: `bytes=${start}-` } : {} });
+      response = await fetch(url, { headers: start > 0 ? { Range: `bytes=${start}-` } : {}, signal: idle.signal });
     } catch (e) {
-      const code = networkCode(e);
-      if (code && start === 0 && attempt === 0) throw new OfflineError(url, code);
-      if (attempt >= retries) throw new Error(`download of ${url} failed: ${code ?? (e instanceof Error ? e.message : e)}`);
-      options.onNote?.(`connection failed (${code ?? e}); retrying`);
-      await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+      idle.pause();
+      if (!idle.signal.aborted) {
+        if (REDIRECT_LOOP.test(reason(e))) throw new Error(`download of ${url} failed: more than 20 redirects, the server redirects in a loop; check the URL${kept()}`);
+        const code = networkCode(e);
+        if (code && attempt === 0) throw new OfflineError(url, code);
+      }
+      await retryOrThrow(idle.signal.aborted ? `no answer for ${idleTimeoutMs / 1000} s` : `connection failed (${reason(e)})`, false);
       continue;
     }
-    if (response.status === 416 && start > 0) break; // the part file is already complete
-    if (!response.ok) throw new Error(`download of ${url} failed: HTTP ${response.status} ${response.statusText}`);
+    if (response.status === 416 && start > 0) {
+      // The part file is already complete (or longer than the file: then the md5 below says so).
+      idle.pause();
+      await response.body?.cancel().catch(() => {});
+      break;
+    }
+    if (!response.ok) {
+      idle.pause();
+      await response.body?.cancel().catch(() => {});
+      const what = `HTTP ${response.status} ${response.statusText}`.trim();
+      // Server errors, timeouts and rate limits pass; anything else (404, 403, 410…) will not.
+      if (response.status >= 500 || response.status === 408 || response.status === 429) {
+        await retryOrThrow(what, false);
+        continue;
+      }
+      throw new Error(`download of ${url} failed: ${what}; check the URL${kept()}`);
+    }
     let offset = start;
-    if (start > 0 && response.status !== 206) {
-      options.onNote?.('the server ignored the range request; starting over');
+    const range = response.status === 206 ? contentRange(response.headers.get('content-range')) : undefined;
+    if (start > 0 && range?.first !== start) {
+      // A 200 (range ignored), or a 206 for other bytes than asked: appending would corrupt the file.
+      options.onNote?.(response.status === 206 ? `the server sent bytes from ${range?.first ?? '?'}, not ${start}; starting over` : 'the server ignored the range request; starting over');
       truncateSync(part, 0);
+      if (response.status === 206) {
+        idle.pause();
+        await response.body?.cancel().catch(() => {});
+        await retryOrThrow('unusable range answer', false);
+        continue;
+      }
       offset = 0;
       resumedFrom = 0;
     }
     const length = Number(response.headers.get('content-length'));
-    const total = Number.isFinite(length) && length > 0 ? offset + length : undefined;
+    const total = range?.total ?? (Number.isFinite(length) && length > 0 ? offset + length : undefined);
     const out = createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' });
+    let writeError: Error | undefined;
+    out.on('error', (e) => (writeError ??= e));
     let bytes = offset;
     const sessionStart = performance.now();
     try {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        if (!out.write(chunk)) await once(out, 'drain');
+      for await (const chunk of (response.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
+        idle.poke();
+        if (writeError) throw writeError;
+        if (!out.write(chunk)) {
+          // A slow disk is not a stalled server.
+          idle.pause();
+          await once(out, 'drain');
+          idle.poke();
+        }
         bytes += chunk.length;
         const rate = ((bytes - offset) / Math.max(1e-3, performance.now() - sessionStart)) * 1000;
         options.onProgress?.({ bytes, total, bytesPerSecond: rate, etaSeconds: total ? (total - bytes) / Math.max(rate, 1) : undefined, resumedFrom });
       }
+      idle.pause();
       out.end();
-      await once(out, 'finish');
+      await finished(out);
     } catch (e) {
+      idle.pause();
+      // What arrived is kept: flushed into the part file for the next try.
       out.end();
-      await once(out, 'close').catch(() => {});
-      if (attempt >= retries) throw new Error(`download of ${url} failed after ${retries} resumptions: ${e instanceof Error ? e.message : e}`);
-      options.onNote?.(`connection lost at ${bytes} bytes; resuming`);
+      await finished(out).catch(() => {});
+      if (writeError) throw new Error(`${part}: cannot write (${writeError.message}); free some space or choose another directory, then run again to resume`);
+      const what = idle.signal.aborted ? `stalled at ${bytes} bytes (no data for ${idleTimeoutMs / 1000} s)` : `connection lost at ${bytes} bytes (${reason(e)})`;
+      await retryOrThrow(what, bytes > offset);
       continue;
     }
     if (total !== undefined && bytes < total) {
-      if (attempt >= retries) throw new Error(`download of ${url} stopped at ${bytes} of ${total} bytes`);
-      options.onNote?.(`connection closed at ${bytes} of ${total} bytes; resuming`);
+      await retryOrThrow(`connection closed at ${bytes} of ${total} bytes`, bytes > offset);
       continue;
     }
     break;
