@@ -1,0 +1,75 @@
+// npm test: two vitest runs side by side. The files that drive WebGPU (Dawn or Chromium on SwiftShader,
+// which already keeps both cores busy while it computes) run one after another in one process; the
+// files that need no GPU work to speak of (parsers and their fuzzing, downloads, CPU references, CLI
+// argument errors) run one after another in a second process alongside. On the 2-core CI machine the
+// GPU tier leaves one core idle for much of its time (tsx start-ups, float64 references, page builds);
+// the CPU tier fills it. Each line of output is prefixed with its tier; the exit code is the worst one.
+//
+//   npm test                 both tiers, without the opt-in files
+//   npm run test:full        both tiers, with the opt-in files (bench-full, vgg16, evaluate-full)
+//   tsx scripts/test.ts --tier cpu|gpu [--full] [vitest args…]   one tier
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** Opt-in: `npm run test:full` adds them (minutes each on SwiftShader). */
+const OPT_IN = ['bench-full', 'vgg16', 'evaluate-full'];
+
+/**
+ * The CPU tier: no full-size network on the GPU, no page build (a second `vite build` into dist/app at
+ * the same time as the page tests' would race), no timed assertion that a loaded core could fail.
+ */
+const CPU_TIER = [
+  'bench-report',
+  'download',
+  'download-faults',
+  'fuzz',
+  'imagenet',
+  'jpeg',
+  'jpeg-pil',
+  'keras-h5py',
+  'kernel-sources',
+  'layout',
+  'pixel-reference',
+  'plan',
+  'png-pil',
+  'raster',
+  'serve',
+  'tuning',
+  'weights',
+];
+
+const args = process.argv.slice(2);
+const full = args.includes('--full');
+const tierAt = args.indexOf('--tier');
+type Tier = 'cpu' | 'gpu';
+const asked = tierAt >= 0 ? args[tierAt + 1] : undefined;
+if (tierAt >= 0 && asked !== 'cpu' && asked !== 'gpu') {
+  console.error(`scripts/test.ts: --tier must be cpu or gpu, not ${asked ?? '(nothing)'}`);
+  process.exit(2);
+}
+const only = asked as Tier | undefined;
+const passThrough = args.filter((a, i) => a !== '--full' && a !== '--tier' && (tierAt < 0 || i !== tierAt + 1));
+
+const require = createRequire(import.meta.url);
+const vitest = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
+const file = (name: string) => `test/${name}.test.ts`;
+
+const tiers: Record<Tier, string[]> = {
+  cpu: ['run', ...CPU_TIER.map(file)],
+  gpu: ['run', ...CPU_TIER.flatMap((n) => ['--exclude', file(n)]), ...(full ? [] : OPT_IN.flatMap((n) => ['--exclude', file(n)]))],
+};
+
+function runTier(name: Tier): Promise<number> {
+  const child = spawn(process.execPath, [vitest, ...tiers[name], ...passThrough], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = (stream: NodeJS.ReadableStream, out: NodeJS.WritableStream) =>
+    createInterface({ input: stream }).on('line', (line) => out.write(`[${name}] ${line}\n`));
+  prefix(child.stdout, process.stdout);
+  prefix(child.stderr, process.stderr);
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+}
+
+const names: Tier[] = only ? [only] : ['gpu', 'cpu'];
+const codes = await Promise.all(names.map(runTier));
+process.exit(Math.max(...codes));
