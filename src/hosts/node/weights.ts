@@ -8,6 +8,7 @@ import { MANIFEST_FILE, parseManifest, weightsInfo, type WeightsInfo, type Weigh
 import { streamShardsToGpu, type GpuWeights, type ShardStreamOptions } from '../../engine/weights/gpuWeights.js';
 
 export const DEFAULT_WEIGHTS_DIR = 'weights/vgg16';
+const MAX_MANIFEST_BYTES = 1 << 20;
 
 export function missingWeightsMessage(dir: string): string {
   return (
@@ -39,6 +40,10 @@ export function readWeightsManifest(
 ): { manifest: WeightsManifest; model: ModelSpec; info: WeightsInfo } {
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!existsSync(manifestPath)) throw new Error(missingWeightsMessage(dir));
+  // VGG16's is 7 kB: a large file here is something else, not to be read into memory whole.
+  const size = statSync(manifestPath).size;
+  if (size > MAX_MANIFEST_BYTES)
+    throw new Error(`${manifestPath}: ${size} bytes, far too large for a weights manifest (a few kB); convert the weights again with 'npm run convert'`);
   const { manifest, model } = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath, models);
   return { manifest, model, info: weightsInfo(manifest) };
 }

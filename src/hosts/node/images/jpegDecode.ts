@@ -897,6 +897,21 @@ class Decoder {
     return s.built;
   }
 
+  /**
+   * Before the image's buffers are allocated: a Huffman-coded first scan needs at least 2 bits per block
+   * (sequential: a DC code and an end-of-block code, each at least 1 bit long) or 1 (progressive DC),
+   * so a small file that declares a large image is cut short: refused here, before it costs memory.
+   * Arithmetic coding has no such bound (a flat image codes in almost nothing).
+   */
+  private checkLength(scan: Scan): void {
+    const f = this.frame!;
+    const bitsPerBlock = f.arithmetic ? 0 : !f.progressive ? 2 : scan.ss === 0 ? 1 : 0;
+    const blocks = scan.comps.length > 1 ? this.mcusX * this.mcusY * scan.comps.reduce((n, c) => n + c.h * c.v, 0) : scan.comps[0].bw * scan.comps[0].bh;
+    const need = Math.ceil((blocks * bitsPerBlock) / 8);
+    // Worded as the same file is refused once its data runs out.
+    if (this.bytes.length - this.pos < need) throw truncated(this.bytes.length);
+  }
+
   private readScan(): void {
     const f = this.frame;
     if (!f) throw corrupt('image data (SOS) comes before the frame header (SOF)');
@@ -918,6 +933,7 @@ class Decoder {
     this.pos += length;
 
     if (this.scans === 0) {
+      this.checkLength(scan);
       // libjpeg decides here whether to buffer coefficients (has_multiple_scans).
       this.multiScan = f.progressive || n < this.comps.length;
       for (const c of this.comps) {

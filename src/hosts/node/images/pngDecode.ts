@@ -239,6 +239,8 @@ export function decodePng(bytes: Uint8Array): { width: number; height: number; d
   const layout = passes(header);
   const expected = layout.reduce((n, p) => n + p.h * (1 + p.rowBytes), 0);
   const { raw, length } = inflateIdat(data, expected, fileEndedInIdat, bytes.length);
+  // Rows cut short end the decoding below; found here, before the image is allocated.
+  if (length < expected && !endsAtRow(layout, length)) throw corrupt('the compressed pixel data ends early');
 
   // Pillow's palette: the gray ramp, overwritten by PLTE's entries (floor(length / 3) of them).
   let lut: Uint8Array | undefined;
@@ -274,6 +276,17 @@ export function decodePng(bytes: Uint8Array): { width: number; height: number; d
     }
   }
   return { width, height, data: out };
+}
+
+/** Whether `length` bytes of scanlines end exactly after a row. */
+function endsAtRow(layout: Pass[], length: number): boolean {
+  let pos = 0;
+  for (const p of layout) {
+    const row = 1 + p.rowBytes;
+    if (length < pos + p.h * row) return (length - pos) % row === 0;
+    pos += p.h * row;
+  }
+  return length === pos;
 }
 
 function unfilter(filter: number, line: Uint8Array, prev: Uint8Array, cur: Uint8Array, bpp: number): void {

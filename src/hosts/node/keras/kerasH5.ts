@@ -17,10 +17,12 @@
 //   - a scalar string (backend, keras_version): one name.
 // Layers listed without weights (input_1, pools, flatten, dropout) are skipped, as Keras' loader skips
 // them.
-import h5wasm, { Dataset, File as H5File, Group } from 'h5wasm/node';
+// h5wasm runs behind the guard of ./h5Reader.ts (a worker with a time limit and a heap cap), after the
+// superblock has been checked here; a damaged file gives one line naming the file, the object and HDF5's
+// own reason.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
 import { elementCount, inferShapes, VGG16, VGG19, weightSpecs, type ModelSpec } from '../../../engine/model.js';
+import { H5CallError, H5GuardError, H5Reader, type H5ReaderOptions } from './h5Reader.js';
 
 export type KerasLayout = 'keras1' | 'keras2' | 'keras3';
 
@@ -45,27 +47,45 @@ export interface KerasWeightsFile {
 }
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+const AGAIN = 'download or convert it again';
 
-/** Checks the HDF5 signature and, from the superblock, that the file is as long as it says it is. */
+/**
+ * Checks the superblock before HDF5 reads anything else: the signature at byte 0 (where Keras' files
+ * have it), a superblock version and field sizes that exist, and that the addresses it holds (base,
+ * end of file, root group) lie inside the file. HDF5 follows these addresses without asking.
+ */
 export function checkHdf5Header(file: string): void {
   const size = statSync(file).size;
-  const head = Buffer.alloc(48);
+  const head = Buffer.alloc(128);
   const fd = openSync(file, 'r');
   try {
-    readSync(fd, head, 0, 48, 0);
+    readSync(fd, head, 0, Math.min(head.length, size), 0);
   } finally {
     closeSync(fd);
   }
   if (size < 48 || HDF5_SIGNATURE.some((b, i) => head[i] !== b))
     throw new Error(`${file}: not an HDF5 file (no HDF5 signature at the start); pass the Keras weights file (.h5)`);
+  const damaged = (what: string) => new Error(`${file}: damaged HDF5 superblock: ${what}; ${AGAIN}`);
   const version = head[8];
-  // End-of-file address: superblock v0 at byte 40, v1 at 44 (it adds 4 bytes), v2/v3 at 28.
-  const eofAt = version === 0 ? 40 : version === 1 ? 44 : 28;
+  if (version > 3) throw damaged(`version ${version} (0 to 3 exist)`);
   const sizeOfOffsets = version <= 1 ? head[13] : head[9];
-  if (sizeOfOffsets === 8 && eofAt + 8 <= 48) {
-    const eof = Number(head.readBigUInt64LE(eofAt));
-    if (eof > size) throw new Error(`${file}: truncated: ${size} bytes, but its HDF5 superblock says ${eof}; download the file again`);
-  }
+  const sizeOfLengths = version <= 1 ? head[14] : head[10];
+  for (const [what, n] of [['offsets', sizeOfOffsets], ['lengths', sizeOfLengths]] as const)
+    if (n !== 2 && n !== 4 && n !== 8) throw damaged(`size of ${what} is ${n} bytes (2, 4 or 8)`);
+  // Addresses: v0 from byte 24 (v1: 28) base, free space, end of file, driver info, then the root group's
+  // symbol table entry (link name offset, object header address); v2/v3 from byte 12 base, extension,
+  // end of file, root group object header.
+  const first = version === 0 ? 24 : version === 1 ? 28 : 12;
+  const address = (i: number) => {
+    const at = first + i * sizeOfOffsets;
+    const v = head.readUIntLE(at, Math.min(sizeOfOffsets, 6)) + (sizeOfOffsets === 8 ? head.readUInt16LE(at + 6) * 2 ** 48 : 0);
+    return v === 2 ** (8 * sizeOfOffsets) - 1 || (sizeOfOffsets === 8 && head.readBigUInt64LE(at) === 0xffffffffffffffffn) ? undefined : v;
+  };
+  const [base, eof, root] = version <= 1 ? [address(0), address(2), address(5)] : [address(0), address(2), address(3)];
+  if (base !== 0) throw damaged(`base address ${base ?? 'undefined'} (0 for a superblock at the start)`);
+  if (eof === undefined) throw damaged('no end-of-file address');
+  if (eof > size) throw new Error(`${file}: truncated: ${size} bytes, but its HDF5 superblock says ${eof}; ${AGAIN}`);
+  if (root === undefined || root >= eof || root < 40) throw damaged(`root group address ${root ?? 'undefined'} is outside the file's ${eof} bytes`);
 }
 
 export interface DtypeInfo {
@@ -113,16 +133,15 @@ function describeAttribute(m: { type: number; size: number; signed?: boolean }, 
 }
 
 /** One attribute as a list of names; an empty array of any type (Keras' [] is float64) is no names. */
-function attributeNames(file: string, obj: Group, where: string, name: string): string[] {
-  const attr = obj.attrs[name];
-  const m = attr.metadata;
-  const shape = attr.shape ?? [];
+function attributeNames(file: string, h5: H5Reader, obj: string, where: string, name: string): string[] {
+  const m = h5.attrInfo(obj, name);
+  const shape = m.shape;
   if (shape.length > 0 && shape.some((n) => n === 0)) return [];
   if (m.type !== H5T_STRING)
     throw new Error(
       `${file}: attribute '${name}' of ${where} holds ${describeAttribute(m, shape)}, not names; Keras writes layer and weight names as strings: is this a Keras weights file?`,
     );
-  const v = obj.get_attribute(name, false);
+  const v = h5.attr(obj, name);
   const list: unknown[] = typeof v === 'string' ? [v] : Array.isArray(v) ? v : [];
   if (list.length !== shape.reduce((a, b) => a * b, 1) || list.some((s) => typeof s !== 'string'))
     throw new Error(`${file}: attribute '${name}' of ${where} could not be read as ${shape.join('×') || 'one'} strings (the file may be damaged)`);
@@ -133,12 +152,12 @@ function attributeNames(file: string, obj: Group, where: string, name: string): 
  * Keras' load_attributes_from_hdf5_group: the attribute `name`, else its parts name0, name1, … in order
  * (as save_attributes_to_hdf5_group splits a long list); undefined when there is neither.
  */
-function attrStrings(file: string, obj: Group, where: string, name: string): string[] | undefined {
-  const present = new Set(Object.keys(obj.attrs));
-  if (present.has(name)) return attributeNames(file, obj, where, name);
+function attrStrings(file: string, h5: H5Reader, obj: string, where: string, name: string): string[] | undefined {
+  const present = new Set(h5.attrNames(obj));
+  if (present.has(name)) return attributeNames(file, h5, obj, where, name);
   if (!present.has(`${name}0`)) return undefined;
   const out: string[] = [];
-  for (let i = 0; present.has(`${name}${i}`); i++) out.push(...attributeNames(file, obj, where, `${name}${i}`));
+  for (let i = 0; present.has(`${name}${i}`); i++) out.push(...attributeNames(file, h5, obj, where, `${name}${i}`));
   return out;
 }
 
@@ -174,12 +193,13 @@ function detectModel(file: string, layerNames: string[], models: readonly ModelS
   throw new Error(`${file}: unexpected layer '${best.extra[0]}' for ${best.model.name.toUpperCase()}; is this the right model file?`);
 }
 
-function tensorFrom(file: string, ds: Dataset, name: string, path: string, want: number[]): KerasTensor {
-  const where = `${file}: ${path}`;
-  const shape = ds.shape ?? [];
+function tensorFrom(file: string, h5: H5Reader, ds: string, name: string, path: string, want: number[]): KerasTensor {
+  const where = `${file}: ${escapeControls(path)}`;
+  const info = h5.dataset(ds);
+  const shape = info.shape;
   if (JSON.stringify(shape) !== JSON.stringify(want))
     throw new Error(`${where} has shape ${shape.join('×') || 'scalar'}, expected ${want.join('×')} (${name})`);
-  const dtype = acceptedDtype(where, ds.metadata);
+  const dtype = acceptedDtype(where, info);
   const rowSize = elementCount(want.slice(1));
   return {
     name,
@@ -187,7 +207,7 @@ function tensorFrom(file: string, ds: Dataset, name: string, path: string, want:
     shape,
     dtype,
     readRows(start, end) {
-      const v = ds.slice([[start, end]]);
+      const v = damagedAsOneLine(h5.file, () => h5.slice(ds, start, end));
       if (!(v instanceof Float32Array || v instanceof Float64Array) || v.length !== (end - start) * rowSize)
         throw new Error(`${where}: could not read rows ${start}..${end} (the file may be truncated or damaged)`);
       return v instanceof Float32Array ? v : Float32Array.from(v);
@@ -195,99 +215,125 @@ function tensorFrom(file: string, ds: Dataset, name: string, path: string, want:
   };
 }
 
-export async function openKerasWeights(file: string, models: readonly ModelSpec[] = MODELS_TO_DETECT): Promise<KerasWeightsFile> {
-  checkHdf5Header(file);
-  await h5wasm.ready;
-  let h5: H5File;
+/** Names read from a damaged file may hold line breaks and other control characters: shown escaped. */
+const escapeControls = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** Calls into HDF5 that fail on a damaged file: the reason in one line, naming the file. */
+function damagedAsOneLine<T>(file: string, read: () => T): T {
   try {
-    h5 = new H5File(file, 'r');
+    return read();
   } catch (e) {
-    throw new Error(`${file}: could not be opened as HDF5 (${e instanceof Error ? e.message : e}); is it a complete Keras .h5 file?`);
-  }
-  try {
-    const name = basename(file);
-    const tensors = new Map<string, KerasTensor>();
-    // model.save('x.h5') keeps the weights in /model_weights; Keras' load_weights looks there when the
-    // root has no layer_names.
-    const hasNames = (g: Group) => Object.keys(g.attrs).some((a) => a === 'layer_names' || a === 'layer_names0');
-    const modelWeights = h5.get('model_weights');
-    const [root, prefix, rootName] = !hasNames(h5) && modelWeights instanceof Group && hasNames(modelWeights) ? [modelWeights, '/model_weights', '/model_weights'] : [h5, '', '/'];
-    const layerNames = attrStrings(file, root, rootName, 'layer_names');
-    const keras3Container = ['layers', '_layer_checkpoint_dependencies'].find((k) => h5.get(k) instanceof Group);
-    let layout: KerasLayout;
-    let model: ModelSpec;
-    if (layerNames) {
-      const backend = attrStrings(file, root, rootName, 'backend')?.[0];
-      const weightNames = new Map<string, string[]>();
-      for (const layer of layerNames) {
-        const group = root.get(layer);
-        if (!(group instanceof Group)) throw new Error(`${file}: layer '${layer}' is listed in layer_names but has no group`);
-        weightNames.set(layer, attrStrings(file, group, `layer '${layer}'`, 'weight_names') ?? []);
-      }
-      model = detectModel(file, layerNames, models, (layer) => weightNames.get(layer)!.length > 0);
-      if (backend === 'theano')
-        throw new Error(
-          `${file}: written by Keras' Theano backend (attribute 'backend' is 'theano'): its convolution kernels are flipped ` +
-            `relative to TensorFlow's, which this converter does not undo; use the TensorFlow-kernels file (${model.name}_weights_tf_dim_ordering_tf_kernels.h5)`,
-        );
-      let nested = false;
-      for (const l of inferShapes(model)) {
-        const names = weightNames.get(l.layer.name);
-        if (!names) continue; // a layer without weights that the file does not list
-        if (names.length !== l.weights.length) {
-          const expected = l.weights.map((w) => w.name.slice(w.name.lastIndexOf('/') + 1)).join(', ') || 'none';
-          throw new Error(`${file}: layer '${l.layer.name}' has ${names.length} weights (${names.join(', ') || 'none'}), expected ${l.weights.length} (${expected})`);
-        }
-        l.weights.forEach((w, i) => {
-          const path = `${prefix}/${l.layer.name}/${names[i]}`;
-          nested ||= names[i].includes('/');
-          const ds = h5.get(path);
-          if (!(ds instanceof Dataset)) throw new Error(`${file}: ${path} (named in ${l.layer.name}'s weight_names) is missing`);
-          tensors.set(w.name, tensorFrom(name, ds, w.name, path, w.shape));
-        });
-      }
-      layout = nested ? 'keras2' : 'keras1';
-    } else if (keras3Container) {
-      layout = 'keras3';
-      const layersGroup = h5.get(keras3Container) as Group;
-      const keys = layersGroup.keys();
-      const counter = (k: string) => Number(/_(\d+)$/.exec(k)?.[1] ?? 0);
-      const byClass = (cls: string) => keys.filter((k) => k === cls || k.startsWith(`${cls}_`) && /^\d+$/.test(k.slice(cls.length + 1))).sort((a, b) => counter(a) - counter(b));
-      const hasVars = (k: string) => {
-        const vars = layersGroup.get(`${k}/vars`);
-        return vars instanceof Group && vars.keys().length > 0;
-      };
-      const shapes = (() => {
-        // Keras 3 names groups by layer name when it can, else by class with counters.
-        const direct = keys.some((k) => k.startsWith('block1_conv1'));
-        if (direct) {
-          model = detectModel(file, keys, models, hasVars);
-          return inferShapes(model).filter((l) => l.weights.length).map((l) => ({ l, group: l.layer.name }));
-        }
-        const convs = byClass('conv2d');
-        const denses = byClass('dense');
-        const candidate = models.find((m) => m.layers.filter((l) => l.kind === 'conv3x3').length === convs.length && m.layers.filter((l) => l.kind === 'dense').length === denses.length);
-        if (!candidate)
-          throw new Error(`${file}: Keras 3 weights with ${convs.length} conv2d and ${denses.length} dense layers match neither ${models.map((m) => m.name).join(' nor ')}`);
-        model = candidate;
-        let c = 0;
-        let d = 0;
-        return inferShapes(model).filter((l) => l.weights.length).map((l) => ({ l, group: l.layer.kind === 'conv3x3' ? convs[c++] : denses[d++] }));
-      })();
-      for (const { l, group } of shapes) {
-        l.weights.forEach((w, i) => {
-          const path = `/${keras3Container}/${group}/vars/${i}`;
-          const ds = h5.get(path);
-          if (!(ds instanceof Dataset)) throw new Error(`${file}: ${path} (${w.name}) is missing`);
-          tensors.set(w.name, tensorFrom(name, ds, w.name, path, w.shape));
-        });
-      }
-    } else {
-      throw new Error(`${file}: not a Keras weights file: no 'layer_names' attribute (Keras 1/2 .h5) and no /layers group (Keras 3 .weights.h5)`);
-    }
-    return { file, layout, model: model!, tensors, close: () => h5.close() };
-  } catch (e) {
-    h5.close();
+    if (e instanceof H5CallError || e instanceof H5GuardError) throw new Error(`${file}: ${escapeControls(e.message)}; the file is damaged or incomplete: ${AGAIN}`);
     throw e;
   }
+}
+
+export type OpenKerasOptions = H5ReaderOptions;
+
+export async function openKerasWeights(file: string, models: readonly ModelSpec[] = MODELS_TO_DETECT, options: OpenKerasOptions = {}): Promise<KerasWeightsFile> {
+  checkHdf5Header(file);
+  let h5: H5Reader;
+  try {
+    h5 = await H5Reader.open(file, options);
+  } catch (e) {
+    if (e instanceof H5GuardError) throw new Error(`${file}: ${escapeControls(e.message)}; the file is damaged or incomplete: ${AGAIN}`);
+    if (e instanceof Error && e.name === 'Error') throw new Error(`${file}: ${escapeControls(e.message)}`);
+    throw e;
+  }
+  try {
+    return damagedAsOneLine(file, () => walkKerasFile(file, h5, models));
+  } catch (e) {
+    try {
+      h5.close();
+    } catch {
+      // The reader may have been stopped by the failure itself; the first error is the one to report.
+    }
+    if (e instanceof Error && e.name === 'Error') e.message = escapeControls(e.message);
+    throw e;
+  }
+}
+
+function walkKerasFile(file: string, h5: H5Reader, models: readonly ModelSpec[]): KerasWeightsFile {
+  const tensors = new Map<string, KerasTensor>();
+  const get = (base: string, path: string) => h5.get(base, path);
+  const isGroup = (base: string, path: string) => get(base, path)?.kind === 'group';
+  // model.save('x.h5') keeps the weights in /model_weights; Keras' load_weights looks there when the
+  // root has no layer_names.
+  const hasNames = (g: string) => h5.attrNames(g).some((a) => a === 'layer_names' || a === 'layer_names0');
+  const modelWeights = get('/', 'model_weights');
+  const [root, prefix] = !hasNames('/') && modelWeights?.kind === 'group' && hasNames(modelWeights.path) ? [modelWeights.path, '/model_weights'] : ['/', ''];
+  const layerNames = attrStrings(file, h5, root, root, 'layer_names');
+  const keras3Container = ['layers', '_layer_checkpoint_dependencies'].find((k) => isGroup('/', k));
+  let layout: KerasLayout;
+  let model: ModelSpec;
+  if (layerNames) {
+    const backend = attrStrings(file, h5, root, root, 'backend')?.[0];
+    const weightNames = new Map<string, string[]>();
+    for (const layer of layerNames) {
+      const group = get(root, layer);
+      if (group?.kind !== 'group') throw new Error(`${file}: layer '${layer}' is listed in layer_names but has no group`);
+      weightNames.set(layer, attrStrings(file, h5, group.path, `layer '${layer}'`, 'weight_names') ?? []);
+    }
+    model = detectModel(file, layerNames, models, (layer) => weightNames.get(layer)!.length > 0);
+    if (backend === 'theano')
+      throw new Error(
+        `${file}: written by Keras' Theano backend (attribute 'backend' is 'theano'): its convolution kernels are flipped ` +
+          `relative to TensorFlow's, which this converter does not undo; use the TensorFlow-kernels file (${model.name}_weights_tf_dim_ordering_tf_kernels.h5)`,
+      );
+    let nested = false;
+    for (const l of inferShapes(model)) {
+      const names = weightNames.get(l.layer.name);
+      if (!names) continue; // a layer without weights that the file does not list
+      if (names.length !== l.weights.length) {
+        const expected = l.weights.map((w) => w.name.slice(w.name.lastIndexOf('/') + 1)).join(', ') || 'none';
+        throw new Error(`${file}: layer '${l.layer.name}' has ${names.length} weights (${names.join(', ') || 'none'}), expected ${l.weights.length} (${expected})`);
+      }
+      l.weights.forEach((w, i) => {
+        const path = `${prefix}/${l.layer.name}/${names[i]}`;
+        nested ||= names[i].includes('/');
+        const ds = get('/', path);
+        if (ds?.kind !== 'dataset') throw new Error(`${file}: ${path} (named in ${l.layer.name}'s weight_names) is missing`);
+        tensors.set(w.name, tensorFrom(file, h5, ds.path, w.name, path, w.shape));
+      });
+    }
+    layout = nested ? 'keras2' : 'keras1';
+  } else if (keras3Container) {
+    layout = 'keras3';
+    const container = get('/', keras3Container)!.path;
+    const keys = h5.keys(container);
+    const counter = (k: string) => Number(/_(\d+)$/.exec(k)?.[1] ?? 0);
+    const byClass = (cls: string) => keys.filter((k) => k === cls || k.startsWith(`${cls}_`) && /^\d+$/.test(k.slice(cls.length + 1))).sort((a, b) => counter(a) - counter(b));
+    const hasVars = (k: string) => {
+      const vars = get(container, `${k}/vars`);
+      return vars?.kind === 'group' && h5.keys(vars.path).length > 0;
+    };
+    const shapes = (() => {
+      // Keras 3 names groups by layer name when it can, else by class with counters.
+      const direct = keys.some((k) => k.startsWith('block1_conv1'));
+      if (direct) {
+        model = detectModel(file, keys, models, hasVars);
+        return inferShapes(model).filter((l) => l.weights.length).map((l) => ({ l, group: l.layer.name }));
+      }
+      const convs = byClass('conv2d');
+      const denses = byClass('dense');
+      const candidate = models.find((m) => m.layers.filter((l) => l.kind === 'conv3x3').length === convs.length && m.layers.filter((l) => l.kind === 'dense').length === denses.length);
+      if (!candidate)
+        throw new Error(`${file}: Keras 3 weights with ${convs.length} conv2d and ${denses.length} dense layers match neither ${models.map((m) => m.name).join(' nor ')}`);
+      model = candidate;
+      let c = 0;
+      let d = 0;
+      return inferShapes(model).filter((l) => l.weights.length).map((l) => ({ l, group: l.layer.kind === 'conv3x3' ? convs[c++] : denses[d++] }));
+    })();
+    for (const { l, group } of shapes) {
+      l.weights.forEach((w, i) => {
+        const path = `/${keras3Container}/${group}/vars/${i}`;
+        const ds = get('/', path);
+        if (ds?.kind !== 'dataset') throw new Error(`${file}: ${path} (${w.name}) is missing`);
+        tensors.set(w.name, tensorFrom(file, h5, ds.path, w.name, path, w.shape));
+      });
+    }
+  } else {
+    throw new Error(`${file}: not a Keras weights file: no 'layer_names' attribute (Keras 1/2 .h5) and no /layers group (Keras 3 .weights.h5)`);
+  }
+  return { file, layout, model: model!, tensors, close: () => h5.close() };
 }
