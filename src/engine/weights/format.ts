@@ -6,6 +6,7 @@
 // enough to stream with a steady progress bar, to hash one shard in memory in the browser
 // (crypto.subtle has no streaming digest), to sit well below static hosts' per-file limits (GitHub
 // Pages: 100 MB), and to make Cache Storage entries that survive an interrupted first load.
+import { manifestModel, MODEL_SPEC_FIELD } from './modelSpec.js';
 import { elementCount, MODELS, weightSpecs, type ModelSpec } from '../model.js';
 
 export const WEIGHTS_FORMAT = 'gradcam-webgpu-weights';
@@ -39,6 +40,8 @@ export interface WeightsManifest {
   tensors: TensorEntry[];
   /** Where the weights came from (file name, layout, conversions); informational. */
   source?: Record<string, unknown>;
+  /** The layer list of a model that is not built in (modelSpec.ts), for loaders not told about it. */
+  modelSpec?: ModelSpec;
 }
 
 /** Lays out a model's tensors back to back and cuts the stream into shards (hashes filled in later). */
@@ -80,42 +83,82 @@ export function randomWeightsNotice(info: WeightsInfo, where: string): string | 
   );
 }
 
-/** Parses and checks a manifest against the model it names; errors name the file and the field. */
+/** A value read from a file, for a one-line error message: as JSON, line breaks escaped, at most `max` characters. */
+export function quoteValue(v: unknown, max = 60): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  s = s.replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Parses and checks a manifest against the model it names; errors name the file and the field. What
+ * the loaders rely on is checked here: shard sizes that add up exactly, and one entry per tensor of the
+ * model, of its size, inside the shards, none overlapping another.
+ */
 export function parseManifest(
   text: string,
   where: string,
   models: Readonly<Record<string, ModelSpec>> = MODELS,
 ): { manifest: WeightsManifest; model: ModelSpec } {
+  const again = "convert the weights again with 'npm run convert'";
   let m: WeightsManifest;
   try {
     m = JSON.parse(text) as WeightsManifest;
   } catch (e) {
-    throw new Error(`${where}: not valid JSON (${e instanceof Error ? e.message : e}); convert the weights again with 'npm run convert'`);
+    // V8 quotes the text around the error, line breaks and control characters included.
+    const why = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    throw new Error(`${where}: not valid JSON (${why.length > 160 ? `${why.slice(0, 159)}…` : why}); ${again}`);
   }
-  const bad = (field: string, why: string) => new Error(`${where}: field '${field}' ${why}; convert the weights again with 'npm run convert'`);
-  if (m?.format !== WEIGHTS_FORMAT) throw bad('format', `is ${JSON.stringify(m?.format)}, expected "${WEIGHTS_FORMAT}"`);
+  const bad = (field: string, why: string) => new Error(`${where}: field '${field}' ${why}; ${again}`);
+  if (!isRecord(m)) throw new Error(`${where}: holds ${quoteValue(m, 30)}, not a manifest object; ${again}`);
+  if (m.format !== WEIGHTS_FORMAT) throw bad('format', `is ${quoteValue(m.format)}, expected "${WEIGHTS_FORMAT}"`);
   if (m.formatVersion !== WEIGHTS_FORMAT_VERSION)
-    throw bad('formatVersion', `is ${m.formatVersion}; this version of gradcam-webgpu reads version ${WEIGHTS_FORMAT_VERSION}`);
-  const model = models[m.model];
-  if (!model) throw bad('model', `is ${JSON.stringify(m.model)}; known models: ${Object.keys(models).join(', ')}`);
+    throw bad('formatVersion', `is ${quoteValue(m.formatVersion)}; this version of gradcam-webgpu reads version ${WEIGHTS_FORMAT_VERSION}`);
+  const model = manifestModel(m, where, models);
+  if (!model)
+    throw bad('model', `is ${quoteValue(m.model)}; known models: ${Object.keys(models).join(', ')} (or give the model's layer list as '${MODEL_SPEC_FIELD}')`);
   if (!Array.isArray(m.shards) || m.shards.length === 0) throw bad('shards', 'is missing or empty');
-  m.shards.forEach((s, i) => {
-    if (typeof s.file !== 'string' || !/^[\w.-]+$/.test(s.file)) throw bad(`shards[${i}].file`, 'must be a plain file name');
-    if (!Number.isInteger(s.bytes) || s.bytes <= 0) throw bad(`shards[${i}].bytes`, 'must be a positive integer');
+  let total = 0;
+  m.shards.forEach((s: unknown, i) => {
+    if (!isRecord(s)) throw bad(`shards[${i}]`, `is ${quoteValue(s)}, not an object`);
+    if (typeof s.file !== 'string' || !/^[\w.-]+$/.test(s.file) || /^\.+$/.test(s.file)) throw bad(`shards[${i}].file`, 'must be a plain file name');
+    if (!Number.isSafeInteger(s.bytes) || (s.bytes as number) <= 0) throw bad(`shards[${i}].bytes`, 'must be a positive integer');
     if (typeof s.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(s.sha256)) throw bad(`shards[${i}].sha256`, 'must be 64 hex digits');
+    total += s.bytes as number;
   });
+  if (!Number.isSafeInteger(total)) throw bad('shards', `add up to ${total} bytes, more than any model`);
+  if (new Set(m.shards.map((s) => s.file)).size !== m.shards.length) throw bad('shards', 'name the same file twice');
   const expected = layoutManifest(model);
-  const total = m.shards.reduce((n, s) => n + s.bytes, 0);
-  const byName = new Map((m.tensors ?? []).map((t) => [t.name, t]));
+  if (!Array.isArray(m.tensors)) throw bad('tensors', 'is missing or not a list');
+  const byName = new Map<string, TensorEntry>();
+  m.tensors.forEach((t: unknown, i) => {
+    if (!isRecord(t) || typeof t.name !== 'string') throw bad(`tensors[${i}]`, `is ${quoteValue(t)}, not an object with a name`);
+    if (byName.has(t.name)) throw bad(`tensors[${i}]`, `names ${quoteValue(t.name)} a second time`);
+    byName.set(t.name, t as unknown as TensorEntry);
+  });
   for (const e of expected.tensors) {
     const t = byName.get(e.name);
+    const field = `tensors['${e.name}']`;
     if (!t) throw bad('tensors', `has no entry for '${e.name}' (${model.name} needs it)`);
-    if (t.dtype !== 'float32') throw bad(`tensors['${e.name}'].dtype`, `is ${JSON.stringify(t.dtype)}, expected "float32"`);
-    if (JSON.stringify(t.shape) !== JSON.stringify(e.shape))
-      throw bad(`tensors['${e.name}'].shape`, `is [${t.shape}], ${model.name} needs [${e.shape}]`);
-    if (t.bytes !== e.bytes || !Number.isInteger(t.offset) || t.offset < 0 || t.offset + t.bytes > total || t.offset % 4 !== 0)
-      throw bad(`tensors['${e.name}']`, `has offset ${t.offset} / bytes ${t.bytes} outside the ${total} bytes of its shards`);
+    if (t.dtype !== 'float32') throw bad(`${field}.dtype`, `is ${quoteValue(t.dtype)}, expected "float32"`);
+    if (JSON.stringify(t.shape) !== JSON.stringify(e.shape)) throw bad(`${field}.shape`, `is ${quoteValue(t.shape)}, ${model.name} needs [${e.shape}]`);
+    if (t.bytes !== e.bytes || !Number.isSafeInteger(t.offset) || t.offset < 0 || t.offset + t.bytes > total || t.offset % 4 !== 0)
+      throw bad(field, `has offset ${quoteValue(t.offset)} / bytes ${quoteValue(t.bytes)} outside the ${total} bytes of its shards`);
   }
-  if (byName.size !== expected.tensors.length) throw bad('tensors', `has ${byName.size} entries, ${model.name} has ${expected.tensors.length}`);
+  if (byName.size !== expected.tensors.length) {
+    const extra = [...byName.keys()].find((n) => !expected.tensors.some((e) => e.name === n));
+    throw bad('tensors', `has ${byName.size} entries, ${model.name} has ${expected.tensors.length}${extra !== undefined ? ` (${quoteValue(extra)} is not one of its tensors)` : ''}`);
+  }
+  const sorted = [...m.tensors].sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < sorted.length; i++)
+    if (sorted[i].offset < sorted[i - 1].offset + sorted[i - 1].bytes)
+      throw bad(`tensors['${sorted[i].name}']`, `overlaps '${sorted[i - 1].name}' (offset ${sorted[i].offset} < ${sorted[i - 1].offset} + ${sorted[i - 1].bytes})`);
   return { manifest: m, model };
 }
