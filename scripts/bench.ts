@@ -10,8 +10,9 @@ import type { ChromeBenchConfig } from '../src/bench/chrome.page.js';
 import { benchPreset, checkBenchSize, formatMethodList, formatPixelList, parseMethodList, parsePixelList, softwareMinutes, vgg16AtSize } from '../src/bench/config.js';
 import { runBench, type BenchConfig, type BenchReport } from '../src/bench/run.js';
 import { fileTuningStore, loadWeightsFromDir, requestNodeDevice } from '../src/node.js';
-import { writeBenchResults } from './lib/benchReport.js';
-import { launchChromium, startDevServer } from '../src/bench/chromium.js';
+import { launchStoppableChromium, writeBenchResults } from './lib/benchReport.js';
+import { startDevServer } from '../src/bench/chromium.js';
+import { cancellation, type Cancellation } from './lib/cancel.js';
 import { choiceFlag, parseCommandLine, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
 import { nodePeer } from '../src/bench/tfjsPeer.node.js';
 import { parseTuneMode, TUNE_OPTIONS } from './lib/tuning.js';
@@ -42,9 +43,18 @@ async function benchNode(config: BenchConfig, weightsDir: string | undefined): P
   }
 }
 
-async function benchChrome(config: ChromeBenchConfig): Promise<BenchReport> {
+async function benchChrome(config: ChromeBenchConfig, cancel: Cancellation): Promise<BenchReport> {
   const { server, url } = await startDevServer({ prebundle: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm'], watch: false });
-  const browser = await launchChromium();
+  const unhookServer = cancel.onStop(() => server.close());
+  let chromium;
+  try {
+    chromium = await launchStoppableChromium(cancel);
+  } catch (e) {
+    unhookServer();
+    await server.close();
+    throw e;
+  }
+  const { browser } = chromium;
   try {
     const page = await browser.newPage();
     let loads = 0;
@@ -69,7 +79,8 @@ async function benchChrome(config: ChromeBenchConfig): Promise<BenchReport> {
     if (result.error || !result.report) throw new Error(`the Chrome bench page failed: ${result.error ?? 'no report'}`);
     return result.report;
   } finally {
-    await browser.close();
+    await chromium.close();
+    unhookServer();
     await server.close();
   }
 }
@@ -80,7 +91,8 @@ const SPEC = {
     'Benchmarks every kernel version on every VGG16 layer shape (median, GFLOP/s, GB/s, % of the measured peak),\n' +
     'end-to-end forward and Grad-CAM latency, the CAM and pixel-level methods on the kept forward, cold start and GPU\n' +
     'memory, against TensorFlow.js (WebGPU on the same adapter, WASM as the CPU baseline) in the same run; Node (Dawn)\n' +
-    'and/or headless Chrome. Writes bench-results/.',
+    'and/or headless Chrome. Writes bench-results/; Ctrl-C (or SIGTERM) stops it with nothing written and the\n' +
+    'browser closed, exit code 130 (143).',
   positionals: { min: 0, max: 0, what: 'none' },
   options: {
     quick: { type: 'boolean', help: 'start here: 3 runs, 8 representative layers, the chosen versions only, batch 1' },
@@ -169,17 +181,24 @@ runCli(async () => {
   );
   const reports: BenchReport[] = [];
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, '');
-  if (host === 'node' || host === 'both') reports.push(await benchNode({ ...common, model }, values.weights));
+  const cancel = cancellation();
+  const untouched = `nothing written, ${values.out} as it was`;
+  if (host === 'node' || host === 'both') {
+    cancel.doing('benchmarking on Node', untouched);
+    reports.push(await benchNode({ ...common, model }, values.weights));
+  }
   if (host === 'chrome' || host === 'both') {
+    cancel.doing('benchmarking in headless Chrome', untouched);
     try {
-      reports.push(await benchChrome({ ...common, size }));
+      reports.push(await benchChrome({ ...common, size }, cancel));
     } catch (e) {
-      // Keep the Node host's finished report.
-      if (reports.length) await writeBenchResults(values.out!, reports, command);
+      // Keep the Node host's finished report (not when a signal stopped the run: it says nothing is written).
+      if (reports.length && !cancel.signal.aborted) await writeBenchResults(values.out!, reports, command, cancel);
       throw e;
     }
   }
-  const { markdown, files } = await writeBenchResults(values.out!, reports, command);
+  cancel.doing(`writing the results to ${values.out}`, untouched);
+  const { markdown, files } = await writeBenchResults(values.out!, reports, command, cancel);
   console.log(markdown);
   log(`wrote ${files.filter((f) => !/\d{4}-\d\d-\d\dT/.test(f)).join(', ')}`);
 });

@@ -40,6 +40,7 @@ import { explainImage, FolderBatch, summarizeMetrics, type AnyMethod, type Expla
 import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
 import { FolderArgumentError, findImages, GALLERY_FILE, isGlob, RESULTS_FILE, shown, type FolderImage } from './lib/folder.js';
 import { metricsLines } from './lib/metrics.js';
+import { cancellation } from './lib/cancel.js';
 import { batchProgress } from './lib/progress.js';
 import { TUNE_OPTIONS, parseTuneMode, tuningLog } from './lib/tuning.js';
 
@@ -137,6 +138,8 @@ const SPEC = {
       'timingsMs, or error), kept across runs; <dir>/index.html is a gallery of them (sortable, no network).\n' +
       'Progress: a bar on a terminal, one line per image otherwise. Ctrl-C (or SIGTERM) finishes the current\n' +
       'image, writes results.jsonl and index.html, and exits with 130 (143); a second one stops at once.',
+    'One image: Ctrl-C (or SIGTERM) stops at once, exit code 130 (143); --out and --heatmap are written at the end,\n' +
+      'together or not at all, so an earlier run\'s files stay as they were.',
   ],
 } satisfies CommandSpec<Record<string, OptionSpec>>;
 
@@ -327,10 +330,26 @@ runCli(async () => {
 
   // The heavy parts (image decoding, Dawn, the weights) only once everything above holds.
   const [imagePath] = positionals;
+  // Ctrl-C stops at once: the outputs are written at the very end, synchronously, whole or not at all.
+  const cancel = cancellation();
+  const outputs = [values.out, values.heatmap].filter((f) => f !== undefined);
+  const untouched = `nothing written${outputs.length ? `, ${outputs.join(' and ')} as ${outputs.length === 1 ? 'it was' : 'they were'}` : ''}`;
+  cancel.doing(`loading the weights from ${values.weights}`, untouched);
   const image = await readImage(imagePath);
   const { options, report } = openOptions(log);
-  const opened = await openGradCam(options);
+  const opened = await openGradCam({
+    ...options,
+    onTuningProgress: (line: string) => {
+      cancel.doing('tuning the kernels for this GPU', `${untouched}; the tuning cache as it was`);
+      options.onTuningProgress(line);
+    },
+    onWeightsLoaded: (w: { model: { name: string } }, load: { bytes: number; seconds: number }) => {
+      options.onWeightsLoaded(w, load);
+      cancel.doing('preparing the kernels', untouched);
+    },
+  });
   report(opened);
+  cancel.doing(`computing ${methods.join(', ')} of ${imagePath}`, untouched);
   const { cam } = opened;
   try {
     if (several) {

@@ -2,9 +2,11 @@
 // or, with --synthetic, seeded He-normal weights in the official file's layout, converted (offline).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MANIFEST_FILE, MODELS } from '../src/node.js';
-import { describeConversion, parseCommandLine, progressPrinter, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
+import { cancellation } from './lib/cancel.js';
+import { conversionProgress, describeConversion, parseCommandLine, progressPrinter, runCli, UsageError, type CommandSpec, type OptionSpec } from './lib/cli.js';
+import { writeSyntheticH5InWorker } from './lib/syntheticWorker.js';
 import { downloadWithResume, formatProgress, md5File, OfflineError } from '../src/hosts/node/download.js';
 
 /** What keras.applications downloads (file_hash is the md5). */
@@ -44,7 +46,11 @@ const SPEC = {
     url: { type: 'string', value: '<url>', help: 'download from this URL instead of Keras’ (a mirror)' },
     md5: { type: 'string', value: '<hex>', help: 'expected md5 of the file at --url' },
   },
-  notes: ["A local copy of the .h5 file: 'npm run convert -- <file.h5> weights/vgg16'."],
+  notes: [
+    "A local copy of the .h5 file: 'npm run convert -- <file.h5> weights/vgg16'.",
+    'Ctrl-C (or SIGTERM) stops it with nothing partial left behind and the output directory as it was, exit code\n' +
+      '130 (143); an interrupted download is kept in the cache and resumed by the next run.',
+  ],
 } satisfies CommandSpec<Record<string, OptionSpec>>;
 
 runCli(async () => {
@@ -52,7 +58,7 @@ runCli(async () => {
   if (!parsed) return;
   const { values } = parsed;
   // The HDF5 reader (libhdf5 in WebAssembly) loads only once the arguments are known to be good.
-  const [{ convertKerasH5 }, { writeSyntheticKerasH5 }] = await Promise.all([import('../src/hosts/node/keras/convert.js'), import('../src/hosts/node/keras/syntheticH5.js')]);
+  const { convertKerasH5 } = await import('../src/hosts/node/keras/convert.js');
   const model = MODELS[values.model];
   if (!model) throw new UsageError(`--model ${values.model}: unknown; choose one of ${Object.keys(MODELS).join(', ')}`);
   const out = values.out ?? join('weights', model.name);
@@ -63,18 +69,30 @@ runCli(async () => {
     return;
   }
 
+  const cancel = cancellation();
+  const asItWas = `nothing partial left behind, ${resolve(out)} as it was`;
+  cancel.doing(`getting ${model.name} weights for ${out}`, asItWas);
+  const converting = { force: values.force, signal: cancel.signal, scratch: cancel.temps, onProgress: conversionProgress() };
+
   if (values.synthetic) {
     const seed = Number(values.seed);
     if (!/^\d+$/.test(values.seed) || !Number.isSafeInteger(seed)) throw new UsageError(`--seed ${values.seed}: must be a non-negative integer`);
     const tmp = mkdtempSync(join(tmpdir(), 'gradcam-synthetic-'));
+    cancel.temps.add(tmp);
     try {
       const h5 = join(tmp, `synthetic-${model.name}-seed${seed}.h5`);
       console.error(`writing seeded He-normal ${model.name} weights (seed ${seed}) in Keras' layout…`);
-      await writeSyntheticKerasH5(h5, model, { seed, classifierGain: SYNTHETIC_CLASSIFIER_GAIN });
-      const result = await convertKerasH5(h5, out, { force: values.force, sourceExtra: { synthetic: true, seed, classifierGain: SYNTHETIC_CLASSIFIER_GAIN } });
+      cancel.doing(`writing synthetic ${model.name} weights`, asItWas);
+      const writing = writeSyntheticH5InWorker(h5, model, { seed, classifierGain: SYNTHETIC_CLASSIFIER_GAIN });
+      const unhook = cancel.onStop(writing.stop);
+      await writing.done;
+      unhook();
+      cancel.doing(`converting the synthetic weights into ${out}`, asItWas);
+      const result = await convertKerasH5(h5, out, { ...converting, sourceExtra: { synthetic: true, seed, classifierGain: SYNTHETIC_CLASSIFIER_GAIN } });
       console.log(`${describeConversion(result)}; RANDOM weights (synthetic, seed ${seed}): predictions are meaningless`);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
+      cancel.temps.delete(tmp);
     }
     return;
   }
@@ -93,6 +111,7 @@ runCli(async () => {
   } else {
     mkdirSync(cacheDir(), { recursive: true });
     console.error(`downloading ${url}\n  to ${file}`);
+    cancel.doing(`downloading ${url}`, `the partial download ${file}.part is kept, and the next run resumes it; ${resolve(out)} as it was`);
     const bar = progressPrinter();
     try {
       await downloadWithResume(url, file, {
@@ -114,6 +133,7 @@ runCli(async () => {
     }
     bar.done();
   }
-  const result = await convertKerasH5(file, out, { force: values.force, log: (l) => console.error(l) });
+  cancel.doing(`converting ${file} into ${out}`, asItWas);
+  const result = await convertKerasH5(file, out, { ...converting, log: (l) => console.error(l) });
   console.log(describeConversion(result));
 });

@@ -3,6 +3,7 @@
 // lines on stderr.
 import { parseArgs } from 'node:util';
 import type { ConvertResult } from '../../src/hosts/node/keras/convert.js';
+import { stoppingSignal } from './cancel.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -118,9 +119,14 @@ export function choiceFlag<T extends string>(name: string, value: string, choice
   return value as T;
 }
 
-/** Runs a CLI main: any error becomes one 'error: …' line on stderr and exit code 1 (2 for usage errors). */
+/**
+ * Runs a CLI main: any error becomes one 'error: …' line on stderr and exit code 1 (2 for usage errors).
+ * Not while a signal stops the command (scripts/lib/cancel.ts): the work it aborted fails, and the
+ * signal's handler says what happened.
+ */
 export function runCli(main: () => Promise<void>): void {
   main().catch((e: unknown) => {
+    if (stoppingSignal()) return;
     // Libraries compiled to WebAssembly can throw non-Error values: never print '[object Object]'.
     const message = e instanceof Error ? e.message : typeof e === 'object' && e !== null && 'message' in e ? String(e.message) : String(e);
     process.stderr.write(`error: ${message}\n`);
@@ -150,6 +156,15 @@ export function progressPrinter(): { update(text: string, fraction?: number): vo
       if (dirty) process.stderr.write('\n');
       dirty = false;
     },
+  };
+}
+
+/** The converter's onProgress as a progress line: 'converting: 123.4 / 553.4 MB (22%)'. */
+export function conversionProgress(): (bytes: number, total: number) => void {
+  const bar = progressPrinter();
+  return (bytes, total) => {
+    bar.update(`converting: ${(bytes / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB (${Math.floor((100 * bytes) / total)}%)`, bytes / total);
+    if (bytes === total) bar.done();
   };
 }
 

@@ -1,6 +1,8 @@
 // Keras .h5 → the converted format (src/engine/weights/format.ts). Everything is checked before the
 // first byte is written; writes go to a temporary directory beside outDir that is renamed into place,
-// so a failed conversion leaves nothing behind and never clobbers a good outDir.
+// so a failed or interrupted conversion leaves nothing behind and never clobbers a good outDir. The
+// conversion yields to the event loop between chunks, so a signal handler runs within one chunk's
+// work (16 MiB) rather than after the whole file.
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
@@ -20,6 +22,15 @@ export interface ConvertOptions {
   log?: (line: string) => void;
   /** Extra facts for the manifest's `source` (e.g. that the weights are synthetic). */
   sourceExtra?: Record<string, unknown>;
+  /** Checked between chunks: once aborted, the conversion stops, removes its temporary directory and throws the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Holds the temporary directory while it exists, for a caller that may have to exit before this
+   * function's own cleanup runs (a second Ctrl-C): what is left in it is what to remove.
+   */
+  scratch?: Set<string>;
+  /** Bytes written so far, after each chunk. */
+  onProgress?: (bytes: number, total: number) => void;
 }
 
 export interface ConvertResult {
@@ -92,11 +103,14 @@ class ShardWriter {
 
 const ROW_CHUNK_BYTES = 16 << 20;
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export async function convertKerasH5(file: string, outDir: string, options: ConvertOptions = {}): Promise<ConvertResult> {
   if (endianness() !== 'LE') throw new Error('the converter writes little-endian float32 and runs on little-endian machines only');
   const log = options.log ?? (() => {});
   outDir = resolve(outDir);
   checkOutDir(outDir, options.force ?? false);
+  options.signal?.throwIfAborted();
   const t0 = performance.now();
   const keras = await openKerasWeights(file, options.models);
   let tmp: string | undefined;
@@ -111,8 +125,11 @@ export async function convertKerasH5(file: string, outDir: string, options: Conv
     );
     mkdirSync(dirname(outDir), { recursive: true });
     tmp = `${outDir}.tmp-${process.pid}-${Date.now().toString(36)}`;
+    options.scratch?.add(tmp);
     mkdirSync(tmp);
     writer = new ShardWriter(tmp, manifest);
+    const total = manifest.shards.reduce((n, s) => n + s.bytes, 0);
+    let written = 0;
     for (const entry of manifest.tensors) {
       const t = keras.tensors.get(entry.name)!;
       const rows = t.shape[0];
@@ -132,6 +149,10 @@ export async function convertKerasH5(file: string, outDir: string, options: Conv
           }
         }
         writer.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        written += data.byteLength;
+        options.onProgress?.(written, total);
+        await nextTurn();
+        options.signal?.throwIfAborted();
       }
     }
     writer.close();
@@ -148,13 +169,17 @@ export async function convertKerasH5(file: string, outDir: string, options: Conv
       if (old) renameSync(old, outDir);
       throw e;
     }
+    // From the renames to here nothing yields: no signal handler sees outDir moved aside.
+    options.scratch?.delete(tmp);
     tmp = undefined;
     if (old) rmSync(old, { recursive: true, force: true });
-    const bytes = manifest.shards.reduce((n, s) => n + s.bytes, 0);
-    return { manifest, outDir, seconds: (performance.now() - t0) / 1000, bytes };
+    return { manifest, outDir, seconds: (performance.now() - t0) / 1000, bytes: total };
   } finally {
     writer?.abort();
     keras.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (tmp) {
+      rmSync(tmp, { recursive: true, force: true });
+      options.scratch?.delete(tmp);
+    }
   }
 }
