@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   composeGrid,
+  DeviceLostError,
   encodeImage,
   encodeNpy,
   formatTarget,
@@ -316,6 +317,9 @@ export class FolderBatch {
       try {
         e = await work;
       } catch (err) {
+        // A lost device fails every image after this one too: stop, with what was done recorded (the
+        // caller's finish()), rather than mark the rest of the folder failed.
+        if (err instanceof DeviceLostError) throw err;
         this.fail(im, err instanceof Error ? err.message : String(err), events);
         continue;
       }

@@ -1,5 +1,6 @@
 // Host-independent device set-up: which limits a model needs, asking the adapter for them, and
 // saying plainly which one is missing.
+import { watchDeviceLoss } from './deviceErrors.js';
 import { trackGpuMemory } from './gpuMemory.js';
 import { elementCount, inferShapes, type ModelSpec } from './model.js';
 
@@ -62,7 +63,10 @@ export function checkAdapterLimits(limits: GPUSupportedLimits, model: ModelSpec)
 }
 
 export interface EngineDeviceOptions {
-  /** Called when the device is lost for any reason other than our own destroy(). */
+  /**
+   * Called when the device is lost for any reason other than our own destroy() (default: a console
+   * line). The engine's calls in flight or made afterwards reject with DeviceLostError either way.
+   */
   onLost?: (info: GPUDeviceLostInfo) => void;
   /** Called for validation/out-of-memory errors nobody captured (they would otherwise be silent). */
   onUncapturedError?: (error: GPUError) => void;
@@ -86,6 +90,7 @@ export async function requestEngineDevice(
   const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ label: `gradcam-webgpu ${model.name}`, requiredLimits, requiredFeatures: features });
   trackGpuMemory(device);
+  watchDeviceLoss(device);
   const onLost = options.onLost ?? ((info: GPUDeviceLostInfo) => console.error(`WebGPU device lost (${info.reason}): ${info.message}`));
   void device.lost.then((info) => {
     if (info.reason !== 'destroyed') onLost(info);

@@ -167,6 +167,12 @@ export class Readback {
     return n;
   }
 
+  /** Staging buffers kept: one per name ever read, so bounded by the names a caller uses. */
+  get buffers(): number {
+    return this.staging.size;
+  }
+
+  /** Frees the staging buffers; the object stays usable (the next copy makes them again). */
   destroy(): void {
     for (const b of this.staging.values()) b.destroy();
     this.staging.clear();

@@ -28,6 +28,8 @@ import { preprocessImageBackwardVersions } from '../kernels/preprocessImageBackw
 import type { ReluRule } from '../kernels/reluRule.js';
 import { INPUT_TENSOR } from './plan.js';
 import { MAX_IMAGE_PIXELS } from './device.js';
+import { guardDevice } from './deviceErrors.js';
+import { cachedPipelineCount } from '../kernels/kernel.js';
 import { encodePasses, PassTimer, Readback, type PassTiming } from './gpuTimer.js';
 import { decodePredictions, topK, type Prediction } from './imagenet.js';
 import { classCount, convLayerNames, elementCount, type ModelSpec } from './model.js';
@@ -225,6 +227,8 @@ export interface PixelResult {
 
 /** The gradient of one target row w.r.t. the image, over the kept forward. */
 interface InputPlan extends BackwardSink {
+  /** Keys of the gradient buffers (GradCam.grads) its dispatches bind. */
+  grads: Set<string>;
   rgb: GPUBuffer;
   rowWeights: GPUBuffer;
   toRgb?: Dispatch;
@@ -252,6 +256,35 @@ export interface OverlayResult {
   layer: string;
   timingsMs: Record<string, number>;
   passTimings: PassTiming[];
+}
+
+/**
+ * What a GradCam keeps between calls, counted (GradCam.cacheSizes()): each is bounded, so a long session
+ * (a webcam, a server, a soak test) reaches a plateau instead of growing.
+ */
+export interface CacheSizes {
+  /** Map plans (buffers and dispatches per method × layers × score × target rows × smoothing): at most MAX_PLANS, least recently used evicted. */
+  plans: number;
+  /** Overlay dispatches, per plan and colormap onto the current image size: dropped with their plan and when the image size changes. */
+  overlays: number;
+  /** Overlay resize tables, per map size onto the current image size (a few per model). */
+  overlayTables: number;
+  /** Gradient buffers per tensor and row count: only those the kept plans bind. */
+  gradients: number;
+  /** Colormap tables: at most one per colormap. */
+  colormaps: number;
+  /** Pixel-level backward plans, per ReLU rule and score kind. */
+  inputPlans: number;
+  /** Score-CAM / Ablation-CAM plans: at most MAX_PERTURBATION_PLANS. */
+  perturbationPlans: number;
+  /** Batched networks over the weights: the perturbation plans' (at most one each), SmoothGrad/IG's (at most one), the metrics' (at most one). */
+  batchedNetworks: number;
+  /** Readback staging buffers: one per name read (fixed names and the tensors asked for). */
+  readbackBuffers: number;
+  /** The image upload and its preprocessing: at most one, for the last image's size. */
+  imageUploads: number;
+  /** Compute pipelines compiled on this device (by every engine on it): finite per model. */
+  pipelines: number;
 }
 
 /**
@@ -347,6 +380,8 @@ interface MapPlan extends BackwardSink {
   owned: GPUBuffer[];
   /** Dispatches the plan owns (besides its layers'). */
   dispatches: Dispatch[];
+  /** Keys of the gradient buffers (GradCam.grads, shared between plans) its dispatches bind. */
+  grads: Set<string>;
 }
 
 /** aug-smooth's augmentations, identity last so the kept activations end as the unaugmented image's. */
@@ -360,7 +395,7 @@ const AUGMENTATIONS: readonly { flipX: boolean; factor: number }[] = [
 ];
 
 /** Map plans kept at once (see GradCam.evictPlans). */
-const MAX_PLANS = 12;
+export const MAX_PLANS = 12;
 
 /** Target rows one backward pass carries at most (the batched dense backward's limit). */
 export const MAX_TARGET_ROWS = 8;
@@ -465,8 +500,22 @@ export class GradCam {
   static async create(device: GPUDevice, model: ModelSpec, weights: WeightMap | GpuWeights, options: NetworkOptions = {}): Promise<GradCam> {
     if ((options.batch ?? 1) !== 1) throw new Error(`GradCam: one image at a time (batch ${options.batch} asked); use Network for batched forwards`);
     const all = model.layers.map((l) => l.name);
-    const network = await Network.create(device, model, weights, { ...options, keep: ['input', ...all] });
-    return new GradCam(network, convLayerNames(model), options);
+    // A lost device, or an allocation refused (too little GPU memory), rejects with the engine's own error
+    // and frees everything made so far: the weights too when they were handed over on the GPU.
+    return guardDevice(
+      device,
+      `GradCam.create(${model.name})`,
+      async () => {
+        const network = await Network.create(device, model, weights, { ...options, keep: ['input', ...all] });
+        try {
+          return new GradCam(network, convLayerNames(model), options);
+        } catch (e) {
+          network.dispose();
+          throw e;
+        }
+      },
+      { orphan: (cam) => cam.dispose() },
+    );
   }
 
   get model(): ModelSpec {
@@ -494,9 +543,11 @@ export class GradCam {
     return this.kept !== undefined && this.kept.generation === this.network.forwardCount;
   }
 
-  private gradBuffer(name: string, rows = 1): GPUBuffer {
+  /** The gradient buffer of a tensor for `rows` rows, shared by the plans; `user` records that a plan binds it. */
+  private gradBuffer(name: string, rows = 1, user?: Set<string>): GPUBuffer {
     const root = this.network.plan.tensors.get(name)?.aliasOf ?? name;
     const key = `${root}|${rows}`;
+    user?.add(key);
     let b = this.grads.get(key);
     if (!b) {
       const bytes = 4 * rows * elementCount(this.network.tensorShape(root));
@@ -521,11 +572,11 @@ export class GradCam {
     return this.network.device.createBuffer({ label, size: Math.max(16, bytes), usage: STORAGE() });
   }
 
-  /** What the backward passes need from this engine: its gradient buffers (shared by every plan) and version record. */
-  private get backwardContext(): BackwardContext {
+  /** What the backward passes need from this engine: its gradient buffers (shared by every plan; `user` records which) and version record. */
+  private backwardContext(user: Set<string>): BackwardContext {
     return {
       network: this.network,
-      grad: (tensor, rows) => this.gradBuffer(tensor, rows),
+      grad: (tensor, rows) => this.gradBuffer(tensor, rows, user),
       buffer: (label, bytes) => this.buffer(label, bytes),
       chosen: this.chosen,
       options: this.options,
@@ -541,7 +592,7 @@ export class GradCam {
     const cam = { positions: shape[0] * shape[1], channels: shape[2], rows };
     const activations = network.tensorBuffer(layer);
     // Without gradients the kernels still bind a gradient buffer, unread.
-    const grad = this.gradBuffer(layer, gradRows);
+    const grad = this.gradBuffer(layer, gradRows, plan.grads);
     const alpha = this.buffer(`channel weights ${layer}`, 4 * rows * cam.channels);
     const raw = this.buffer(`raw map ${layer}`, 4 * rows * cam.positions);
     const heat = this.buffer(`heatmap ${layer}`, 4 * rows * cam.positions);
@@ -585,13 +636,13 @@ export class GradCam {
     if (eigen && rows !== 1) throw new Error(`GradCam: ${method}${eigenSmooth ? ' with eigen-smoothing' : ''} maps one target per pass`);
     const owned: GPUBuffer[] = [];
     const dispatches: Dispatch[] = [];
-    const plan: MapPlan = { key, method, spec, score, rows, eigen, layers: [], backward: [], combine: [], owned, dispatches, out: undefined! };
+    const plan: MapPlan = { key, method, spec, score, rows, eigen, layers: [], backward: [], combine: [], owned, dispatches, grads: new Set(), out: undefined! };
     try {
       if (spec.gradients) {
         // The deepest target layer: the backward runs down to it, passing the others.
         const order = this.convLayers;
         const deepest = [...layers].sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
-        await prepareBackward(this.backwardContext, { deepest, rows, score }, plan);
+        await prepareBackward(this.backwardContext(plan.grads), { deepest, rows, score }, plan);
       }
       for (const layer of layers) await this.layerMap(plan, layer, spec, eigen, rows, spec.gradients ? rows : 1);
       const first = plan.layers[0];
@@ -639,6 +690,7 @@ export class GradCam {
       }
     } catch (err) {
       this.destroyPlan(plan);
+      this.dropUnusedGrads();
       throw err;
     }
     this.plans.set(key, plan);
@@ -651,8 +703,9 @@ export class GradCam {
    * overlays, except the one the kept map (overlay()) draws.
    */
   private evictPlans(): void {
+    let evicted = false;
     for (const [key, p] of this.plans) {
-      if (this.plans.size < MAX_PLANS) return;
+      if (this.plans.size < MAX_PLANS) break;
       if (this.keptMap?.plan === p) continue;
       this.plans.delete(key);
       for (const [k, d] of this.overlays)
@@ -661,7 +714,22 @@ export class GradCam {
           this.overlays.delete(k);
         }
       this.destroyPlan(p);
+      evicted = true;
     }
+    // Gradients are shared between plans: those no kept plan binds go too (8 target rows of VGG16's
+    // gradients down to block1 are ~600 MB, so rows asked once must not stay for good).
+    if (evicted) this.dropUnusedGrads();
+  }
+
+  /** Destroys the gradient buffers that no kept map plan or input plan binds. */
+  private dropUnusedGrads(): void {
+    const used = new Set<string>();
+    for (const p of [...this.plans.values(), ...this.inputPlans.values()]) for (const k of p.grads) used.add(k);
+    for (const [k, b] of this.grads)
+      if (!used.has(k)) {
+        b.destroy();
+        this.grads.delete(k);
+      }
   }
 
   private destroyPlan(p: MapPlan): void {
@@ -716,12 +784,73 @@ export class GradCam {
     this.overlayOut = undefined;
   }
 
-  /** One operation at a time, in the network's queue: they share the kept forward, the image upload, the timer and the readback buffers. */
-  private exclusive<T>(f: () => Promise<T>): Promise<T> {
-    return this.network.exclusive(() => {
-      if (this.disposed) throw new Error('GradCam: used after dispose()');
-      return f();
-    });
+  /**
+   * One operation at a time, in the network's queue: they share the kept forward, the image upload, the
+   * timer and the readback buffers. A lost device rejects it with DeviceLostError; an allocation the GPU
+   * refused (out of memory) with GpuCommandError, after every cache is freed: a refused buffer is
+   * invalid without an exception, and must not stay in a plan for the next call.
+   */
+  private exclusive<T>(what: string, f: () => Promise<T>): Promise<T> {
+    return this.network.exclusive(
+      () => {
+        if (this.disposed) throw new Error('GradCam: used after dispose()');
+        return f();
+      },
+      { what: `GradCam.${what}()`, release: () => this.dropCaches() },
+    );
+  }
+
+  /**
+   * The sizes of what this engine keeps between calls (see CacheSizes): each is bounded, which a soak
+   * checks by watching them stop growing.
+   */
+  cacheSizes(): CacheSizes {
+    const perturbation = this.perturbation?.cacheSizes ?? { plans: 0, networks: 0 };
+    return {
+      plans: this.plans.size,
+      overlays: this.overlays.size,
+      overlayTables: this.overlayTables.size,
+      gradients: this.grads.size,
+      colormaps: this.luts.size,
+      inputPlans: this.inputPlans.size,
+      perturbationPlans: perturbation.plans,
+      batchedNetworks: perturbation.networks + (this.sampled?.cachedNetworks ?? 0) + (this.scorer?.cachedNetworks ?? 0),
+      readbackBuffers: this.readback.buffers,
+      imageUploads: this.network.keptImageUploads,
+      pipelines: cachedPipelineCount(this.network.device),
+    };
+  }
+
+  /**
+   * Frees every cache (map plans, gradients, overlays, colormaps, batched networks, readback staging,
+   * the image upload), leaving the weights, the activations and a few fixed buffers: GPU memory back to
+   * what create() allocated. The kept forward goes too (its image upload is freed): run() or forward()
+   * again before explain() or overlay(). Each cache is made again when a call needs it.
+   */
+  releaseCaches(): Promise<void> {
+    return this.exclusive('releaseCaches', async () => this.dropCaches());
+  }
+
+  private dropCaches(): void {
+    if (this.disposed) return;
+    this.forget();
+    for (const p of this.plans.values()) this.destroyPlan(p);
+    this.plans.clear();
+    this.dropOverlays();
+    this.overlayImage = undefined;
+    for (const p of this.inputPlans.values()) this.destroyInputPlan(p);
+    this.inputPlans.clear();
+    for (const b of [...this.grads.values(), ...this.luts.values()]) b.destroy();
+    this.grads.clear();
+    this.luts.clear();
+    this.perturbation?.dispose();
+    this.perturbation = undefined;
+    this.sampled?.dispose();
+    this.sampled = undefined;
+    this.scorer?.dispose();
+    this.scorer = undefined;
+    this.readback.destroy();
+    this.network.releaseImageStage();
   }
 
   /**
@@ -1022,7 +1151,7 @@ export class GradCam {
    * forward stays on the GPU, so explain() and overlay() can follow without it.
    */
   run(image: ImageInput | Float32Array<ArrayBuffer>, options: GradCamOptions = {}): Promise<GradCamResult> {
-    return this.exclusive(async () => {
+    return this.exclusive('run', async () => {
       const request = await this.prepareRequest(options);
       // The upload below overwrites (or frees) the kept image: nothing is kept until this run succeeds.
       this.forget();
@@ -1063,7 +1192,7 @@ export class GradCam {
 
   /** Preprocess and forward only: the predictions, with every activation kept for explain(). */
   forward(image: ImageInput | Float32Array<ArrayBuffer>, options: GradCamForwardOptions = {}): Promise<ForwardView> {
-    return this.exclusive(async () => {
+    return this.exclusive('forward', async () => {
       for (const name of options.read ?? []) this.network.tensorShape(name);
       this.forget();
       const staged = await this.stage(image, options.resize);
@@ -1073,7 +1202,7 @@ export class GradCam {
 
   /** Backward, CAM and overlay on the kept forward: another method, target, layer or score without a new forward. */
   explain(options: ExplainOptions = {}): Promise<GradCamResult> {
-    return this.exclusive(async () => {
+    return this.exclusive('explain', async () => {
       this.requireForward('explain');
       const request = await this.prepareRequest(options);
       return this.explainRequest(request);
@@ -1082,7 +1211,7 @@ export class GradCam {
 
   /** The overlay pass alone, on the last map: another α, blend or colormap. */
   overlay(options: OverlayOptions = {}): Promise<OverlayResult> {
-    return this.exclusive(async () => {
+    return this.exclusive('overlay', async () => {
       checkGradCamOptions(this.model, options);
       const kept = this.requireForward('overlay');
       const map = this.keptMap;
@@ -1110,18 +1239,19 @@ export class GradCam {
     const cached = this.inputPlans.get(key);
     if (cached) return cached;
     const [h, w, c] = this.model.inputShape;
-    const plan: InputPlan = { backward: [], rgb: this.buffer(`d(score)/d(image) ${rule}`, 4 * h * w * c), rowWeights: this.buffer('input gradient row weight', 4) };
+    const plan: InputPlan = { backward: [], grads: new Set(), rgb: this.buffer(`d(score)/d(image) ${rule}`, 4 * h * w * c), rowWeights: this.buffer('input gradient row weight', 4) };
     try {
-      await prepareBackward(this.backwardContext, { deepest: INPUT_TENSOR, rows: 1, score, reluRule: rule }, plan);
+      await prepareBackward(this.backwardContext(plan.grads), { deepest: INPUT_TENSOR, rows: 1, score, reluRule: rule }, plan);
       this.network.device.queue.writeBuffer(plan.rowWeights, 0, new Float32Array([1]));
       plan.toRgb = await preprocessImageBackwardVersions[0].prepare(
         this.network.device,
         { pixels: h * w, rows: 1, accumulate: false },
-        { g: this.gradBuffer(INPUT_TENSOR), rowWeights: plan.rowWeights, out: plan.rgb },
+        { g: this.gradBuffer(INPUT_TENSOR, 1, plan.grads), rowWeights: plan.rowWeights, out: plan.rgb },
         'preprocessImage backward',
       );
     } catch (err) {
       this.destroyInputPlan(plan);
+      this.dropUnusedGrads();
       throw err;
     }
     this.inputPlans.set(key, plan);
@@ -1163,7 +1293,7 @@ export class GradCam {
    * guided-gradcam computes its Grad-CAM map with explain(), so that map becomes the one overlay() redraws.
    */
   attribute(options: PixelOptions): Promise<PixelResult> {
-    return this.exclusive(async () => {
+    return this.exclusive('attribute', async () => {
       const t0 = performance.now();
       const { method } = options;
       if (!isPixelMethod(method)) throw new Error(`method '${String(method)}': choose one of ${PIXEL_METHODS.join(', ')}`);
@@ -1293,23 +1423,23 @@ export class GradCam {
       engine: this,
       network: this.network,
       keptProbabilities: () =>
-        this.exclusive(async () => {
+        this.exclusive('evaluate', async () => {
           const kept = current();
           generation = kept.generation;
           return kept.probabilities;
         }),
       keptInput: () =>
-        this.exclusive(async () => {
+        this.exclusive('evaluate', async () => {
           current();
           return this.keptInput();
         }),
       scoreRows: (count, source, options) =>
-        this.exclusive(async () => {
+        this.exclusive('evaluate', async () => {
           current();
           return scorer().scoreRows(count, source, options);
         }),
       locked: (f) =>
-        this.exclusive(() => {
+        this.exclusive('evaluate', () => {
           current();
           return f(this.network, scorer());
         }),

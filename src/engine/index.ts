@@ -16,6 +16,8 @@ export {
   type ScoreKind,
   type StageCounts,
   type CamMap,
+  type CacheSizes,
+  MAX_PLANS,
   MAX_TARGET_ROWS,
   type PixelOptions,
   type PixelResult,
@@ -34,6 +36,10 @@ export { MANIFEST_FILE, randomWeightsNotice, weightsInfo, type WeightsInfo, type
 export { colorizeHeatmap, colormap, COLORMAPS, jetColormap, type ColormapName } from '../kernels/colormaps.js';
 export { BLEND_MODES, type BlendMode } from '../kernels/gradcam.js';
 export { gpuMemory, trackGpuMemory, type GpuMemoryLedger } from './gpuMemory.js';
+export { DeviceLostError, GpuCommandError, type DeviceLossInfo } from './deviceErrors.js';
+export { MAX_PERTURBATION_PLANS } from './perturbationCam.js';
+export { cachedPipelineCount } from '../kernels/kernel.js';
+export { manifestModel, MODEL_SPEC_FIELD, parseModelSpec } from './weights/modelSpec.js';
 export { GpuWeights, type LoadProgress, type WeightMap } from './weights/gpuWeights.js';
 export { decodeNpy, encodeNpy, type NpyArray } from './npy.js';
 export { METRIC_NAMES, DEFAULT_METRICS, type MetricName, type EvaluateOptions, type EvaluateResult, type Curve, type RoadResult, type ConfidenceResult, type SanityResult } from './metrics/types.js';

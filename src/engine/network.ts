@@ -1,6 +1,7 @@
 // A model spec + weights on a GPUDevice: buffers planned once, one dispatch per pass prepared once,
 // one command buffer per forward, and readbacks of any tensor copied out right after the pass that
 // writes it (so buffer sharing never hides a layer from the caller).
+import { guardDevice } from './deviceErrors.js';
 import { trackGpuMemory } from './gpuMemory.js';
 import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
 import { packHalfVersions, packedHalfBytes } from '../kernels/packHalf.js';
@@ -113,6 +114,35 @@ export interface EncodeForwardOptions {
   profile?: boolean;
 }
 
+/** How an exclusive() call reports failures: its name in messages, and what to free after a GPU error. */
+export interface ExclusiveGuard {
+  /** e.g. 'GradCam.run()'. */
+  what?: string;
+  /** Frees what a refused allocation may have left in caches (default: the image upload). */
+  release?: () => void;
+}
+
+/**
+ * Refuses a network whose buffers this device cannot bind, naming the tensor and the limit, before
+ * anything is allocated (WebGPU would hand out invalid buffers and fail later, far from the cause).
+ */
+function checkBufferLimits(device: GPUDevice, model: ModelSpec, plan: ForwardPlan, bufferPlan: BufferPlan): void {
+  const limits = device.limits;
+  const limit = limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+  const max = limits[limit];
+  const fix = `request the device with ${limit} raised (requestEngineDevice asks for what the model needs) or use a smaller input shape`;
+  for (const [name, slot] of bufferPlan.slotOf) {
+    const bytes = bufferPlan.slotBytes[slot];
+    if (bytes <= max) continue;
+    const shape = plan.tensors.get(name)?.shape ?? [];
+    throw new Error(`${model.name}: tensor '${name}' (${plan.batch > 1 ? `${plan.batch}×` : ''}${shape.join('×')} float32) needs a ${bytes}-byte buffer, above this device's ${limit} of ${max}; ${fix}`);
+  }
+  for (const s of weightSpecs(model)) {
+    const bytes = 4 * elementCount(s.shape);
+    if (bytes > max) throw new Error(`${model.name}: weight tensor '${s.name}' (${s.shape.join('×')} float32) needs a ${bytes}-byte buffer, above this device's ${limit} of ${max}; ${fix}`);
+  }
+}
+
 export class Network {
   private disposed = false;
   private imageStage?: ImageStage;
@@ -144,8 +174,23 @@ export class Network {
     trackGpuMemory(device);
     const plan = planForward(model, options.batch ?? 1, { denseWeightsF16: options.f16 });
     const bufferPlan = assignBuffers(forwardLifetimes(plan), new Set(options.keep ?? []));
-    const gpuWeights = weights instanceof GpuWeights ? weights : uploadWeights(device, model, weights);
-    return Network.build(device, model, plan, bufferPlan, gpuWeights, options);
+    try {
+      checkBufferLimits(device, model, plan, bufferPlan);
+    } catch (e) {
+      if (weights instanceof GpuWeights) weights.destroy();
+      throw e;
+    }
+    // An allocation the GPU refuses gives an invalid buffer, not an exception: the error scopes catch it,
+    // and the half-made network is freed (weights given on the GPU included, as on any failure here).
+    return guardDevice(
+      device,
+      `Network.create(${model.name})`,
+      async () => {
+        const gpuWeights = weights instanceof GpuWeights ? weights : uploadWeights(device, model, weights);
+        return Network.build(device, model, plan, bufferPlan, gpuWeights, options);
+      },
+      { orphan: (net) => net.dispose(), release: () => (weights instanceof GpuWeights ? weights.destroy() : undefined) },
+    );
   }
 
   /**
@@ -182,6 +227,7 @@ export class Network {
     const all: NetworkOptions = { versions: lender.options.versions, choices: lender.options.choices, ...options, f16 };
     const plan = planForward(model, all.batch ?? 1, { denseWeightsF16: f16 });
     const bufferPlan = assignBuffers(forwardLifetimes(plan), new Set(all.keep ?? []));
+    checkBufferLimits(lender.device, model, plan, bufferPlan);
     return Network.build(lender.device, model, plan, bufferPlan, view, all, lent);
   }
 
@@ -257,10 +303,11 @@ export class Network {
    * forward() and every GradCam call on this network go through it, so concurrent calls never see each
    * other's pixels.
    */
-  exclusive<T>(f: () => Promise<T>): Promise<T> {
+  exclusive<T>(f: () => Promise<T>, guard: ExclusiveGuard = {}): Promise<T> {
     const next = this.queue.then(() => {
       this.checkUsable();
-      return f();
+      // A lost device or a refused allocation rejects with the engine's own error (see deviceErrors.ts).
+      return guardDevice(this.device, guard.what ?? `${this.model.name} forward`, f, { release: guard.release ?? (() => this.releaseImageStage()) });
     });
     this.queue = next.catch(() => undefined);
     return next;
@@ -315,6 +362,16 @@ export class Network {
     device.queue.writeBuffer(stage.src, 0, pixels);
     // Kept for the next image of this size (a webcam's frames, a slider's reruns); freed by dispose().
     return { preprocess: stage.preprocess, imageBuffer: stage.src };
+  }
+
+  /** Whether an image upload (and its preprocessing) is kept: at most one, for the last image's size. */
+  get keptImageUploads(): number {
+    return this.imageStage ? 1 : 0;
+  }
+
+  /** Frees the kept image upload (call inside exclusive(); the next image makes it again). */
+  releaseImageStage(): void {
+    this.dropImageStage();
   }
 
   private dropImageStage(): void {

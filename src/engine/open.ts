@@ -1,6 +1,7 @@
 // The host-independent half of opening the engine: kernel choice for this device, then the Grad-CAM
 // engine on the weights. Each host (src/hosts/node, src/hosts/browser) adds what differs — the device,
 // where the weight bytes and the tuning cache live — in its own openGradCam().
+import { guardDevice } from './deviceErrors.js';
 import { GradCam } from './gradcam.js';
 import type { ModelSpec } from './model.js';
 import { loadOrTune, type Tuning, type TuningMode, type TuningStep, type TuningStore } from './tuning.js';
@@ -51,22 +52,31 @@ export async function openOnDevice(
 ): Promise<OpenedGradCam> {
   let loaded: LoadedWeights | undefined;
   try {
-    loaded = await load();
-    const { model, weights, info } = loaded;
-    const tuning = await loadOrTune(device, model, store, options.tune ?? 'auto', { onProgress: options.onTuningProgress });
-    const cam = await GradCam.create(device, model, weights, { choices: tuning.choices, f16: options.f16 });
-    return {
-      cam,
+    // A device lost while the weights load or the kernels are timed rejects with DeviceLostError, and an
+    // allocation refused with GpuCommandError (see deviceErrors.ts), instead of Dawn's bare AbortError.
+    return await guardDevice(
       device,
-      model,
-      weights: info,
-      tuning,
-      tuningWhere: store?.where,
-      close() {
-        cam.dispose();
-        if (ownDevice) device.destroy();
+      'openGradCam()',
+      async (): Promise<OpenedGradCam> => {
+        loaded = await load();
+        const { model, weights, info } = loaded;
+        const tuning = await loadOrTune(device, model, store, options.tune ?? 'auto', { onProgress: options.onTuningProgress });
+        const cam = await GradCam.create(device, model, weights, { choices: tuning.choices, f16: options.f16 });
+        return {
+          cam,
+          device,
+          model,
+          weights: info,
+          tuning,
+          tuningWhere: store?.where,
+          close() {
+            cam.dispose();
+            if (ownDevice) device.destroy();
+          },
+        };
       },
-    };
+      { orphan: (opened) => opened.cam.dispose() },
+    );
   } catch (e) {
     if (loaded?.weights instanceof GpuWeights) loaded.weights.destroy();
     if (ownDevice) device.destroy();

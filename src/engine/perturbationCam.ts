@@ -66,6 +66,13 @@ export const DEFAULT_BATCH_ROWS: Readonly<Record<PerturbationMethod, number>> = 
 /** Activation memory one batched network may hold: batchRows is lowered to stay under it. */
 export const BATCH_MEMORY_BYTES = 512 * 2 ** 20;
 
+/**
+ * Plans kept at once, least recently used evicted with any batched network no kept plan uses: each plan
+ * is keyed by its rows per chunk, which follow batchRows, so a caller trying several would otherwise keep
+ * a network of up to BATCH_MEMORY_BYTES for each. Two: Score-CAM and Ablation-CAM alternated keep theirs.
+ */
+export const MAX_PERTURBATION_PLANS = 2;
+
 /** Chunks submitted ahead of the one being waited for (keeps the GPU busy while progress is reported). */
 const CHUNKS_IN_FLIGHT = 2;
 
@@ -124,6 +131,11 @@ export class PerturbationCam {
     this.coefficients = device.createBuffer({ label: 'perturbation target coefficients', size: 4 * this.classes, usage: STORAGE() });
     this.stats = device.createBuffer({ label: 'perturbation status', size: 8, usage: STORAGE() });
     this.readback = new Readback(device);
+  }
+
+  /** Plans and batched networks kept (at most MAX_PERTURBATION_PLANS of each). */
+  get cacheSizes(): { plans: number; networks: number } {
+    return { plans: this.plans.size, networks: this.nets.size };
   }
 
   /** GPU bytes held: batched networks' activations, scores, coefficients, uniforms and readback. */
@@ -188,11 +200,18 @@ export class PerturbationCam {
     const key = `${method}|${layer}|${rows}`;
     const lowered = asked > maxRows && maxRows < channels ? maxRows : undefined;
     const cached = this.plans.get(key);
-    if (cached) return { plan: cached, lowered };
+    if (cached) {
+      // Most recently used last (Map order), for evictPlans.
+      this.plans.delete(key);
+      this.plans.set(key, cached);
+      return { plan: cached, lowered };
+    }
 
     this.requireKept(layer, method);
     if (method === 'scorecam') this.requireKept(INPUT_TENSOR, method);
+    this.evictPlans();
     const net = await this.batchedNet(method === 'ablationcam' ? `after ${layer}` : 'full', sub, rows);
+    this.dropUnusedNets(net);
     const scores = device.createBuffer({ label: `${method} ${layer} scores`, size: 4 * (channels + 1), usage: STORAGE() });
     const made: Dispatch[] = [];
     try {
@@ -220,8 +239,34 @@ export class PerturbationCam {
     } catch (e) {
       made.forEach(destroyDispatch);
       scores.destroy();
+      this.dropUnusedNets();
       throw e;
     }
+  }
+
+  /** Makes room for one more plan: the least recently used go (their networks in dropUnusedNets). */
+  private evictPlans(): void {
+    for (const [key, p] of this.plans) {
+      if (this.plans.size < MAX_PERTURBATION_PLANS) break;
+      this.plans.delete(key);
+      this.destroyPlan(p);
+    }
+  }
+
+  /** Disposes the batched networks that no kept plan uses (but `keep`, about to be used by a new plan). */
+  private dropUnusedNets(keep?: Network): void {
+    const used = new Set([...this.plans.values()].map((p) => p.net));
+    if (keep) used.add(keep);
+    for (const [key, net] of this.nets)
+      if (!used.has(net)) {
+        net.dispose();
+        this.nets.delete(key);
+      }
+  }
+
+  private destroyPlan(p: Plan): void {
+    [p.build, ...p.rowScores.values(), ...p.original.values()].forEach(destroyDispatch);
+    p.scores.destroy();
   }
 
   /** The output tensor a score kind reads: probabilities or logits. */
@@ -332,10 +377,7 @@ export class PerturbationCam {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const p of this.plans.values()) {
-      [p.build, ...p.rowScores.values(), ...p.original.values()].forEach(destroyDispatch);
-      p.scores.destroy();
-    }
+    for (const p of this.plans.values()) this.destroyPlan(p);
     this.plans.clear();
     for (const net of this.nets.values()) net.dispose();
     this.nets.clear();

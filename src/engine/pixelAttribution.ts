@@ -68,6 +68,11 @@ export class SampledGradients {
     this.readback = new Readback(lender.device);
   }
 
+  /** Batched networks kept: at most one (a new row count or score replaces it). */
+  get cachedNetworks(): number {
+    return this.batches.size;
+  }
+
   get bytes(): number {
     let n = this.accumulator.size + this.readback.bytes;
     for (const b of this.batches.values()) {

@@ -34,7 +34,15 @@ export interface Dispatch {
   then?: Dispatch[];
 }
 
+// Keyed by source label, entry point and constants, which are finite for a model (tiles and flags from
+// its layer shapes; row counts capped by each shader's own maximum), so the cache needs no eviction; it
+// goes with the device.
 const cache = new WeakMap<GPUDevice, Map<string, Promise<CompiledKernel>>>();
+
+/** Compute pipelines compiled (or compiling) on `device` so far: what a soak checks stops growing. */
+export function cachedPipelineCount(device: GPUDevice): number {
+  return cache.get(device)?.size ?? 0;
+}
 
 function constantsKey(constants: PipelineConstants): string {
   return Object.keys(constants)
@@ -72,6 +80,10 @@ async function createPipeline(
   source: KernelSource,
   constants: PipelineConstants,
 ): Promise<CompiledKernel> {
+  // A shader that does not compile is reported below with the compiler's messages; this scope (pushed and
+  // popped without an await between, so concurrent compiles cannot share it) keeps its validation error
+  // out of the scopes of the engine call compiling it (deviceErrors.ts), which would report it bare.
+  device.pushErrorScope('validation');
   const module = device.createShaderModule({ label: source.label, code: source.code });
   const layout = device.createBindGroupLayout({
     label: `${source.label} bind group layout`,
@@ -81,12 +93,14 @@ async function createPipeline(
       buffer: { type },
     })),
   });
+  const pipelineLayout = device.createPipelineLayout({ label: source.label, bindGroupLayouts: [layout] });
+  const setupError = device.popErrorScope().catch(() => null);
   const numericConstants: Record<string, number> = {};
   for (const [k, v] of Object.entries(constants)) numericConstants[k] = Number(v);
   try {
     const pipeline = await device.createComputePipelineAsync({
       label: source.label,
-      layout: device.createPipelineLayout({ label: source.label, bindGroupLayouts: [layout] }),
+      layout: pipelineLayout,
       compute: { module, entryPoint: source.entryPoint, constants: numericConstants },
     });
     return { pipeline, layout };
@@ -96,7 +110,8 @@ async function createPipeline(
       .map((m) => `  ${m.type} at ${source.label}:${m.lineNum}:${m.linePos}: ${m.message}`)
       .join('\n');
     const reason = err instanceof Error ? err.message : String(err);
-    throw new Error(`Could not build the compute pipeline '${source.label}': ${reason}${messages ? `\n${messages}` : ''}`);
+    const setup = await setupError;
+    throw new Error(`Could not build the compute pipeline '${source.label}': ${reason}${setup && !messages ? ` (${setup.message})` : ''}${messages ? `\n${messages}` : ''}`);
   }
 }
 

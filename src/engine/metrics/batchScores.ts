@@ -42,6 +42,11 @@ export class BatchScorer {
     return (this.net?.memoryBytes ?? 0) + this.readback.bytes;
   }
 
+  /** Batched networks kept: at most one (another row count replaces it). */
+  get cachedNetworks(): number {
+    return this.net ? 1 : 0;
+  }
+
   private async batch(asked: number, count: number): Promise<{ net: Network; chunks: number }> {
     if (!(Number.isInteger(asked) && asked >= 1)) throw new Error(`batchRows ${asked}: must be a positive integer`);
     const { device, model } = this.lender;

@@ -91,12 +91,18 @@ export function uploadWeights(device: GPUDevice, model: ModelSpec, weights: Weig
   validateWeights(model, weights);
   trackGpuMemory(device);
   const buffers = new Map<string, GPUBuffer>();
-  for (const s of weightSpecs(model)) {
-    const data = weights.get(s.name)!;
-    const buffer = device.createBuffer({ label: s.name, size: data.byteLength, usage: USAGE(), mappedAtCreation: true });
-    new Float32Array(buffer.getMappedRange()).set(data);
-    buffer.unmap();
-    buffers.set(s.name, buffer);
+  try {
+    for (const s of weightSpecs(model)) {
+      const data = weights.get(s.name)!;
+      // Mapped at creation, an allocation the GPU refuses throws (RangeError) instead of giving an invalid buffer.
+      const buffer = device.createBuffer({ label: s.name, size: data.byteLength, usage: USAGE(), mappedAtCreation: true });
+      buffers.set(s.name, buffer);
+      new Float32Array(buffer.getMappedRange()).set(data);
+      buffer.unmap();
+    }
+  } catch (e) {
+    for (const b of buffers.values()) b.destroy();
+    throw e;
   }
   return new GpuWeights(model, buffers);
 }

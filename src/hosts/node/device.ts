@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requestEngineDevice, type EngineDeviceOptions } from '../../engine/device.js';
+import { simulateDeviceLoss } from '../../engine/deviceErrors.js';
 import { VGG16, type ModelSpec } from '../../engine/model.js';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -104,5 +105,29 @@ export async function requestNodeAdapter(powerPreference: GPUPowerPreference = '
 
 export async function requestNodeDevice(model: ModelSpec = VGG16, options: EngineDeviceOptions = {}): Promise<GPUDevice> {
   const { adapter } = await requestNodeAdapter();
-  return requestEngineDevice(adapter, model, options);
+  const device = await requestEngineDevice(adapter, model, options);
+  injectFault(device, process.env.GRADCAM_FAULT);
+  return device;
+}
+
+/** The one fault GRADCAM_FAULT can inject (a test hook): see injectFault. */
+export const DEVICE_LOST_FAULT = /^device-lost:submit:([1-9]\d*)$/;
+
+/**
+ * TEST HOOK, read here and nowhere else: GRADCAM_FAULT=device-lost:submit:<n> loses the device (as a
+ * driver reset would, reason 'unknown') as its n-th queue submission is made, before the work runs, so
+ * a test can check what a command does when the GPU goes away mid-run (in the gradcam CLI with
+ * --tune off, submission 1 is the run's forward and backward). Unset: nothing changes.
+ */
+export function injectFault(device: GPUDevice, fault: string | undefined): void {
+  if (!fault) return;
+  const m = DEVICE_LOST_FAULT.exec(fault);
+  if (!m) throw new Error(`GRADCAM_FAULT=${fault}: unknown fault; the test hook takes device-lost:submit:<n> (lose the device at its n-th queue submission), or unset it`);
+  const at = Number(m[1]);
+  const submit = device.queue.submit.bind(device.queue);
+  let count = 0;
+  device.queue.submit = (buffers: Iterable<GPUCommandBuffer>): undefined => {
+    if (++count === at) simulateDeviceLoss(device, `${fault} (GRADCAM_FAULT test hook)`);
+    return submit(buffers);
+  };
 }

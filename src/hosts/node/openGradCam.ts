@@ -32,7 +32,8 @@ export async function openGradCam(options: NodeOpenOptions = {}): Promise<Opened
   // The manifest first (a few kB): a missing or damaged directory is reported before a device exists.
   const fromDisk = typeof source === 'string' ? readWeightsManifest(source, options.models) : undefined;
   const model = fromDisk?.model ?? (source as { model: ModelSpec }).model;
-  const device = options.device ?? (await requestNodeDevice(model));
+  // No console line on a loss: every engine call in flight or made afterwards rejects with DeviceLostError, which says it.
+  const device = options.device ?? (await requestNodeDevice(model, { onLost: () => undefined }));
   return openOnDevice(
     device,
     !options.device,
