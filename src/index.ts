@@ -3,15 +3,18 @@
 //   const { cam } = await openGradCam({ weights: '/weights/vgg16/' });
 //   const result = await cam.run(imageData);   // { predictions, heatmap, overlay, … }
 export * from './engine/index.js';
-export { requestBrowserDevice, WebGpuUnavailableError } from './hosts/browser/device.js';
+export { deviceLoss, requestBrowserDevice, WebGpuUnavailableError } from './hosts/browser/device.js';
 export { localStorageTuningStore } from './hosts/browser/tuningStore.js';
 export {
+  fetchWeightsManifest,
   loadWeightsFromUrl,
   servedWeights,
   type BrowserLoadOptions,
   type BrowserLoadProgress,
   type BrowserLoadResult,
   type BrowserLoadTimings,
+  type DamagedShard,
+  type FetchedManifest,
   type ServedModel,
   type WeightsIndex,
 } from './hosts/browser/weights.js';

@@ -56,6 +56,16 @@ beforeAll(async () => {
   const bytes = readFileSync(shard);
   bytes[bytes.length >> 1] ^= 0x40;
   writeFileSync(shard, bytes);
+  // The same shards for a model the loader is not told about, described by the manifest's modelSpec;
+  // and with a modelSpec that is wrong in one field.
+  for (const [name, spec] of [
+    ['tinyvgg-spec', TINY_VGG],
+    ['tinyvgg-badspec', { ...TINY_VGG, layers: TINY_VGG.layers.map((l, i) => (i === 2 ? { ...l, filters: 0 } : l)) }],
+  ] as const) {
+    mkdirSync(join(weightsDir, name));
+    for (const f of readdirSync(join(weightsDir, 'tinyvgg'))) copyFileSync(join(weightsDir, 'tinyvgg', f), join(weightsDir, name, f));
+    writeFileSync(join(weightsDir, name, 'manifest.json'), JSON.stringify({ ...tiny.manifest, modelSpec: spec }));
+  }
   url = await devServer(weightsDir);
   emptyUrl = await devServer(join(dir, 'no-such-dir'));
   browser = await launchChromium();
@@ -95,7 +105,7 @@ describe('weights server (vite.config.ts)', () => {
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/json/);
     const index = (await r.json()) as WeightsIndex;
-    expect(Object.keys(index.models)).toEqual(['tinyvgg', 'tinyvgg-bad', 'tinyvgg-odd']);
+    expect(Object.keys(index.models)).toEqual(['tinyvgg', 'tinyvgg-bad', 'tinyvgg-badspec', 'tinyvgg-odd', 'tinyvgg-spec']);
     expect(index.models.tinyvgg).toEqual({ manifest: 'tinyvgg/manifest.json', model: 'tinyvgg', bytes: tiny.bytes, shards: tiny.manifest.shards.length, synthetic: true });
     expect(index.models['tinyvgg-odd']).toMatchObject({ bytes: odd.bytes, synthetic: false });
     const shard = await get(`/weights/tinyvgg/${tiny.manifest.shards[0].file}`);
@@ -123,8 +133,8 @@ describe('browser weights loader in headless Chromium', () => {
     expect(JSON.parse(r.served!)).toMatchObject({ manifest: 'tinyvgg/manifest.json', bytes: tiny.bytes, synthetic: true, manifestUrl: new URL('/weights/tinyvgg/manifest.json', url).href });
     const shards = tiny.manifest.shards.length;
     expect(r.loads).toEqual([
-      { cachedShards: 0, bytes: tiny.bytes, progressEvents: expect.any(Number) },
-      { cachedShards: shards, bytes: tiny.bytes, progressEvents: expect.any(Number) },
+      { cachedShards: 0, bytes: tiny.bytes, progressEvents: expect.any(Number), damaged: [] },
+      { cachedShards: shards, bytes: tiny.bytes, progressEvents: expect.any(Number), damaged: [] },
     ]);
     expect(r.loads[0].progressEvents).toBeGreaterThanOrEqual(shards);
     expect(r.cacheKeys).toHaveLength(shards);
@@ -137,6 +147,17 @@ describe('browser weights loader in headless Chromium', () => {
     expect(r.error).toBeUndefined();
     for (const [name, data] of weights) expect(r.tensors[name], name).toEqual(bits(data));
     expect(errors).toEqual([]);
+  });
+
+  it("a model the loader is not told about loads from the manifest's modelSpec; a wrong field there, or no modelSpec, is refused naming the field", async () => {
+    const { r, errors } = await weightsPage(url, 'dir=/weights/tinyvgg-spec/&loads=1&models=0');
+    expect(r.error).toBeUndefined();
+    for (const [name, data] of weights) expect(r.tensors[name], name).toEqual(bits(data));
+    expect(errors).toEqual([]);
+    const bad = await weightsPage(url, 'dir=/weights/tinyvgg-badspec/&loads=1&models=0');
+    expect(bad.r.error).toMatch(/\/weights\/tinyvgg-badspec\/manifest\.json: field 'modelSpec\.layers\[2\]\.filters' is 0, expected an integer 1–65536; fix the manifest's modelSpec/);
+    const none = await weightsPage(url, 'dir=/weights/tinyvgg/&loads=1&models=0');
+    expect(none.r.error).toMatch(/\/weights\/tinyvgg\/manifest\.json: field 'model' is "tinyvgg"; known models: vgg16, vgg19/);
   });
 
   it('a shard that fails its sha256 is refused, named with what to do, and never cached', async () => {
@@ -177,10 +198,12 @@ describe('browser weights loader in headless Chromium', () => {
     expect(errors).toEqual([]);
   });
 
-  it('a cache entry damaged on disk is caught (Chromium checks its checksum) and the shard fetched again', async () => {
-    // Cached shards are not hashed again (see verifyCached in src/hosts/browser/weights.ts): this is
-    // what that decision rests on. A profile on disk, one load, the browser closed, a byte flipped in
-    // the body of every cached entry, the browser reopened.
+  it('a cache entry damaged on disk is caught (Chromium\'s checksum, then the sha256) and the shard fetched again', async () => {
+    // Damage on disk, below the Cache API: Chromium's own checksum fails the read, and the loader's
+    // sha256 of every cached shard (verifyCached, src/hosts/browser/weights.ts) would catch what got
+    // past it. A profile on disk, one load, the browser closed, a byte flipped in the body of every
+    // cached entry, the browser reopened. (An entry replaced through the Cache API itself, with a
+    // valid checksum: test/page-reliability.test.ts.)
     const profile = join(dir, 'profile');
     let b = await launchChromium([`--user-data-dir=${profile}`]);
     try {
@@ -205,6 +228,7 @@ describe('browser weights loader in headless Chromium', () => {
       const { r, errors, warnings } = await weightsPage(url, 'dir=/weights/tinyvgg/&loads=1&keep=1', b);
       expect(r.error).toBeUndefined();
       expect(r.loads[0].cachedShards).toBe(tiny.manifest.shards.length - entries.length);
+      expect(r.loads[0].damaged).toHaveLength(entries.length);
       expect(warnings.filter((w) => /damaged.*fetching it again/.test(w))).toHaveLength(entries.length);
       for (const [name, data] of weights) expect(r.tensors[name], name).toEqual(bits(data));
       expect(errors).toEqual([]);

@@ -5,9 +5,14 @@
 // α, blend and colormap the overlay pass alone. A pixel-level map (saliency, guided backprop, Guided
 // Grad-CAM, SmoothGrad, Integrated Gradients) is drawn in a second canvas from GradCam.attribute() on the
 // same kept forward, rerun only when its own inputs change. A file chosen while the model loads is kept
-// and runs when it is ready.
+// and runs when it is ready. ?weights=<dir> loads weights/<dir>/ instead (any model its manifest
+// describes; the tests run a small one). A lost GPU device is replaced without reloading the page: the
+// weights come back from Cache Storage and the image, class, layer, method and live mode stay as they
+// were. window.__gradcam (PageDebug, below) lets a test destroy the device and read what is held.
 import {
   CAM_METHODS,
+  classCount,
+  gpuMemory,
   METHOD_SPECS,
   classSuggestions,
   colorizeHeatmap,
@@ -35,7 +40,9 @@ import {
   type ColormapName,
   type GradCam,
   type GradCamResult,
+  type GpuMemoryLedger,
   type ImageInput,
+  type ModelSpec,
   type PixelMethod,
   type PixelOptions,
   type PixelResult,
@@ -43,12 +50,17 @@ import {
   type Tuning,
   type TuningMode,
 } from '../index.js';
+import { deviceLoss } from '../hosts/browser/device.js';
+import { countDeviceObjects, type DeviceObjectCounts } from '../hosts/browser/deviceObjects.js';
+import { fetchWeightsManifest, type BrowserLoadResult, type FetchedManifest } from '../hosts/browser/weights.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status');
 const elapsed = $('elapsed');
 const progress = $<HTMLProgressElement>('progress');
 const note = $('weights-note');
+const cacheNote = $('cache-note');
+const deviceNote = $('device-note');
 const controls = {
   file: $<HTMLInputElement>('file'),
   sample: $<HTMLButtonElement>('sample'),
@@ -73,7 +85,13 @@ const controls = {
   saveHeatmap: $<HTMLButtonElement>('save-heatmap'),
 };
 const pageStart = performance.now();
-const labelOf = (i: number) => IMAGENET_CLASS_INDEX[String(i)][1];
+const params = new URLSearchParams(location.search);
+/** The model the page runs: VGG16 until the served manifest names another. */
+let model: ModelSpec = VGG16;
+const MODEL_NAMES: Record<string, string> = { vgg16: 'VGG16', vgg19: 'VGG19' };
+const modelName = () => MODEL_NAMES[model.name] ?? model.name;
+// An ImageNet head has ImageNet's labels; another model's classes are numbered, as the engine names them.
+const labelOf = (i: number) => (classCount(model) === 1000 ? IMAGENET_CLASS_INDEX[String(i)][1] : `class ${i}`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 // ---------------------------------------------------------------- status, with elapsed time while busy
@@ -143,6 +161,8 @@ function showTuning(tuning: Tuning, where: string) {
   const [head] = describeTuning(tuning, where);
   $('kernels-source').textContent = head;
   const body = $<HTMLTableElement>('kernel-choices').tBodies[0];
+  // A new device after a loss shows its choice afresh.
+  body.replaceChildren();
   for (const [key, version] of Object.entries(tuning.choices)) {
     const [kernel, shape] = key.split('|');
     const row = body.insertRow();
@@ -162,36 +182,249 @@ function download(blob: Blob, name: string) {
 
 // ---------------------------------------------------------------- weights and engine
 
-const WEIGHTS_URL = 'weights/vgg16/';
+/** weights/<dir>/: ?weights=<dir>, default vgg16. */
+const WEIGHTS_DIR = params.get('weights') ?? 'vgg16';
+const WEIGHTS_URL = `weights/${WEIGHTS_DIR}/`;
+/** The served weights' manifest, learned once and kept to reopen them on a new device without a request; undefined: random weights. */
+let served: FetchedManifest | undefined;
 
-async function loadWeights(device: GPUDevice): Promise<GpuWeights | Map<string, Float32Array>> {
+function randomWeightsNote(e: unknown) {
+  note.hidden = false;
+  note.textContent =
+    `Random weights: ${errorText(e)}. Until then this page runs ${modelName()} with seeded He-normal ` + 'weights made in the browser, so predictions and maps are meaningless.';
+}
+
+/** Which model the page runs, from the served manifest (VGG16, with random weights, when there is none). */
+async function learnModel(): Promise<void> {
+  busy('Loading weights…');
   try {
-    busy('Loading weights…');
+    if (!/^[\w.-]+$/.test(WEIGHTS_DIR)) throw new Error(`?weights=${WEIGHTS_DIR} is not a directory name under weights/ (letters, digits, '_', '.', '-'); use e.g. ?weights=vgg16`);
     // Asked first, so that missing weights cost no failing request (a 404 in the console).
     if ((await servedWeights(WEIGHTS_URL)) === null)
       throw new Error(`no converted weights are served at ${WEIGHTS_URL} (weights/index.json does not list them). Run 'npm run weights' (or 'npm run weights -- --synthetic') and reload`);
-    progress.hidden = false;
-    const loaded = await loadWeightsFromUrl(device, WEIGHTS_URL, {
-      onProgress: (p) => {
-        progress.value = p.loadedBytes / p.totalBytes;
-        status.textContent = `Loading weights: ${(p.loadedBytes / 1e6).toFixed(0)} / ${(p.totalBytes / 1e6).toFixed(0)} MB (${p.cachedShards} of ${p.shards} shards from this browser's cache)`;
-      },
-    });
-    if (loaded.source.synthetic) {
-      note.hidden = false;
-      note.textContent = `Random weights: weights/vgg16 holds synthetic weights (seed ${String(loaded.source.seed)}), so predictions and maps are meaningless. Run 'npm run weights -- --force' for Keras' ImageNet weights.`;
-    }
-    return loaded.weights;
+    served = await fetchWeightsManifest(WEIGHTS_URL);
+    model = served.model;
   } catch (e) {
-    note.hidden = false;
-    note.textContent =
-      `Random weights: ${errorText(e)}. Until then this page runs VGG16 with seeded He-normal ` + 'weights made in the browser, so predictions and maps are meaningless.';
-    busy('Generating random weights…');
-    await new Promise((r) => setTimeout(r));
-    return heNormalWeights(VGG16, { seed: 1, classifierGain: 0.01 });
+    randomWeightsNote(e);
+  }
+}
+
+function showDamagedCache(loaded: BrowserLoadResult) {
+  if (loaded.damaged.length === 0) return;
+  cacheNote.hidden = false;
+  cacheNote.textContent =
+    `This browser's cache held a damaged copy of ${loaded.damaged.map((d) => `${d.file} (${d.reason})`).join(', ')}: ` +
+    'dropped and fetched again from the server (every cached shard is checked against its sha256 on each load).';
+}
+
+/**
+ * The weights on `device`: the served ones (from Cache Storage when this browser has them), else
+ * seeded random ones. A first load that fails falls back to random weights and says why; reopening on
+ * a new device after a loss (`reopen`) must give the same weights, so it throws instead.
+ */
+async function loadWeights(device: GPUDevice, reopen: boolean): Promise<GpuWeights | Map<string, Float32Array>> {
+  try {
+    if (served) {
+      busy(reopen ? "Loading the weights again, from this browser's cache…" : 'Loading weights…');
+      progress.hidden = false;
+      const loaded = await loadWeightsFromUrl(device, WEIGHTS_URL, {
+        manifest: served,
+        onProgress: (p) => {
+          progress.value = p.loadedBytes / p.totalBytes;
+          status.textContent = `Loading weights: ${(p.loadedBytes / 1e6).toFixed(0)} / ${(p.totalBytes / 1e6).toFixed(0)} MB (${p.cachedShards} of ${p.shards} shards from this browser's cache)`;
+        },
+      });
+      debug.loads.push({ cachedShards: loaded.cachedShards, shards: loaded.shards, damaged: loaded.damaged.map((d) => d.file), seconds: loaded.seconds, sha256Seconds: loaded.timings.sha256 });
+      showDamagedCache(loaded);
+      if (loaded.source.synthetic) {
+        note.hidden = false;
+        note.textContent = `Random weights: weights/${WEIGHTS_DIR} holds synthetic weights (seed ${String(loaded.source.seed)}), so predictions and maps are meaningless. Run 'npm run weights -- --force' for Keras' ImageNet weights.`;
+      }
+      return loaded.weights;
+    }
+  } catch (e) {
+    // On a lost device the weights are fine: the caller gets another device.
+    if (reopen || (await deviceLoss(device))) throw e;
+    served = undefined;
+    randomWeightsNote(e);
   } finally {
     progress.hidden = true;
   }
+  busy('Generating random weights…');
+  await new Promise((r) => setTimeout(r));
+  return heNormalWeights(model, { seed: 1, classifierGain: 0.01 });
+}
+
+// ?tune=force re-measures, ?tune=off runs each kernel's default version.
+const tuneParam = params.get('tune');
+const tuneMode: TuningMode = tuneParam === 'force' || tuneParam === 'off' ? tuneParam : 'auto';
+// ?f16=1 stores the dense layers' weights as float16 (half their memory; numbers move by ~1e-3).
+const f16 = params.get('f16') === '1';
+
+/** The device the engine runs on; undefined while there is none (starting, or replacing a lost one). */
+let device: GPUDevice | undefined;
+/** Devices the page gave up on: their loss is no news. */
+const retired = new WeakSet<GPUDevice>();
+/** Devices lost in a row with no run done in between: at MAX_LOSSES the page stops asking for more. */
+let lossesInARow = 0;
+const MAX_LOSSES = 3;
+const lossText = (info: GPUDeviceLostInfo) => `${info.reason}${info.message ? `: ${info.message.replace(/\.$/, '')}` : ''}`;
+
+/**
+ * A new device, the weights on it and the engine, made current. A device lost while it opens is
+ * replaced (up to MAX_LOSSES in a row); any other failure is thrown with nothing left allocated.
+ */
+async function openEngine(reopen: boolean): Promise<void> {
+  for (;;) {
+    // The page watches device.lost itself (onDeviceLost); the default handler would log an error.
+    const next = await requestBrowserDevice(model, { onLost: () => undefined });
+    debug.devices++;
+    countDeviceObjects(next);
+    void next.lost.then((info) => onDeviceLost(next, info));
+    try {
+      const weights = await loadWeights(next, reopen);
+      busy('Preparing the kernels…');
+      const opened = await openGradCam({
+        device: next,
+        weights: { model, tensors: weights },
+        tune: tuneMode,
+        f16,
+        onTuningProgress: (_line, step) => {
+          progress.hidden = false;
+          progress.value = step.done / step.total;
+          status.textContent = `Optimising kernels for this GPU, once (${step.done}/${step.total})…`;
+        },
+      });
+      progress.hidden = true;
+      showTuning(opened.tuning, opened.tuningWhere ?? 'localStorage');
+      device = next;
+      cam = opened.cam;
+      return;
+    } catch (e) {
+      progress.hidden = true;
+      const loss = await deviceLoss(next);
+      retired.add(next);
+      next.destroy();
+      if (!loss || ++lossesInARow >= MAX_LOSSES) throw e;
+      busy(`The GPU device was lost while the model loaded (${lossText(loss)}); getting a new one…`);
+      reopen = served !== undefined;
+    }
+  }
+}
+
+let recovering: Promise<void> | undefined;
+
+/** Called by device.lost, and by a run that failed on a lost device (whichever comes first). */
+function onDeviceLost(lost: GPUDevice, info: GPUDeviceLostInfo) {
+  // Only the device in service is replaced here; one lost while it opens is openEngine's.
+  if (lost !== device || retired.has(lost)) return;
+  retired.add(lost);
+  recovering = recover(lost, info).finally(() => (recovering = undefined));
+}
+
+/**
+ * Replaces a lost device: waits for the run in flight to fail, frees the engine, opens a new device
+ * with the weights from Cache Storage (the kept manifest: no request to the server when the cache has
+ * every shard), and reruns the image with the controls as they are; live mode's loop waits meanwhile.
+ */
+async function recover(lost: GPUDevice, info: GPUDeviceLostInfo) {
+  const t0 = performance.now();
+  const inRun = running !== undefined;
+  const what = `The GPU device was lost (${lossText(info)})`;
+  busy(`${what}; getting a new one…`);
+  await running?.catch(() => undefined);
+  const old = cam;
+  cam = undefined;
+  device = undefined;
+  forwardedImage = undefined;
+  pixelKey = undefined;
+  camMapReplaced = false;
+  old?.dispose();
+  const loss: LossRecord = { reason: info.reason, message: info.message, inRun, liveMode: controls.live.checked };
+  debug.losses.push(loss);
+  const loads = debug.loads.length;
+  try {
+    if (++lossesInARow >= MAX_LOSSES) throw new Error(`${MAX_LOSSES} devices were lost in a row`);
+    await openEngine(served !== undefined);
+  } catch (e) {
+    fail(`${what}, and no new one could take over: ${errorText(e)}. Reload the page.`);
+    return;
+  }
+  loss.recoveredMs = performance.now() - t0;
+  // Read once the failed run's own clean-up is done too.
+  loss.leftOnLostDevice = gpuMemory(lost);
+  const load = debug.loads[loads];
+  const from = load ? `, with the weights from this browser's cache (${load.cachedShards} of ${load.shards} shards)` : '';
+  deviceNote.hidden = false;
+  deviceNote.textContent = `${what}${inRun ? ' during a run' : ''}: a new device took over in ${seconds(loss.recoveredMs)}${from}, without reloading the page.`;
+  say(`${what}; a new device took over.`);
+  if (image) void request(IMAGE);
+}
+
+// ---------------------------------------------------------------- what a test reads (window.__gradcam)
+
+interface LossRecord {
+  reason: string;
+  message: string;
+  /** Whether a run was in flight when the loss was seen. */
+  inRun: boolean;
+  liveMode: boolean;
+  /** The lost device's buffer ledger once the engine was freed (zero buffers: nothing kept). */
+  leftOnLostDevice?: GpuMemoryLedger;
+  recoveredMs?: number;
+}
+
+/** After each live frame: what the device holds. */
+interface FrameRecord {
+  buffers: number;
+  bytes: number;
+  objects: DeviceObjectCounts;
+}
+
+interface PageDebug {
+  /** The engine's device (destroy() it to test recovery). */
+  readonly device: GPUDevice | undefined;
+  readonly cam: GradCam | undefined;
+  /** No run in flight or queued, no device being replaced. */
+  readonly idle: boolean;
+  /** The current device's buffer ledger and object counts. */
+  memory(): { ledger: GpuMemoryLedger; objects: DeviceObjectCounts } | undefined;
+  /** Each served-weights load: shards from Cache Storage, shards whose cached copy was damaged. */
+  loads: { cachedShards: number; shards: number; damaged: string[]; seconds: number; sha256Seconds: number }[];
+  losses: LossRecord[];
+  /** Devices requested so far. */
+  devices: number;
+  /** Live frames done, and the records of the last FRAME_RECORDS of them. */
+  liveFrames: number;
+  frames: FrameRecord[];
+}
+
+const FRAME_RECORDS = 1024;
+const debug: PageDebug = {
+  get device() {
+    return device;
+  },
+  get cam() {
+    return cam;
+  },
+  get idle() {
+    return pumping === undefined && recovering === undefined;
+  },
+  memory: () => (device ? { ledger: gpuMemory(device), objects: { ...countDeviceObjects(device) } } : undefined),
+  loads: [],
+  losses: [],
+  devices: 0,
+  liveFrames: 0,
+  frames: [],
+};
+(window as Window & { __gradcam?: PageDebug }).__gradcam = debug;
+
+function recordFrame() {
+  debug.liveFrames++;
+  const m = debug.memory();
+  if (!m) return;
+  if (debug.frames.length === FRAME_RECORDS) debug.frames.shift();
+  debug.frames.push({ buffers: m.ledger.buffers, bytes: m.ledger.bytes, objects: m.objects });
 }
 
 // ---------------------------------------------------------------- the page
@@ -390,10 +623,10 @@ function showResult(r: GradCamResult) {
   if (r.overlay) drawRgba($('overlay'), r.overlay.width, r.overlay.height, r.overlay.data);
   showOverlayCaption();
   drawHeatmap(r, image!, controls.colormap.value as ColormapName);
-  const [inH, inW] = VGG16.inputShape;
+  const [inH, inW] = model.inputShape;
   $('meaning').textContent = r.warnings.length
     ? r.warnings.join(' ')
-    : `${r.target.sign < 0 ? `Where VGG16 found evidence AGAINST '${labelOf(r.classIndex)}' (what lowers its score)` : `Where VGG16 found evidence for '${labelOf(r.classIndex)}'`} at ${r.layer}, by ${methodName(r.method)}: 1 (top of the colour bar) is the strongest, 0 none. ` +
+    : `${r.target.sign < 0 ? `Where ${modelName()} found evidence AGAINST '${labelOf(r.classIndex)}' (what lowers its score)` : `Where ${modelName()} found evidence for '${labelOf(r.classIndex)}'`} at ${r.layer}, by ${methodName(r.method)}: 1 (top of the colour bar) is the strongest, 0 none. ` +
       `Each of the ${r.heatmap.width}×${r.heatmap.height} cells covers about ${Math.round(inW / r.heatmap.width)}×${Math.round(inH / r.heatmap.height)} pixels of the ${inW}×${inH} network input, stretched here to the photo.`;
   const body = $<HTMLTableElement>('predictions').tBodies[0];
   body.replaceChildren();
@@ -429,7 +662,7 @@ async function perform(wanted: Level) {
   const run = image;
   const level = run !== forwardedImage ? IMAGE : wanted === OVERLAY && camMapReplaced ? EXPLAIN : wanted;
   if (level === IMAGE) {
-    busy(`Forward pass of VGG16 on ${imageName} (${run.width}×${run.height})…`);
+    busy(`Forward pass of ${modelName()} on ${imageName} (${run.width}×${run.height})…`);
     const t0 = performance.now();
     forwardedImage = undefined;
     const view = await cam.forward(run);
@@ -549,7 +782,7 @@ async function performPixels() {
   figure.dataset.method = r.method;
   figure.dataset.classIndex = String(r.classIndex);
   drawRgba($<HTMLCanvasElement>('pixels'), r.rendering.width, r.rendering.height, r.rendering.data);
-  const [inH, inW] = VGG16.inputShape;
+  const [inH, inW] = model.inputShape;
   const what = `${r.target.sign < 0 ? 'counterfactual ' : ''}'${labelOf(r.classIndex)}' (${r.classIndex})`;
   const parts = [
     `${name}${r.layer ? ` at ${r.layer}` : ''} of ${what}, score ${r.score}. ${PIXEL_MEANING[r.method]}.`,
@@ -576,6 +809,8 @@ async function performPixels() {
 let wanted = 0;
 let pixelsWanted = false;
 let pumping: Promise<void> | undefined;
+/** The run in flight (a device lost meanwhile is replaced once it has failed). */
+let running: Promise<void> | undefined;
 function request(level: Level | typeof NONE): Promise<void> {
   wanted = Math.max(wanted, level);
   pixelsWanted = true;
@@ -583,16 +818,29 @@ function request(level: Level | typeof NONE): Promise<void> {
   return pumping;
 }
 async function pump() {
-  while ((wanted || pixelsWanted) && cam && image) {
+  for (;;) {
+    // Changes made while a lost device is replaced wait for the new one.
+    if (recovering) await recovering;
+    if (!((wanted || pixelsWanted) && cam && image)) return;
     // A pixel-level change alone still needs this image's forward first.
     const level = image !== forwardedImage ? IMAGE : wanted;
     wanted = 0;
     pixelsWanted = false;
-    try {
+    const on = device!;
+    running = (async () => {
       if (level) await perform(level as Level);
       await performPixels();
+    })();
+    try {
+      await running;
+      lossesInARow = 0;
     } catch (e) {
-      fail(errorText(e));
+      // A run that failed because the device was lost is rerun on the new one (see recover).
+      const loss = await deviceLoss(on);
+      if (loss) onDeviceLost(on, loss);
+      else fail(errorText(e));
+    } finally {
+      running = undefined;
     }
   }
 }
@@ -725,6 +973,7 @@ function wireControls() {
         controls.live.checked = false;
         break;
       }
+      recordFrame();
       frames++;
       $('fps').textContent = `${(frames / ((performance.now() - t0) / 1000)).toFixed(2)} frames/s`;
     }
@@ -734,42 +983,15 @@ function wireControls() {
 async function main() {
   wireControls();
   drawLegend('jet');
-  let device: GPUDevice;
+  await learnModel();
   try {
-    device = await requestBrowserDevice(VGG16);
-  } catch (e) {
-    fail(errorText(e));
-    return;
-  }
-  const weights = await loadWeights(device);
-  // ?tune=force re-measures, ?tune=off runs each kernel's default version.
-  const params = new URLSearchParams(location.search);
-  const tuneParam = params.get('tune');
-  const tuneMode: TuningMode = tuneParam === 'force' || tuneParam === 'off' ? tuneParam : 'auto';
-  // ?f16=1 stores the dense layers' weights as float16 (half their memory; numbers move by ~1e-3).
-  const f16 = params.get('f16') === '1';
-  busy('Preparing the kernels…');
-  try {
-    const opened = await openGradCam({
-      device,
-      weights: { model: weights instanceof GpuWeights ? weights.model : VGG16, tensors: weights },
-      tune: tuneMode,
-      f16,
-      onTuningProgress: (_line, step) => {
-        progress.hidden = false;
-        progress.value = step.done / step.total;
-        status.textContent = `Optimising kernels for this GPU, once (${step.done}/${step.total})…`;
-      },
-    });
-    progress.hidden = true;
-    showTuning(opened.tuning, opened.tuningWhere ?? 'localStorage');
-    cam = opened.cam;
+    await openEngine(false);
   } catch (e) {
     progress.hidden = true;
     fail(errorText(e));
     return;
   }
-  for (const l of cam.convLayers) controls.layer.add(new Option(l, l, l === cam.defaultLayer, l === cam.defaultLayer));
+  for (const l of cam!.convLayers) controls.layer.add(new Option(l, l, l === cam!.defaultLayer, l === cam!.defaultLayer));
   for (const b of [controls.sample, controls.webcam, controls.live, controls.layer]) {
     b.disabled = false;
     (b.closest('label') ?? b).removeAttribute('title');

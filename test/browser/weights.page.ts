@@ -4,6 +4,7 @@
 //   loads=<n>   loads in a row (default 2: the network, then Cache Storage)
 //   keep=1      keep Cache Storage as it is (default: emptied first, as a first visit)
 //   served=1    first ask servedWeights(dir) (the server's index.json), and load only if it lists dir
+//   models=0    pass no models: the manifest's modelSpec must say what tinyvgg is
 import { requestBrowserDevice } from '../../src/hosts/browser/device.js';
 import { loadWeightsFromUrl, servedWeights, WEIGHTS_CACHE } from '../../src/hosts/browser/weights.js';
 import { readBack } from '../support/gpu.js';
@@ -14,7 +15,7 @@ export interface WeightsPageResult {
   error?: string;
   /** servedWeights(dir), as JSON ('undefined' when it returned undefined), with served=1. */
   served?: string;
-  loads: { cachedShards: number; bytes: number; progressEvents: number }[];
+  loads: { cachedShards: number; bytes: number; progressEvents: number; damaged: string[] }[];
   /** Tensor bits as u32 arrays, from the last load. */
   tensors: Record<string, number[]>;
   /** The keys in the loader's Cache Storage at the end (also after a failure). */
@@ -46,8 +47,9 @@ try {
     try {
       for (let i = 0; i < loads; i++) {
         let progressEvents = 0;
-        const r = await loadWeightsFromUrl(device, dir, { models: { [TINY_VGG.name]: TINY_VGG }, onProgress: () => progressEvents++ });
-        result.loads.push({ cachedShards: r.cachedShards, bytes: r.bytes, progressEvents });
+        const models = params.get('models') === '0' ? undefined : { [TINY_VGG.name]: TINY_VGG };
+        const r = await loadWeightsFromUrl(device, dir, { models, onProgress: () => progressEvents++ });
+        result.loads.push({ cachedShards: r.cachedShards, bytes: r.bytes, progressEvents, damaged: r.damaged.map((d) => d.file) });
         if (i === loads - 1) for (const [name, b] of r.weights.buffers) result.tensors[name] = [...new Uint32Array((await readBack(device, b)).buffer)];
         r.weights.destroy();
       }

@@ -1,7 +1,7 @@
 // Where the browser's weight loading spends its time. Steps (?run=a,b,…):
 //   first          the loader with an empty Cache Storage (a first visit)
-//   reload         the loader again, from Cache Storage
-//   reload-verify  the same with verifyCached: what hashing cached shards again costs
+//   reload         the loader again, from Cache Storage, without hashing cached shards (verifyCached false)
+//   reload-verify  the same with verifyCached (the default): what hashing cached shards again costs
 //   parts          each step alone over the same shards, the old way and the new: the body read from
 //                  the network (with and without the HTTP cache), SHA-256 (after the old concatenation),
 //                  Cache Storage writes (the old tee, and from bytes) and reads, GPU upload (the old
@@ -163,7 +163,7 @@ try {
     if (what === 'first') await caches.delete(WEIGHTS_CACHE);
     let progressEvents = 0;
     const t0 = now();
-    const r = await loadWeightsFromUrl(device, base.href, { onProgress: () => progressEvents++, concurrency, verifyCached: what === 'reload-verify' });
+    const r = await loadWeightsFromUrl(device, base.href, { onProgress: () => progressEvents++, concurrency, verifyCached: what !== 'reload' });
     // The uploads are queued: the weights are usable once the GPU has them.
     await device.queue.onSubmittedWorkDone();
     const detail: Record<string, number | string> = { cachedShards: r.cachedShards, progressEvents };

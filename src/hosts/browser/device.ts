@@ -21,3 +21,18 @@ export async function requestBrowserDevice(model: ModelSpec = VGG16, options: En
   if (!adapter) throw new WebGpuUnavailableError('WebGPU is present but no GPU adapter is available.');
   return requestEngineDevice(adapter, model, options);
 }
+
+/**
+ * Whether `device` is lost, for a caller whose GPU work just failed: device.lost resolves on its own
+ * schedule, possibly after the failed call's rejection, so a 4-byte map is raced against it (mapping
+ * fails on a lost device and succeeds on a live one, whatever else is queued). Returns the loss, or
+ * undefined when the device works.
+ */
+export async function deviceLoss(device: GPUDevice): Promise<GPUDeviceLostInfo | undefined> {
+  const probe = device.createBuffer({ label: 'gradcam-webgpu device probe', size: 4, usage: GPUBufferUsage.MAP_READ });
+  try {
+    return await Promise.race([device.lost, probe.mapAsync(GPUMapMode.READ).then(() => undefined, () => device.lost)]);
+  } finally {
+    probe.destroy();
+  }
+}

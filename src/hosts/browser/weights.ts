@@ -7,8 +7,8 @@
 // network stream, writeBuffer at 500–650 MB/s, buffers mapped at creation at 100–300 MB/s. So each
 // shard is read once into one buffer of the manifest's size, hashed in place (crypto.subtle has no
 // streaming digest), uploaded with writeBuffer and written to the cache from those same bytes, only
-// after its sha256 matched; cached shards are not hashed again (see verifyCached).
-import type { ModelSpec } from '../../engine/model.js';
+// after its sha256 matched; cached shards are hashed again on every load (see verifyCached).
+import { MODELS, type ModelSpec } from '../../engine/model.js';
 import { MANIFEST_FILE, parseManifest, type WeightsManifest } from '../../engine/weights/format.js';
 import { ShardUploader, type GpuWeights, type LoadProgress } from '../../engine/weights/gpuWeights.js';
 
@@ -28,13 +28,21 @@ export interface BrowserLoadOptions {
   /** Use Cache Storage when the page has it (default true). */
   cache?: boolean;
   /**
-   * Hash shards read from Cache Storage too. Default: false in Chromium-based browsers (saving ~20% of
-   * a reload), true elsewhere. An entry is only written after its bytes matched the sha256 its key
-   * names, and Chromium's Cache Storage checks its own checksum on read (a flipped byte fails the read, a
-   * truncated entry is gone: both measured), which the loader answers by dropping the entry and fetching
-   * the shard again; other engines were not measured, so they hash. The length is always checked.
+   * Hash shards read from Cache Storage too (default true, with `verify`). An entry is only written
+   * after its bytes matched the sha256 its key names, and Chromium's Cache Storage checks its own
+   * checksum on read (a byte flipped on disk fails the read: test/browser-weights.test.ts), but an
+   * entry replaced through the Cache API itself (another script of the origin, an extension, a bug)
+   * carries a valid checksum over the wrong bytes, and only the sha256 catches it. A damaged entry is
+   * dropped and the shard fetched again (BrowserLoadResult.damaged names it). Costs the SHA-256 of the
+   * weights on every reload (BrowserLoadTimings.sha256; see the header for the rate). The length is
+   * always checked.
    */
   verifyCached?: boolean;
+  /**
+   * The manifest as fetchWeightsManifest() returned it, to load without asking the server again
+   * (e.g. a page reopening its weights on a new device, offline: every shard from Cache Storage).
+   */
+  manifest?: FetchedManifest;
   /**
    * Shards fetched at once (default 2). Measured neutral on a 2-core machine loading from localhost
    * (every step there competes for the same CPUs); it hides each request's latency on a real network.
@@ -61,6 +69,25 @@ export interface BrowserLoadResult {
   /** manifest.source, e.g. { synthetic: true, seed } for random weights. */
   source: Record<string, unknown>;
   timings: BrowserLoadTimings;
+  /** The manifest's shard count. */
+  shards: number;
+  /** Cache Storage entries that failed their check, were dropped and fetched again. */
+  damaged: DamagedShard[];
+}
+
+export interface DamagedShard {
+  /** The shard's file name (manifest.shards[i].file). */
+  file: string;
+  /** What was wrong, e.g. 'sha256 …, expected …'. */
+  reason: string;
+}
+
+/** A parsed, checked manifest with the model it names and the directory it came from. */
+export interface FetchedManifest {
+  manifest: WeightsManifest;
+  model: ModelSpec;
+  /** The weights directory, ending in '/'. */
+  baseUrl: string;
 }
 
 /** A model directory as the weights server's index.json lists it (see scripts/lib/serveWeights.ts). */
@@ -81,12 +108,6 @@ export interface WeightsIndex {
 }
 
 export const WEIGHTS_INDEX_FILE = 'index.json';
-
-/** Chromium-based browsers (Chrome, Edge, Opera…), whose Cache Storage checks entries on read. */
-function isChromium(): boolean {
-  const brands = (navigator as Navigator & { userAgentData?: { brands: { brand: string }[] } }).userAgentData?.brands ?? [];
-  return brands.some((b) => b.brand === 'Chromium');
-}
 
 const directoryUrl = (url: string) => new URL(url.endsWith('/') ? url : `${url}/`, location.href);
 
@@ -158,14 +179,25 @@ async function openCache(): Promise<Cache | undefined> {
   }
 }
 
-/** `baseUrl` is the directory holding manifest.json, e.g. '/weights/vgg16/'. */
-export async function loadWeightsFromUrl(device: GPUDevice, baseUrl: string, options: BrowserLoadOptions = {}): Promise<BrowserLoadResult> {
+/**
+ * Fetches and checks `baseUrl`'s manifest.json (revalidated: a re-conversion changes it). A model
+ * outside `models` (default VGG16, VGG19) is taken from the manifest's `modelSpec` (engine/weights/modelSpec.ts).
+ */
+export async function fetchWeightsManifest(baseUrl: string, models: Readonly<Record<string, ModelSpec>> = MODELS): Promise<FetchedManifest> {
   const base = directoryUrl(baseUrl);
   const manifestUrl = new URL(MANIFEST_FILE, base).href;
   const response = await fetch(manifestUrl, { cache: 'no-cache' });
   if (!response.ok)
     throw new Error(`${manifestUrl}: HTTP ${response.status}; no converted weights there. Run 'npm run weights' (or 'npm run weights -- --synthetic') and reload`);
-  const { manifest, model } = parseManifest(await response.text(), manifestUrl, options.models);
+  return { ...parseManifest(await response.text(), manifestUrl, models), baseUrl: base.href };
+}
+
+/** `baseUrl` is the directory holding manifest.json, e.g. '/weights/vgg16/'. */
+export async function loadWeightsFromUrl(device: GPUDevice, baseUrl: string, options: BrowserLoadOptions = {}): Promise<BrowserLoadResult> {
+  const base = directoryUrl(baseUrl);
+  if (options.manifest && options.manifest.baseUrl !== base.href)
+    throw new Error(`loadWeightsFromUrl: options.manifest is ${options.manifest.baseUrl}'s, not ${base.href}'s; pass the manifest fetchWeightsManifest() returned for this directory`);
+  const { manifest, model } = options.manifest ?? (await fetchWeightsManifest(baseUrl, options.models));
   const cache = options.cache !== false && typeof caches !== 'undefined' ? await openCache() : undefined;
   const t0 = performance.now();
   const uploader = new ShardUploader(device, manifest, model, base.href.replace(/\/$/, ''));
@@ -183,12 +215,22 @@ export async function loadWeightsFromUrl(device: GPUDevice, baseUrl: string, opt
   // after this resolves find them all (and keeps them from competing with what the page does next).
   await loading.cacheWrites();
   const bytes = manifest.shards.reduce((n, s) => n + s.bytes, 0);
-  return { weights, seconds: (performance.now() - t0) / 1000, bytes, cachedShards: loading.cachedShards, source: manifest.source ?? {}, timings: loading.timings };
+  return {
+    weights,
+    seconds: (performance.now() - t0) / 1000,
+    bytes,
+    cachedShards: loading.cachedShards,
+    source: manifest.source ?? {},
+    timings: loading.timings,
+    shards: manifest.shards.length,
+    damaged: loading.damaged,
+  };
 }
 
 /** The shards of one load: each read (cache or network), checked, uploaded and cached once. */
 class ShardLoads {
   cachedShards = 0;
+  readonly damaged: DamagedShard[] = [];
   readonly timings: BrowserLoadTimings = { network: 0, cacheRead: 0, sha256: 0, upload: 0, cacheWrite: 0 };
   private loadedBytes = 0;
   private readonly totalBytes: number;
@@ -264,8 +306,7 @@ class ShardLoads {
         damaged = e instanceof Error ? e.message : String(e);
       }
       this.timings.cacheRead += (performance.now() - t) / 1000;
-      // Not hashed again by default: see verifyCached.
-      if (damaged === undefined && this.verify && (this.options.verifyCached ?? !isChromium())) {
+      if (damaged === undefined && this.verify && (this.options.verifyCached ?? true)) {
         const sha = await this.sha256(bytes);
         if (sha !== shard.sha256) damaged = `sha256 ${sha}, expected ${shard.sha256}`;
       }
@@ -278,6 +319,7 @@ class ShardLoads {
       }
       // A damaged cache entry is dropped and the shard fetched again: the cache is never the only copy.
       console.warn(`${url}: the copy in Cache Storage is damaged (${damaged}); fetching it again`);
+      this.damaged.push({ file: shard.file, reason: damaged });
       await this.cache!.delete(key).catch(() => false);
       this.progress(i, -read);
     }
