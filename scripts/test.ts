@@ -31,6 +31,7 @@ const CPU_TIER = [
   'keras-h5py',
   'kernel-sources',
   'layout',
+  'manifest-model',
   'pixel-reference',
   'plan',
   'png-pil',
