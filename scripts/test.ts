@@ -8,8 +8,10 @@
 //   npm test                 both tiers, without the opt-in files
 //   npm run test:full        both tiers, with the opt-in files (bench-full, vgg16, evaluate-full)
 //   tsx scripts/test.ts --tier cpu|gpu [--full] [vitest args…]   one tier
+//   npm test -- test/fuzz.test.ts test/soak.test.ts                those files, each in its tier
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -45,25 +47,35 @@ const args = process.argv.slice(2);
 const full = args.includes('--full');
 const tierAt = args.indexOf('--tier');
 type Tier = 'cpu' | 'gpu';
-const asked = tierAt >= 0 ? args[tierAt + 1] : undefined;
-if (tierAt >= 0 && asked !== 'cpu' && asked !== 'gpu') {
-  console.error(`scripts/test.ts: --tier must be cpu or gpu, not ${asked ?? '(nothing)'}`);
+const tierArg = tierAt >= 0 ? args[tierAt + 1] : undefined;
+if (tierAt >= 0 && tierArg !== 'cpu' && tierArg !== 'gpu') {
+  console.error(`scripts/test.ts: --tier must be cpu or gpu, not ${tierArg ?? '(nothing)'}`);
   process.exit(2);
 }
-const only = asked as Tier | undefined;
+const only = tierArg as Tier | undefined;
 const passThrough = args.filter((a, i) => a !== '--full' && a !== '--tier' && (tierAt < 0 || i !== tierAt + 1));
 
 const require = createRequire(import.meta.url);
 const vitest = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
 const file = (name: string) => `test/${name}.test.ts`;
 
+// File filters (`npm test -- test/fuzz.test.ts`) go to the tier that holds the file, and a tier left
+// with no file does not run; other arguments (-t, --reporter …) go to both.
+const isFilter = (a: string) => !a.startsWith('-') && (a.endsWith('.ts') || a.includes('/'));
+const filters = passThrough.filter(isFilter);
+const options = passThrough.filter((a) => !isFilter(a));
+const all = readdirSync('test')
+  .filter((f) => f.endsWith('.test.ts'))
+  .map((f) => `test/${f}`)
+  .filter((f) => full || !OPT_IN.some((n) => f === file(n)));
+const asked = (f: string) => filters.length === 0 || filters.some((x) => f.includes(x.replace(/^\.\//, '')));
 const tiers: Record<Tier, string[]> = {
-  cpu: ['run', ...CPU_TIER.map(file)],
-  gpu: ['run', ...CPU_TIER.flatMap((n) => ['--exclude', file(n)]), ...(full ? [] : OPT_IN.flatMap((n) => ['--exclude', file(n)]))],
+  cpu: all.filter((f) => CPU_TIER.some((n) => f === file(n)) && asked(f)),
+  gpu: all.filter((f) => !CPU_TIER.some((n) => f === file(n)) && asked(f)),
 };
 
 function runTier(name: Tier): Promise<number> {
-  const child = spawn(process.execPath, [vitest, ...tiers[name], ...passThrough], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [vitest, 'run', ...tiers[name], ...options], { stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = (stream: NodeJS.ReadableStream, out: NodeJS.WritableStream) =>
     createInterface({ input: stream }).on('line', (line) => out.write(`[${name}] ${line}\n`));
   prefix(child.stdout, process.stdout);
@@ -71,6 +83,10 @@ function runTier(name: Tier): Promise<number> {
   return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
-const names: Tier[] = only ? [only] : ['gpu', 'cpu'];
+const names = (only ? [only] : (['gpu', 'cpu'] as Tier[])).filter((t) => tiers[t].length > 0);
+if (names.length === 0) {
+  console.error(`scripts/test.ts: no test file matches ${filters.join(' ')}`);
+  process.exit(1);
+}
 const codes = await Promise.all(names.map(runTier));
 process.exit(Math.max(...codes));

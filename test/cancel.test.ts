@@ -210,7 +210,7 @@ describe('the commands, killed', () => {
     const r = await runScript('weights', ['--synthetic', '--force', '--out', weights], { env, trigger: { when: started, signals: ['SIGINT'], delayMs: 500 } });
     expectStoppedCleanly(r, 'SIGINT', /writing synthetic vgg16 weights/, [[weights, before]]);
     // The samples are drawn in a worker: the main thread answers at once, not after the ~8 s of drawing.
-    expect(r.seconds - r.killedAfter!).toBeLessThan(2);
+    expect(r.seconds - r.killedAfter!).toBeLessThan(4);
   });
 
   describe('gradcam on one image', () => {

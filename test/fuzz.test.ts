@@ -90,7 +90,7 @@ describe('the guard around h5wasm', () => {
     const path = withField('global heap object 3 index', 0n, 'loop.h5');
     const t0 = performance.now();
     await expect(openKerasWeights(path, [TINY_VGG], { timeoutMs: 500 })).rejects.toThrow(
-      /loop\.h5: cannot read attribute 'layer_names' of \/: HDF5 did not finish within 0\.5 s; the file is damaged or incomplete/,
+      /loop\.h5: cannot read attribute 'layer_names' of \/: HDF5 did not answer within 0\.5 s \(it looped on the file, or its worker died\); the file is damaged or incomplete/,
     );
     expect(performance.now() - t0).toBeLessThan(3000);
     await opensAgain();

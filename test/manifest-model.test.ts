@@ -31,6 +31,7 @@ describe('manifest modelSpec', () => {
     ['filters 2.5', withLayer(0, { filters: 2.5 }), /field 'modelSpec\.layers\[0\]\.filters' is 2\.5, expected an integer 1–65536/],
     ['a sigmoid', withLayer(5, { activation: 'sigmoid' }), /field 'modelSpec\.layers\[5\]\.activation' is "sigmoid", expected one of relu, softmax, linear/],
     ['a repeated name', withLayer(2, { name: 'block1_conv1' }), /field 'modelSpec\.layers\[2\]\.name' repeats 'block1_conv1'/],
+    ["a layer named 'input' (the image tensor's name)", withLayer(0, { name: 'input' }), /field 'modelSpec\.layers\[0\]\.name' is 'input', the engine's name for the image; rename the layer/],
     ['dense before flatten', { ...(json(TINY_VGG) as object), layers: TINY_VGG.layers.filter((l) => l.kind !== 'flatten') }, /field 'modelSpec\.layers' do not make a network: tinyvgg\/fc1: dense needs a flat input/],
     ['no conv layer', { ...(json(TINY_VGG) as object), layers: TINY_VGG.layers.filter((l) => l.kind !== 'conv3x3') }, /have no conv3x3 layer, which Grad-CAM needs/],
   ];

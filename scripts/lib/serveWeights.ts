@@ -91,7 +91,9 @@ export function serveWeights(dir: string = process.env.GRADCAM_WEIGHTS_DIR ?? 'w
     // /weights/vgg16/manifest.json → <root>/vgg16/manifest.json
     const file = weightsFile(root, path.slice(WEIGHTS_ROUTE.length));
     if (!file) return send(res, 404, 'text/plain', 'not found');
-    const stat = statSync(file);
+    // Removed since weightsFile looked (a conversion replacing the directory): gone, not a server error.
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (!stat?.isFile()) return send(res, 404, 'text/plain', 'not found');
     const json = path.endsWith('.json');
     res.setHeader('Content-Type', json ? 'application/json' : 'application/octet-stream');
     res.setHeader('Content-Length', stat.size);

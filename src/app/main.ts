@@ -244,7 +244,7 @@ async function loadWeights(device: GPUDevice, reopen: boolean): Promise<GpuWeigh
     }
   } catch (e) {
     // On a lost device the weights are fine: the caller gets another device.
-    if (reopen || (await deviceLoss(device))) throw e;
+    if (reopen || (await deviceLoss(device, e))) throw e;
     served = undefined;
     randomWeightsNote(e);
   } finally {
@@ -302,7 +302,7 @@ async function openEngine(reopen: boolean): Promise<void> {
       return;
     } catch (e) {
       progress.hidden = true;
-      const loss = await deviceLoss(next);
+      const loss = await deviceLoss(next, e);
       retired.add(next);
       next.destroy();
       if (!loss || ++lossesInARow >= MAX_LOSSES) throw e;
@@ -359,6 +359,8 @@ async function recover(lost: GPUDevice, info: GPUDeviceLostInfo) {
   deviceNote.textContent = `${what}${inRun ? ' during a run' : ''}: a new device took over in ${seconds(loss.recoveredMs)}${from}, without reloading the page.`;
   say(`${what}; a new device took over.`);
   if (image) void request(IMAGE);
+  // Nothing to rerun: the recovery itself is the success that ends a run of losses.
+  else lossesInARow = 0;
 }
 
 // ---------------------------------------------------------------- what a test reads (window.__gradcam)
@@ -836,9 +838,15 @@ async function pump() {
       lossesInARow = 0;
     } catch (e) {
       // A run that failed because the device was lost is rerun on the new one (see recover).
-      const loss = await deviceLoss(on);
+      const loss = await deviceLoss(on, e);
       if (loss) onDeviceLost(on, loss);
-      else fail(errorText(e));
+      else {
+        // An engine call that failed on a live device (out of memory, say) frees the engine's caches,
+        // the kept forward among them: the next change starts from the image again.
+        forwardedImage = undefined;
+        pixelKey = undefined;
+        fail(errorText(e));
+      }
     } finally {
       running = undefined;
     }

@@ -183,7 +183,8 @@ export async function guardDevice<T>(device: GPUDevice, what: string, f: () => P
   const failed = first === 'lost' || failure !== undefined || scoped !== undefined || (loss !== undefined && options.orphan !== undefined);
   if (!failed) return result!.value;
   if (result) options.orphan?.(result.value);
-  if (loss || scoped) options.release?.();
+  // A nested scope's error (thrown as GpuCommandError where it was caught) frees the caches too.
+  if (loss || scoped || failure instanceof GpuCommandError) options.release?.();
   if (loss) throw failure instanceof DeviceLostError ? failure : new DeviceLostError(what, loss);
   // The scope's error is the cause; a failure after it (an invalid buffer bound later) is its consequence.
   throw scoped ?? failure;

@@ -28,7 +28,7 @@ import { preprocessImageBackwardVersions } from '../kernels/preprocessImageBackw
 import type { ReluRule } from '../kernels/reluRule.js';
 import { INPUT_TENSOR } from './plan.js';
 import { MAX_IMAGE_PIXELS } from './device.js';
-import { guardDevice } from './deviceErrors.js';
+import { guardDevice, GpuCommandError } from './deviceErrors.js';
 import { cachedPipelineCount } from '../kernels/kernel.js';
 import { encodePasses, PassTimer, Readback, type PassTiming } from './gpuTimer.js';
 import { decodePredictions, topK, type Prediction } from './imagenet.js';
@@ -895,7 +895,7 @@ export class GradCam {
       device.queue.submit([encoder.finish()]);
       scopeOpen = false;
       const error = await device.popErrorScope();
-      if (error) throw new Error(`${label}: WebGPU validation error: ${error.message}`);
+      if (error) throw new GpuCommandError(label, 'validation', error.message);
       for (const [stage, n] of Object.entries(counts) as [keyof StageCounts, number][]) this.stageCounts[stage] += n;
       const out = await this.readback.read();
       const wall = performance.now() - t0;

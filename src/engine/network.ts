@@ -1,7 +1,7 @@
 // A model spec + weights on a GPUDevice: buffers planned once, one dispatch per pass prepared once,
 // one command buffer per forward, and readbacks of any tensor copied out right after the pass that
 // writes it (so buffer sharing never hides a layer from the caller).
-import { guardDevice } from './deviceErrors.js';
+import { guardDevice, GpuCommandError } from './deviceErrors.js';
 import { trackGpuMemory } from './gpuMemory.js';
 import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
 import { packHalfVersions, packedHalfBytes } from '../kernels/packHalf.js';
@@ -449,7 +449,7 @@ export class Network {
       this.encodeForward(encoder, staged, { after });
       device.queue.submit([encoder.finish()]);
       const error = await device.popErrorScope();
-      if (error) throw new Error(`${this.model.name} forward: WebGPU validation error: ${error.message}`);
+      if (error) throw new GpuCommandError(`${this.model.name} forward`, 'validation', error.message);
       const tensors = new Map([...(await readback.read())].map(([name, bytes]) => [name, new Float32Array(bytes)]));
       const probabilities = tensors.get(plan.output)!;
       if (!options.read?.includes(plan.output)) tensors.delete(plan.output);

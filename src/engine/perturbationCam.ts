@@ -21,6 +21,7 @@
 // (and the kept input) on the GPU, the batched forward runs, a kernel writes each row's target score into
 // scores[k]; after the last chunk one kernel turns the scores into w. Nothing is read back but 8 bytes
 // of status (s and flags, for the warnings).
+import { GpuCommandError } from './deviceErrors.js';
 import { ablateChannelsVersions, packAblateParams, type AblateShape } from '../kernels/ablateChannels.js';
 import { channelScoreWeightsVersions, STATS_FLAGS } from '../kernels/channelScoreWeights.js';
 import { destroyDispatch, encodeDispatch, type Dispatch } from '../kernels/kernel.js';
@@ -355,7 +356,7 @@ export class PerturbationCam {
       while (inFlight.length > 0) await settle();
       scopeOpen = false;
       const error = await device.popErrorScope();
-      if (error) throw new Error(`${method} ${layer}: WebGPU validation error: ${error.message}`);
+      if (error) throw new GpuCommandError(`${method} ${layer}`, 'validation', error.message);
       const stats = new Uint32Array((await this.readback.read()).get('stats')!);
       const s = new Float32Array(stats.buffer, 0, 1)[0];
       const flags = stats[1];

@@ -6,6 +6,7 @@
 // input (each row through its own forward), and preprocessImageBackward adds w_k · (the RGB gradient
 // of row k) into one accumulator. Only the accumulator (H·W·3 floats) and each row's probabilities and
 // logits (for the scores) are read back.
+import { GpuCommandError } from './deviceErrors.js';
 import type { Dispatch } from '../kernels/kernel.js';
 import { destroyDispatch, encodeDispatch } from '../kernels/kernel.js';
 import { preprocessImageBackwardVersions } from '../kernels/preprocessImageBackward.js';
@@ -218,7 +219,7 @@ export class SampledGradients {
         device.queue.submit([encoder.finish()]);
         scopeOpen = false;
         const error = await device.popErrorScope();
-        if (error) throw new Error(`sampled gradients: WebGPU validation error: ${error.message}`);
+        if (error) throw new GpuCommandError('sampled gradients', 'validation', error.message);
         out = await this.readback.read();
       } finally {
         if (scopeOpen) await device.popErrorScope();

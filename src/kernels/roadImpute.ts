@@ -214,7 +214,7 @@ export async function imputeRoad(device: GPUDevice, prepared: PreparedRoadImpute
     }
   } finally {
     const error = await device.popErrorScope();
-    if (error) throw new Error(`${dispatch.label}: validation error: ${error.message}`);
+    if (error) throw new Error(`${dispatch.label}: WebGPU validation error: ${error.message.replace(/\s+/g, ' ').trim()}`);
   }
   const channels = channelsOf(shape);
   const perChannel = records.map((r) => ({

@@ -4,6 +4,7 @@
 // its activations, so the kept forward stays valid. Per chunk of B rows, one submission: the rows are
 // written (from the CPU, or copied from a GPU buffer where a kernel made them), the batched forward
 // runs, and the output rows come back (B × classes floats).
+import { GpuCommandError } from '../deviceErrors.js';
 import { Readback } from '../gpuTimer.js';
 import { elementCount } from '../model.js';
 import { Network } from '../network.js';
@@ -103,7 +104,7 @@ export class BatchScorer {
       }
       scopeOpen = false;
       const error = await device.popErrorScope();
-      if (error) throw new Error(`scoring perturbed images: WebGPU validation error: ${error.message}`);
+      if (error) throw new GpuCommandError('scoring perturbed images', 'validation', error.message);
       return { probabilities, logits, rows, submissions: chunks };
     } finally {
       if (scopeOpen) await device.popErrorScope();

@@ -5,6 +5,7 @@
 // checked here, before the device is asked for limits or a byte is fetched: a spec that would reach
 // the engine malformed fails there with a message about buffers, not about the manifest.
 import { classCount, convLayerNames, inferShapes, type LayerSpec, type ModelSpec } from '../model.js';
+import { INPUT_TENSOR } from '../plan.js';
 
 /** manifest.json's optional field: the layer list of a model outside `models`. */
 export const MODEL_SPEC_FIELD = 'modelSpec';
@@ -57,6 +58,8 @@ export function parseModelSpec(raw: unknown, name: string, where: string): Model
     if (!isObject(l)) throw bad(at, 'must be an object { name, kind, … }');
     if (typeof l.name !== 'string' || !/^[\w.-]+$/.test(l.name)) throw bad(`${at}.name`, `is ${JSON.stringify(l.name)}, expected letters, digits, '_', '.' or '-'`);
     if (names.has(l.name)) throw bad(`${at}.name`, `repeats '${l.name}'; layer names must be unique`);
+    // The engine's name for the image tensor: a layer of that name would overwrite it.
+    if (l.name === INPUT_TENSOR) throw bad(`${at}.name`, `is '${INPUT_TENSOR}', the engine's name for the image; rename the layer`);
     names.add(l.name);
     const kind = l.kind as LayerSpec['kind'];
     if (typeof kind !== 'string' || !Object.hasOwn(LAYER_FIELDS, kind)) throw bad(`${at}.kind`, `is ${JSON.stringify(l.kind)}, expected one of ${Object.keys(LAYER_FIELDS).join(', ')}`);

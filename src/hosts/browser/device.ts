@@ -1,5 +1,6 @@
 // Browser host: a GPUDevice from navigator.gpu, with messages that say what to do when there is none.
 import { requestEngineDevice, type EngineDeviceOptions } from '../../engine/device.js';
+import { DeviceLostError } from '../../engine/deviceErrors.js';
 import { VGG16, type ModelSpec } from '../../engine/model.js';
 
 export class WebGpuUnavailableError extends Error {
@@ -28,11 +29,21 @@ export async function requestBrowserDevice(model: ModelSpec = VGG16, options: En
  * fails on a lost device and succeeds on a live one, whatever else is queued). Returns the loss, or
  * undefined when the device works.
  */
-export async function deviceLoss(device: GPUDevice): Promise<GPUDeviceLostInfo | undefined> {
+export async function deviceLoss(device: GPUDevice, failure?: unknown): Promise<GPUDeviceLostInfo | undefined> {
+  // The engine has already decided (DeviceLostError carries the loss).
+  if (failure instanceof DeviceLostError) return { reason: failure.loss.reason, message: failure.loss.message } as GPUDeviceLostInfo;
   const probe = device.createBuffer({ label: 'gradcam-webgpu device probe', size: 4, usage: GPUBufferUsage.MAP_READ });
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await Promise.race([device.lost, probe.mapAsync(GPUMapMode.READ).then(() => undefined, () => device.lost)]);
+    // A map that fails on a live device (the probe refused right after an out-of-memory error, an aborted
+    // map) would otherwise wait for a loss that never comes: after a second without one, it is not lost.
+    const settled = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), LOSS_PROBE_MS)));
+    return await Promise.race([device.lost, probe.mapAsync(GPUMapMode.READ).then(() => undefined, () => Promise.race([device.lost, settled]))]);
   } finally {
+    clearTimeout(timer);
     probe.destroy();
   }
 }
+
+/** How long deviceLoss waits for device.lost after a failed probe map (the engine's confirmLoss waits as long). */
+const LOSS_PROBE_MS = 1000;

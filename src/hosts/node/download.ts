@@ -186,11 +186,13 @@ export async function downloadWithResume(url: string, dest: string, options: Dow
       await finished(out).catch(() => {});
       if (writeError) throw new Error(`${part}: cannot write (${writeError.message}); free some space or choose another directory, then run again to resume`);
       const what = idle.signal.aborted ? `stalled at ${bytes} bytes (no data for ${idleTimeoutMs / 1000} s)` : `connection lost at ${bytes} bytes (${reason(e)})`;
-      await retryOrThrow(what, bytes > offset);
+      // Progress is growth of the part file past where this try began: a server that ignores ranges and
+      // cuts every connection restarts from 0 each time, and must not count as progressing for ever.
+      await retryOrThrow(what, bytes > start);
       continue;
     }
     if (total !== undefined && bytes < total) {
-      await retryOrThrow(`connection closed at ${bytes} of ${total} bytes`, bytes > offset);
+      await retryOrThrow(`connection closed at ${bytes} of ${total} bytes`, bytes > start);
       continue;
     }
     break;

@@ -241,7 +241,8 @@ class H5Worker {
       if (left <= 0) {
         counts.timeouts++;
         this.retire();
-        throw new H5GuardError(`HDF5 did not finish within ${timeoutMs / 1000} s`);
+        // Also what a worker that died mid-call looks like (its exit event cannot run while this thread waits).
+        throw new H5GuardError(`HDF5 did not answer within ${timeoutMs / 1000} s (it looped on the file, or its worker died)`);
       }
       Atomics.wait(this.flag, 0, answered, left);
     }
