@@ -1,9 +1,10 @@
-// npm test: two vitest runs side by side. The files that drive WebGPU (Dawn or Chromium on SwiftShader,
-// which already keeps both cores busy while it computes) run one after another in one process; the
-// files that need no GPU work to speak of (parsers and their fuzzing, downloads, CPU references, CLI
-// argument errors) run one after another in a second process alongside. On the 2-core CI machine the
-// GPU tier leaves one core idle for much of its time (tsx start-ups, float64 references, page builds);
-// the CPU tier fills it. Each line of output is prefixed with its tier; the exit code is the worst one.
+// npm test: two vitest runs side by side. The files whose time goes to SwiftShader (Dawn or Chromium
+// rasterising full-size VGG16 on the CPU, which keeps both cores busy while it computes) run one after
+// another in one process; the files whose time goes to single-threaded JavaScript (parsers and their
+// fuzzing, downloads, servers, and the TF.js CPU backend computing the references the engine is
+// compared with) run one after another in a second process alongside, on the core SwiftShader leaves
+// idle between its passes (tsx start-ups, page builds, readbacks). Each line of output is prefixed with
+// its tier; the exit code is the worst one.
 //
 //   npm test                 both tiers, without the opt-in files
 //   npm run test:full        both tiers, with the opt-in files (bench-full, vgg16, evaluate-full)
@@ -19,11 +20,13 @@ import { createInterface } from 'node:readline';
 const OPT_IN = ['bench-full', 'vgg16', 'evaluate-full'];
 
 /**
- * The CPU tier: no full-size network on the GPU, no page build (a second `vite build` into dist/app at
- * the same time as the page tests' would race), no timed assertion that a loaded core could fail.
+ * The CPU tier: files whose time is mostly single-threaded JavaScript. None builds into dist/ (the page
+ * tests serve dist/app while another file would rebuild it), none asserts a time that a loaded core
+ * could fail, each keeps its files in its own temporary directory.
  */
 const CPU_TIER = [
   'bench-report',
+  'cam-methods',
   'download',
   'download-faults',
   'fuzz',
@@ -34,12 +37,15 @@ const CPU_TIER = [
   'kernel-sources',
   'layout',
   'manifest-model',
+  'metrics',
+  'pixel-methods',
   'pixel-reference',
   'plan',
   'png-pil',
   'raster',
   'serve',
   'tuning',
+  'verify',
   'weights',
 ];
 
