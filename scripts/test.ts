@@ -7,7 +7,7 @@
 // its tier; the exit code is the worst one.
 //
 //   npm test                 both tiers, without the opt-in files
-//   npm run test:full        both tiers, with the opt-in files (bench-full, vgg16, evaluate-full)
+//   npm run test:full        both tiers, with the opt-in files (bench-full, vgg16, evaluate-full, verify)
 //   tsx scripts/test.ts --tier cpu|gpu [--full] [vitest args…]   one tier
 //   npm test -- test/fuzz.test.ts test/soak.test.ts                those files, each in its tier
 import { spawn } from 'node:child_process';
@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** Opt-in: `npm run test:full` adds them (minutes each on SwiftShader). */
-const OPT_IN = ['bench-full', 'vgg16', 'evaluate-full'];
+const OPT_IN = ['bench-full', 'vgg16', 'evaluate-full', 'verify'];
 
 /**
  * The CPU tier: files whose time is mostly single-threaded JavaScript. None builds into dist/ (the page
